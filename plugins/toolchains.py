@@ -1,0 +1,36 @@
+"""The pinned converter toolchains the built-in converters, bundlers and verifiers run in.
+
+Pins come from shared/research/dependency-pins.md: these stacks conflict with each other (protobuf,
+typing-extensions, TensorFlow releases), so each gets its own environment. Change a pin only with
+the reason in the commit message.
+"""
+
+from registry.components import Toolchain
+
+MEDIAPIPE = Toolchain(
+    name="mediapipe",
+    # 0.10.35 is the last release with mediapipe.tasks.python.genai (converter and bundler).
+    requirements=("mediapipe==0.10.35", "torch==2.13.0", "jax==0.10.2", "jaxlib==0.10.2", "sentencepiece", "safetensors", "numpy"),
+    notes=("The genai converter and bundler were removed in mediapipe 1.x.",),
+)
+
+TENSORFLOW_219 = Toolchain(
+    name="tensorflow-2.19",
+    # TF 2.21's Python interpreter has no Flex delegate, so it cannot run the GPT-2 model it converts.
+    requirements=("tensorflow==2.19.*", "tensorflow-text==2.19.*", "keras-hub==0.29.1"),
+    notes=("TF 2.19 converts GPT-2 into a model its own interpreter can run; TF 2.21 does not.",),
+)
+
+LITERT_TORCH = Toolchain(
+    name="litert-torch",
+    # litert_torch.generative imports tensorflow without declaring it; mediapipe for the .task bundler.
+    requirements=(
+        "torch==2.13.0",
+        "litert-torch==0.10.0",
+        "tensorflow-cpu==2.21.*",
+        "mediapipe==0.10.35",
+        "litert-lm-builder==0.18.1",
+        "litert-lm-api==0.18.1",
+    ),
+    notes=("litert-torch forces typing-extensions<4.13, which is why it never shares zoo's own environment.",),
+)

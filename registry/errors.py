@@ -1,0 +1,137 @@
+"""All of zoo's known failures, each carrying what went wrong and what to do about it.
+
+The CLI turns any `ZooError` into one paragraph (its message, then its fix) and exits with the
+error's `exit_code`; anything else is a bug and shows a traceback. Attributes are structured
+(`variant_id`, `path`, ...) so callers and tests never parse messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+from typing import Sequence
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    NOT_FOUND = 3
+    INVALID_MANIFEST = 4
+    PLUGIN_ERROR = 5
+    INTEGRITY = 6
+    ACCESS_DENIED = 7
+    OFFLINE = 8
+    NETWORK = 9
+    BUILD_FAILED = 10
+
+
+class ZooError(Exception):
+    """Base class. `message` says what happened, `fix` says what to do next.
+
+    Example:
+        raise ZooError("the store is locked by another zoo", fix="wait for it, or delete ZOO_HOME/locks")
+    """
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str, *, fix: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return self.message if not self.fix else f"{self.message} {self.fix}"
+
+
+@dataclass(frozen=True)
+class ManifestProblem:
+    key_path: str
+    """Where in the file, e.g. `models[0].variants[1].files[0].sha256`."""
+    problem: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.key_path or '(top level)'}: {self.problem}. Fix: {self.fix}."
+
+
+class ManifestError(ZooError):
+    """A manifest that cannot be trusted; every problem names its key and its fix.
+
+    Example:
+        ManifestError(Path("manifests/phi.toml"), [ManifestProblem("models[0].variants[0].backend",
+                      "'tpu' is not one of 'cpu', 'gpu'", "set backend to 'cpu' or 'gpu'")])
+    """
+
+    exit_code = ExitCode.INVALID_MANIFEST
+
+    def __init__(self, path: Path | str, problems: Sequence[ManifestProblem]):
+        self.path = Path(path)
+        self.problems = list(problems)
+        count = len(self.problems)
+        lines = "; ".join(str(p) for p in self.problems)
+        super().__init__(
+            f"Manifest {self.path} has {count} problem{'s' if count != 1 else ''}: {lines}",
+            fix=f"Edit the file, then check it with `zoo manifest validate {self.path}`.",
+        )
+
+
+class PluginError(ZooError):
+    """A plugin registered something zoo cannot accept (bad name, duplicate, wrong type)."""
+
+    exit_code = ExitCode.PLUGIN_ERROR
+
+
+class DuplicateRegistrationError(PluginError):
+    """Two plugins claimed the same id; both are named so the user knows which to remove.
+
+    Example:
+        DuplicateRegistrationError("variant", "phi-2-cpu-int8", "phi", "zoo-phi-extra")
+    """
+
+    def __init__(self, kind: str, name: str, first: str, second: str):
+        self.kind, self.name, self.first, self.second = kind, name, first, second
+        super().__init__(
+            f"The {kind} id '{name}' is registered by two plugins: '{first}' and '{second}'.",
+            fix=(
+                f"Uninstall or disable one of them (for example run with ZOO_LOAD_PLUGINS set to the plugins "
+                f"you want), or ask the author of '{second}' to rename it; `zoo plugins` lists who provides what."
+            ),
+        )
+
+
+class UnknownVariantError(ZooError):
+    """A query that matches no variant; carries the closest ids for a "did you mean"."""
+
+    exit_code = ExitCode.NOT_FOUND
+
+    def __init__(self, query: str, suggestions: Sequence[str], detail: str = ""):
+        self.query = query
+        self.suggestions = list(suggestions)
+        hint = f" Did you mean: {', '.join(self.suggestions)}?" if self.suggestions else ""
+        super().__init__(
+            f"No model or variant called '{query}'{detail}.{hint}",
+            fix="Run `zoo list` to see every variant, or `zoo list --json` for scripts.",
+        )
+
+
+class AmbiguousVariantError(ZooError):
+    """A model name (plus options) that still matches several variants."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, query: str, candidates: Sequence[str], missing_options: Sequence[str]):
+        self.query = query
+        self.candidates = list(candidates)
+        flags = " and ".join(missing_options) or "a full variant id"
+        super().__init__(
+            f"'{query}' matches {len(self.candidates)} variants: {', '.join(self.candidates)}.",
+            fix=f"Name one id exactly, or narrow it with {flags} (e.g. `zoo info {self.candidates[0]}`).",
+        )
+
+
+class VariantMismatchError(ZooError):
+    """An exact variant id asked for with an option it does not have (`gemma-2b-it-gpu-int4 --backend cpu`)."""
+
+    exit_code = ExitCode.NOT_FOUND

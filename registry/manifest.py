@@ -1,0 +1,622 @@
+"""The manifest format: what a model family declares, validated strictly when it is loaded.
+
+A manifest is a human-written TOML file, one per family. It holds models; each model holds the
+fields its variants share, and each variant overrides what differs (backend, quantization, ...).
+`Manifest.variants()` flattens the two into `Variant`s, the unit everything else works on.
+
+Strictness is the point: a manifest tells zoo which files to fetch from the internet and where to
+write them, so unknown keys, unsafe file names and malformed digests are refused at load time,
+each with the file, the key path and the fix (see `load_manifest`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from .errors import ManifestError, ManifestProblem
+
+SCHEMA_VERSION = 1
+
+Backend = Literal["cpu", "gpu"]
+Platform = Literal["android", "ios", "web"]
+ArtifactFormat = Literal["bin", "task", "tflite", "litertlm"]
+QuantizationName = Literal["int4", "int8", "fp16", "fp32"]
+FileRole = Literal["weights", "tokenizer", "config", "adapter", "other"]
+
+
+# --------------------------------------------------------------------------- field validators
+
+
+def check_identifier(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?", value):
+        raise PydanticCustomError(
+            "identifier",
+            "{value!r} is not a valid id: use lowercase letters, digits, '.', '_' and '-', "
+            "starting and ending with a letter or digit",
+            {"value": value},
+        )
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(check_identifier)]
+
+
+def _safe_relative_path(value: str) -> str:
+    """Refuse any name that could escape the directory zoo writes it into."""
+    problem = None
+    if not value:
+        problem = "is empty"
+    elif "\x00" in value:
+        problem = "contains a NUL byte"
+    elif "\\" in value:
+        problem = "contains a backslash"
+    elif any(ord(c) < 32 for c in value):
+        problem = "contains a control character"
+    elif value.startswith("/") or re.match(r"^[A-Za-z]:", value) or value.startswith("~"):
+        problem = "is absolute"
+    elif any(part in ("..", ".", "") for part in value.split("/")):
+        problem = "contains '..', '.' or an empty segment"
+    if problem:
+        raise PydanticCustomError(
+            "unsafe_path",
+            "file name {value!r} {problem}; names must be relative paths inside the artifact, like 'tokenizer.json'",
+            {"value": value, "problem": problem},
+        )
+    return value
+
+
+SafeRelativePath = Annotated[str, AfterValidator(_safe_relative_path)]
+
+
+def _sha256(value: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise PydanticCustomError(
+            "sha256",
+            "{value!r} is not a sha256 digest: expected 64 lowercase hexadecimal digits, got {count} characters",
+            {"value": value[:80], "count": len(value)},
+        )
+    return value
+
+
+Sha256 = Annotated[str, AfterValidator(_sha256)]
+
+
+def _https_url(value: str) -> str:
+    if not re.fullmatch(r"https://[A-Za-z0-9.-]+(?::\d+)?(?:/[^\s]*)?", value):
+        raise PydanticCustomError(
+            "https_url",
+            "{value!r} is not an https URL without credentials (like 'https://example.com/model.bin')",
+            {"value": value[:200]},
+        )
+    return value
+
+
+HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+
+
+# --------------------------------------------------------------------------- base
+
+
+class StrictModel(BaseModel):
+    """Frozen, and refuses unknown keys with a "did you mean" built from the real field names."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = set(cls.model_fields)
+            for key in data:
+                if key not in known:
+                    close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
+                    raise PydanticCustomError(
+                        "unknown_key",
+                        "unknown key {key!r}{hint}",
+                        {
+                            "key": key,
+                            "hint": f"; did you mean {close[0]!r}?" if close else "",
+                            "known": ", ".join(sorted(known)),
+                        },
+                    )
+        return data
+
+
+# --------------------------------------------------------------------------- parts
+
+
+class License(StrictModel):
+    """Who may use the weights, and where a gated licence is accepted before downloading."""
+
+    name: str = Field(min_length=1, description="Licence name, e.g. 'Gemma Terms of Use'.")
+    spdx: str | None = Field(None, description="SPDX identifier when there is one, e.g. 'MIT'.")
+    url: HttpsUrl | None = Field(None, description="Where the licence text lives.")
+    gated: bool = Field(False, description="True when the hub requires accepting the licence first.")
+    accept_url: HttpsUrl | None = Field(None, description="Where a gated licence is accepted.")
+
+    @model_validator(mode="after")
+    def _gated_needs_accept_url(self) -> "License":
+        if self.gated and not self.accept_url:
+            raise PydanticCustomError(
+                "gated_without_accept_url", "a gated licence needs accept_url, the page where users accept it"
+            )
+        return self
+
+
+class BitWidths(StrictModel):
+    """Per-part weight bit widths, as the MediaPipe converter takes them."""
+
+    attention: Literal[4, 8]
+    feedforward: Literal[4, 8]
+    embedding: Literal[4, 8]
+
+
+class Inference(StrictModel):
+    """Defaults matching the MediaPipe LLM Inference options of the same names."""
+
+    max_tokens: int = Field(512, gt=0, le=1_000_000)
+    top_k: int = Field(40, gt=0)
+    temperature: float = Field(0.8, ge=0.0, le=10.0)
+    random_seed: int = 0
+
+
+class KaggleSource(StrictModel):
+    kind: Literal["kaggle"]
+    handle: str = Field(description="owner/model/framework/variation[/version], e.g. google/gemma/tfLite/gemma-2b-it-cpu-int4")
+
+    @model_validator(mode="after")
+    def _check_handle(self) -> "KaggleSource":
+        parts = self.handle.split("/")
+        segment = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+        ok = len(parts) in (4, 5) and all(segment.fullmatch(p) for p in parts[:4])
+        if ok and len(parts) == 5:
+            ok = parts[4].isdigit()
+        if not ok:
+            raise PydanticCustomError(
+                "kaggle_handle",
+                "Kaggle handle {handle!r} must be owner/model/framework/variation with an optional numeric /version",
+                {"handle": self.handle},
+            )
+        return self
+
+
+class HuggingFaceSource(StrictModel):
+    kind: Literal["huggingface"]
+    repo: str = Field(description="owner/name on the Hugging Face Hub.")
+    revision: str = Field("main", description="Branch, tag or (best) a 40-hex commit.")
+
+    @model_validator(mode="after")
+    def _check_repo(self) -> "HuggingFaceSource":
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*", self.repo):
+            raise PydanticCustomError(
+                "hf_repo", "Hugging Face repo {repo!r} must look like owner/name", {"repo": self.repo}
+            )
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]*", self.revision) or ".." in self.revision:
+            raise PydanticCustomError(
+                "hf_revision", "revision {rev!r} is not a branch, tag or commit", {"rev": self.revision}
+            )
+        return self
+
+
+class HttpsSource(StrictModel):
+    kind: Literal["https"]
+    url: HttpsUrl = Field(description="Base URL; each file's path is appended to it.")
+
+
+class LocalSource(StrictModel):
+    kind: Literal["local"]
+    path: SafeRelativePath | None = Field(
+        None, description="Directory relative to the manifest; omitted when the user passes --from DIR."
+    )
+
+
+class PluginSource(StrictModel):
+    """A source kind added by a plugin; its options are validated by that plugin."""
+
+    kind: Identifier
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+BUILTIN_SOURCE_KINDS = ("kaggle", "huggingface", "https", "local")
+
+
+def _source_tag(value: Any) -> str:
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return kind if kind in BUILTIN_SOURCE_KINDS else "plugin"
+
+
+Source = Annotated[
+    Union[
+        Annotated[KaggleSource, Tag("kaggle")],
+        Annotated[HuggingFaceSource, Tag("huggingface")],
+        Annotated[HttpsSource, Tag("https")],
+        Annotated[LocalSource, Tag("local")],
+        Annotated[PluginSource, Tag("plugin")],
+    ],
+    Discriminator(_source_tag),
+]
+SOURCE_TAGS = set(BUILTIN_SOURCE_KINDS) | {"plugin"}
+
+
+class FileSpec(StrictModel):
+    """One file a variant needs, checked against its size and digest before it enters the store."""
+
+    path: SafeRelativePath
+    role: FileRole
+    size: int | None = Field(None, gt=0, description="Bytes; checked when known.")
+    sha256: Sha256 | None = Field(None, description="Checked when known; otherwise pinned on first download.")
+
+
+class Recipe(StrictModel):
+    """How a variant is made when it is not downloaded ready-made."""
+
+    converter: Identifier
+    params: dict[str, str | int | float | bool | list[str] | list[int]] = Field(
+        default_factory=dict, description="Converter-specific, e.g. model_type = 'PHI_2'."
+    )
+    ram_gb: float | None = Field(None, gt=0, description="Peak RAM the conversion needs.")
+    disk_gb: float | None = Field(None, gt=0, description="Scratch disk the conversion needs.")
+
+
+class PromptTemplate(StrictModel):
+    prefix: str = ""
+    suffix: str = ""
+
+
+class BundleStep(StrictModel):
+    """Packs converted weights with the tokenizer and run-time metadata (.task, .litertlm)."""
+
+    bundlers: list[Identifier] = Field(min_length=1, description="Each bundler writes one output format.")
+    start_token: str | None = None
+    stop_tokens: list[str] = Field(min_length=1)
+    prompt_template: PromptTemplate | None = None
+
+
+class LoraOptions(StrictModel):
+    """LoRA adapters may be converted with this variant (MediaPipe: gpu backend only)."""
+
+    max_rank: int = Field(32, ge=1, le=256)
+
+
+class OutputSpec(StrictModel):
+    """A file the variant produces and the checks that must pass on it before it is installed."""
+
+    path: SafeRelativePath
+    checks: list[Identifier] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+class VariantSpec(StrictModel):
+    """One concrete artifact. Fields left out are inherited from the model."""
+
+    id: Identifier
+    aliases: list[Identifier] = Field(default_factory=list)
+    description: str | None = None
+    backend: Backend
+    quantization: QuantizationName | BitWidths
+    format: ArtifactFormat
+    platforms: list[Platform] | None = None
+    min_device_ram_mb: int | None = Field(None, gt=0)
+    inference: Inference | None = None
+    source: Source | None = None
+    files: list[FileSpec] | None = None
+    recipe: Recipe | None = None
+    bundle: BundleStep | None = None
+    lora: LoraOptions | None = None
+    outputs: list[OutputSpec] | None = None
+
+
+class ModelSpec(StrictModel):
+    """A model and what its variants share."""
+
+    name: Identifier
+    description: str = Field(min_length=1)
+    license: License
+    aliases: list[Identifier] = Field(default_factory=list)
+    platforms: list[Platform] = Field(min_length=1)
+    min_device_ram_mb: int | None = Field(None, gt=0)
+    inference: Inference = Field(default_factory=Inference)
+    source: Source
+    files: list[FileSpec] = Field(default_factory=list)
+    recipe: Recipe | None = None
+    bundle: BundleStep | None = None
+    lora: LoraOptions | None = Field(None, description="Applies to this model's gpu variants only.")
+    notes: list[str] = Field(default_factory=list, description="Shown by `zoo info`.")
+    variants: list[VariantSpec] = Field(min_length=1)
+
+
+class Manifest(StrictModel):
+    schema_version: Literal[1]
+    family: Identifier
+    description: str = Field(min_length=1)
+    homepage: HttpsUrl | None = None
+    models: list[ModelSpec] = Field(min_length=1)
+
+    def variants(self, plugin: str = "", manifest_path: str = "") -> list["Variant"]:
+        return [
+            Variant.from_specs(self, model, spec, plugin=plugin, manifest_path=manifest_path)
+            for model in self.models
+            for spec in model.variants
+        ]
+
+
+DEFAULT_CHECKS: dict[str, tuple[str, ...]] = {
+    "bin": ("tflite-flatbuffer", "mediapipe-metadata"),
+    "tflite": ("tflite-flatbuffer",),
+    "task": ("task-bundle",),
+    "litertlm": ("litertlm-bundle",),
+}
+
+
+class Variant(StrictModel):
+    """The flattened, effective view of one variant: model fields with the variant's overrides."""
+
+    id: str
+    family: str
+    model: str
+    aliases: list[str]
+    model_aliases: list[str]
+    description: str
+    license: License
+    backend: Backend
+    quantization: QuantizationName | BitWidths
+    format: ArtifactFormat
+    platforms: list[Platform]
+    min_device_ram_mb: int | None
+    inference: Inference
+    source: Source
+    files: list[FileSpec]
+    recipe: Recipe | None
+    bundle: BundleStep | None
+    lora: LoraOptions | None
+    outputs: list[OutputSpec]
+    notes: list[str]
+    plugin: str
+    manifest_path: str
+
+    @property
+    def prebuilt(self) -> bool:
+        return self.recipe is None
+
+    @property
+    def quantization_label(self) -> str:
+        q = self.quantization
+        if isinstance(q, BitWidths):
+            return f"a{q.attention}f{q.feedforward}e{q.embedding}"
+        return q
+
+    @classmethod
+    def from_specs(
+        cls, manifest: Manifest, model: ModelSpec, spec: VariantSpec, *, plugin: str, manifest_path: str
+    ) -> "Variant":
+        def pick(name: str) -> Any:
+            value = getattr(spec, name)
+            return getattr(model, name) if value is None else value
+
+        lora = spec.lora if spec.lora is not None else (model.lora if spec.backend == "gpu" else None)
+        outputs = spec.outputs or [OutputSpec(path=f"{spec.id}.{spec.format}", checks=list(DEFAULT_CHECKS[spec.format]))]
+        return cls(
+            id=spec.id,
+            family=manifest.family,
+            model=model.name,
+            aliases=spec.aliases,
+            model_aliases=model.aliases,
+            description=spec.description or model.description,
+            license=model.license,
+            backend=spec.backend,
+            quantization=spec.quantization,
+            format=spec.format,
+            platforms=pick("platforms"),
+            min_device_ram_mb=pick("min_device_ram_mb"),
+            inference=pick("inference"),
+            source=pick("source"),
+            files=pick("files"),
+            recipe=pick("recipe"),
+            bundle=pick("bundle"),
+            lora=lora,
+            outputs=outputs,
+            notes=model.notes,
+            plugin=plugin,
+            manifest_path=manifest_path,
+        )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in SOURCE_TAGS and i > 0 and loc[i - 1] == "source":
+            continue  # the union's tag, not a key the author wrote
+        elif isinstance(part, str) and part.startswith("function-"):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _fix_for(error: dict[str, Any], key_path: str) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    leaf = key_path.rsplit(".", 1)[-1] if key_path else "the key"
+    if kind == "unknown_key":
+        hint = ctx.get("hint", "")
+        if hint:
+            return f"rename it as suggested; the keys allowed here are {ctx.get('known')}"
+        return f"remove it; the keys allowed here are {ctx.get('known')}"
+    if kind == "missing":
+        return f"add `{leaf} = ...` (see `zoo manifest schema` for its type)"
+    if kind in ("literal_error", "enum"):
+        return f"use one of {ctx.get('expected', 'the allowed values')}"
+    if kind == "unsafe_path":
+        return "use a plain relative name such as 'model.safetensors' or 'tokenizer/vocab.json'"
+    if kind == "sha256":
+        return "paste the file's `sha256sum` output (64 lowercase hex digits), or leave sha256 out to pin on first download"
+    if kind == "identifier":
+        return "rename it, e.g. 'phi-2-gpu-int8'"
+    if kind in ("kaggle_handle",):
+        return "copy the handle from the model's Kaggle page, e.g. 'google/gemma/tfLite/gemma-2b-it-gpu-int4'"
+    if kind in ("hf_repo", "hf_revision"):
+        return "use the repo id from huggingface.co, e.g. 'microsoft/phi-2', and a branch or commit"
+    if kind == "https_url":
+        return "use an https:// URL; put credentials in environment variables, never in the manifest"
+    if kind == "gated_without_accept_url":
+        return "add accept_url = 'https://...' pointing at the licence page"
+    if kind.startswith(("int_", "float_", "string_", "bool_", "list_", "dict_", "model_")) or kind.endswith("_type"):
+        return f"give {leaf} a value of the right type (see `zoo manifest schema`)"
+    if kind.startswith(("greater_than", "less_than", "too_short", "too_long")):
+        return f"change {leaf} to satisfy that limit"
+    return "correct the value (see `zoo manifest schema`)"
+
+
+def problems_from_validation_error(exc: ValidationError) -> list[ManifestProblem]:
+    problems = []
+    for error in exc.errors():
+        key_path = _format_loc(tuple(error["loc"]))
+        if error["type"] == "unknown_key":
+            key_path = f"{key_path}.{error['ctx']['key']}" if key_path else str(error["ctx"]["key"])
+        problems.append(ManifestProblem(key_path, error["msg"], _fix_for(error, key_path)))
+    return problems
+
+
+def _cross_checks(manifest: Manifest) -> list[ManifestProblem]:
+    """Rules that span fields, so a single field validator cannot see them."""
+    problems: list[ManifestProblem] = []
+    seen: dict[str, str] = {}
+
+    def claim(name: str, where: str) -> None:
+        if name in seen:
+            problems.append(
+                ManifestProblem(where, f"'{name}' is already used at {seen[name]}", "give every id and alias a unique name")
+            )
+        else:
+            seen[name] = where
+
+    for m, model in enumerate(manifest.models):
+        mpath = f"models[{m}]"
+        claim(model.name, f"{mpath}.name")
+        for a, alias in enumerate(model.aliases):
+            claim(alias, f"{mpath}.aliases[{a}]")
+        for v, spec in enumerate(model.variants):
+            vpath = f"{mpath}.variants[{v}]"
+            if spec.id != model.name:
+                claim(spec.id, f"{vpath}.id")
+            for a, alias in enumerate(spec.aliases):
+                claim(alias, f"{vpath}.aliases[{a}]")
+            variant = Variant.from_specs(manifest, model, spec, plugin="", manifest_path="")
+            if spec.lora is not None and spec.backend != "gpu":
+                problems.append(
+                    ManifestProblem(
+                        f"{vpath}.lora",
+                        "LoRA is a gpu-only option (the MediaPipe converter builds LoRA weights for the gpu backend only), "
+                        "but this variant's backend is 'cpu'",
+                        "remove `lora` from this variant, or set backend = 'gpu'",
+                    )
+                )
+            if "web" in variant.platforms and variant.backend != "gpu":
+                problems.append(
+                    ManifestProblem(
+                        f"{vpath}.platforms",
+                        "the web runtime runs only models encoded for the gpu backend, but this variant is 'cpu'",
+                        "drop 'web' from platforms for this variant, or list platforms on the variant itself",
+                    )
+                )
+            if variant.recipe is None and not any(f.role == "weights" for f in variant.files):
+                problems.append(
+                    ManifestProblem(
+                        f"{vpath}.files",
+                        "a prebuilt variant (no recipe) must list the weights file it downloads",
+                        "add a [[...files]] entry with role = 'weights', or add a recipe to build it",
+                    )
+                )
+            if isinstance(spec.quantization, BitWidths) and (variant.recipe is None or variant.recipe.converter != "mediapipe"):
+                problems.append(
+                    ManifestProblem(
+                        f"{vpath}.quantization",
+                        "per-part bit widths are a MediaPipe converter option",
+                        "use int4, int8, fp16 or fp32, or build with converter = 'mediapipe'",
+                    )
+                )
+            names = [f.path for f in variant.files]
+            for dup in sorted({n for n in names if names.count(n) > 1}):
+                problems.append(ManifestProblem(f"{vpath}.files", f"'{dup}' is listed twice", "list each file once"))
+            first = variant.outputs[0].path
+            if not first.endswith(f".{variant.format}"):
+                problems.append(
+                    ManifestProblem(
+                        f"{vpath}.outputs[0].path",
+                        f"the main output '{first}' does not end in .{variant.format}, the variant's format",
+                        f"rename it to end in .{variant.format}, or change format",
+                    )
+                )
+    return problems
+
+
+def parse_manifest(data: dict[str, Any], path: Path | str) -> Manifest:
+    """Validate already-parsed manifest data; raise ManifestError naming every problem."""
+    if isinstance(data, dict) and data.get("schema_version") not in (None, SCHEMA_VERSION):
+        raise ManifestError(
+            path,
+            [
+                ManifestProblem(
+                    "schema_version",
+                    f"schema_version {data.get('schema_version')!r} is not supported by this zoo (it reads {SCHEMA_VERSION})",
+                    "upgrade zoo (`pip install -U zoo`) or write the manifest for schema_version = 1",
+                )
+            ],
+        )
+    try:
+        manifest = Manifest.model_validate(data)
+    except ValidationError as exc:
+        raise ManifestError(path, problems_from_validation_error(exc)) from None
+    problems = _cross_checks(manifest)
+    if problems:
+        raise ManifestError(path, problems)
+    return manifest
+
+
+def load_manifest(path: Path | str) -> Manifest:
+    """Read and validate one TOML manifest file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ManifestError(
+            path, [ManifestProblem("", f"cannot be read ({exc.strerror or exc})", "check the path and permissions")]
+        ) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ManifestError(path, [ManifestProblem("", "is not UTF-8 text", "save it as UTF-8")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(path, [ManifestProblem("", f"is not valid TOML ({exc})", "fix the TOML syntax at that line")]) from None
+    return parse_manifest(data, path)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema committed as manifests/schema.json (a test fails when it drifts)."""
+    schema = Manifest.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "zoo manifest"
+    return schema

@@ -1,0 +1,211 @@
+"""The plugin host: finds `zoo` entry points, loads them once, and records how each one fared.
+
+Built-in plugins are found exactly like third-party ones (the `zoo` entry-point group); they are
+only told apart by the distribution that declares them, so that ZOO_LOAD_PLUGINS and
+ZOO_DISABLE_PLUGIN_AUTOLOAD can never switch the built-ins off by accident.
+
+One broken plugin must never take the CLI down: an import error, a hook with a misspelled name
+or a hook that raises marks that plugin failed (named, with its error) and the rest carry on.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+import pluggy
+
+from . import __version__, hookspecs, settings
+from .fsutil import write_cache
+
+ENTRY_POINT_GROUP = "zoo"
+BUILTIN_DISTRIBUTION = "zoo"
+
+
+@dataclass(frozen=True)
+class EntryPointInfo:
+    name: str
+    value: str
+    distribution: str
+    version: str
+
+    @property
+    def builtin(self) -> bool:
+        return self.distribution == BUILTIN_DISTRIBUTION
+
+
+@dataclass
+class PluginRecord:
+    """How one plugin fared; `zoo plugins` prints these."""
+
+    name: str
+    distribution: str
+    version: str
+    builtin: bool
+    status: str = "loaded"  # loaded | failed | disabled
+    error: str | None = None
+    hooks: list[str] = field(default_factory=list)
+    provides: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# ------------------------------------------------------------------ entry-point discovery
+
+
+def _path_fingerprint() -> list[tuple[str, int]]:
+    """Installing or removing a distribution changes the mtime of the sys.path entry holding it."""
+    out = []
+    for entry in sys.path:
+        try:
+            out.append((entry, os.stat(entry or ".").st_mtime_ns))
+        except OSError:
+            continue
+    return out
+
+
+def _scan_entry_points() -> list[EntryPointInfo]:
+    import importlib.metadata as metadata  # ~30 ms to import; only on a cache miss
+
+    found: dict[tuple[str, str], EntryPointInfo] = {}
+    for dist in metadata.distributions():
+        eps = [ep for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP]
+        if not eps:
+            continue
+        dist_name = dist.metadata["Name"] or "unknown"
+        for ep in eps:
+            # The first distribution on sys.path wins, as it does for imports.
+            found.setdefault((dist_name, ep.name), EntryPointInfo(ep.name, ep.value, dist_name, dist.version))
+    return sorted(found.values(), key=lambda e: (not e.builtin, e.name))
+
+
+def discover_entry_points() -> list[EntryPointInfo]:
+    """All `zoo` entry points, built-ins first; cached on disk keyed by the sys.path fingerprint."""
+    config = settings.get()
+    key = hashlib.sha256(json.dumps([__version__, sys.version, _path_fingerprint()]).encode()).hexdigest()[:32]
+    cache = config.cache_dir / "entry-points.json"
+    if not config.no_cache:
+        try:
+            cached = json.loads(cache.read_text())
+            if cached.get("key") == key:
+                return [EntryPointInfo(**e) for e in cached["entry_points"]]
+        except (OSError, ValueError, TypeError, KeyError):
+            pass
+    entry_points = _scan_entry_points()
+    if not config.no_cache:
+        write_cache(cache, json.dumps({"key": key, "entry_points": [asdict(e) for e in entry_points]}))
+    return entry_points
+
+
+# ------------------------------------------------------------------ the host
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class PluginHost:
+    """A pluggy manager plus the record of every plugin it tried to load."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.records: dict[str, PluginRecord] = {}
+
+    # -- loading
+
+    def _allowed(self, ep: EntryPointInfo) -> bool:
+        if ep.builtin:
+            return True
+        config = settings.get()
+        if config.load_plugins is not None:
+            return ep.name in config.load_plugins or ep.distribution in config.load_plugins
+        return not config.disable_plugin_autoload
+
+    def load_entry_points(self, entry_points: list[EntryPointInfo] | None = None) -> None:
+        for ep in discover_entry_points() if entry_points is None else entry_points:
+            record = PluginRecord(ep.name, ep.distribution, ep.version, ep.builtin)
+            if ep.name in self.records:
+                record.status, record.error = "failed", (
+                    f"the plugin name '{ep.name}' is already taken by "
+                    f"'{self.records[ep.name].distribution}'; one of the two packages must rename its entry point"
+                )
+                self.records[f"{ep.name} ({ep.distribution})"] = record
+                continue
+            self.records[ep.name] = record
+            if not self._allowed(ep):
+                record.status = "disabled"
+                continue
+            try:
+                module_name, _, attr = ep.value.partition(":")
+                plugin = importlib.import_module(module_name.strip())
+                for part in filter(None, attr.strip().split(".")):
+                    plugin = getattr(plugin, part)
+            except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything on import
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                record.status, record.error = "failed", f"failed to import {ep.value}: {_describe(exc)}"
+                continue
+            self.register(plugin, ep.name)
+
+    def register(self, plugin: object, name: str, *, distribution: str = "", version: str = "") -> PluginRecord:
+        """Register one plugin object (module or instance). Never raises for a bad plugin."""
+        record = self.records.get(name) or PluginRecord(name, distribution or name, version, builtin=False)
+        self.records[name] = record
+        try:
+            self.pm.register(plugin, name=name)
+        except Exception as exc:  # pluggy.PluginValidationError, ValueError for a name taken
+            record.status, record.error = "failed", _describe(exc)
+            return record
+        callers = self.pm.get_hookcallers(plugin) or []
+        unknown = [caller.name for caller in callers if not caller.has_spec()]
+        if unknown:
+            self.pm.unregister(name=name)
+            known = [n for n in dir(hookspecs) if n.startswith("register_")]
+            hints = []
+            for bad in unknown:
+                close = difflib.get_close_matches(bad, known, n=1)
+                hints.append(f"'{bad}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            record.status = "failed"
+            record.error = f"implements unknown hook {', '.join(hints)}; zoo's hooks are {', '.join(known)}"
+            return record
+        record.hooks = sorted(caller.name for caller in callers)
+        return record
+
+    def fail(self, name: str, message: str) -> None:
+        record = self.records[name]
+        record.status, record.error = "failed", message
+
+    # -- calling register_* hooks with a callback that knows who is calling
+
+    def call_register_hook(self, hook_name: str, accept) -> None:
+        """Call `hook_name` on each loaded plugin in turn.
+
+        `accept(items, plugin_name)` validates one plugin's registrations and returns a callable
+        that commits them; it raises ZooError to refuse them. A plugin
+        whose hook raises, or registers something refused, is marked failed and everything it
+        registered in this hook is dropped; other plugins are unaffected.
+        """
+        caller = getattr(self.pm.hook, hook_name)
+        for impl in reversed(caller.get_hookimpls()):  # registration order
+            record = self.records.get(impl.plugin_name)
+            if record is None or record.status != "loaded":
+                continue
+            pending: list[object] = []
+            try:
+                kwargs = {"register": pending.append}
+                impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+                commit = accept(pending, impl.plugin_name)
+            except Exception as exc:  # noqa: BLE001 - report, never crash the host
+                from .errors import ZooError
+
+                message = exc.message if isinstance(exc, ZooError) else _describe(exc)
+                record.status, record.error = "failed", f"{hook_name} failed: {message}"
+                continue
+            commit()

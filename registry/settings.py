@@ -1,0 +1,65 @@
+"""Every environment variable zoo reads, read in one place, once.
+
+Tests patch this module (`settings.reload()` after changing the environment) rather than
+scattering `os.environ` lookups through the code, as huggingface_hub's constants.py does.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def _default_home() -> Path:
+    # platformdirs is imported only here, so a ZOO_HOME set by the user costs nothing.
+    from platformdirs import user_data_path
+
+    return user_data_path("zoo", appauthor=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    """ZOO_HOME: the store, caches, locks and toolchains live below it."""
+    offline: bool
+    """ZOO_OFFLINE (or HF_HUB_OFFLINE): use only what is already in the store."""
+    debug: bool
+    """ZOO_DEBUG: show full tracebacks instead of one-paragraph errors."""
+    load_plugins: tuple[str, ...] | None
+    """ZOO_LOAD_PLUGINS: comma-separated allowlist of third-party plugins; None means all."""
+    disable_plugin_autoload: bool
+    """ZOO_DISABLE_PLUGIN_AUTOLOAD: load no third-party plugin unless ZOO_LOAD_PLUGINS names it."""
+    no_cache: bool
+    """ZOO_NO_CACHE: re-read manifests and entry points instead of using the startup cache."""
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+
+@lru_cache(maxsize=1)
+def get() -> Settings:
+    home = os.environ.get("ZOO_HOME")
+    allow = os.environ.get("ZOO_LOAD_PLUGINS")
+    return Settings(
+        home=Path(home).expanduser() if home else _default_home(),
+        offline=_flag("ZOO_OFFLINE") or _flag("HF_HUB_OFFLINE"),
+        debug=_flag("ZOO_DEBUG"),
+        load_plugins=None if allow is None else tuple(p.strip() for p in allow.split(",") if p.strip()),
+        disable_plugin_autoload=_flag("ZOO_DISABLE_PLUGIN_AUTOLOAD"),
+        no_cache=_flag("ZOO_NO_CACHE"),
+    )
+
+
+def reload() -> Settings:
+    """Forget the settings read so far; the next `get()` reads the environment again."""
+    get.cache_clear()
+    return get()

@@ -1,0 +1,89 @@
+"""zoo's command line. The tree of modules mirrors the tree of commands; `main()` is the entry point.
+
+Each command module imports what it needs inside the command, so `zoo --help`, `zoo list` and
+`zoo info` never pay for (or break on) the heavy converter stacks.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from registry.errors import ExitCode, ZooError
+
+# name -> "module:attribute"; loaded only when the command runs (or help lists it).
+COMMANDS = {
+    "list": "zoo_cli.list:list_command",
+    "info": "zoo_cli.info:info_command",
+    "plugins": "zoo_cli.plugins:plugins_command",
+    "manifest": "zoo_cli.manifest:manifest_group",
+}
+
+
+class LazyGroup(click.Group):
+    def __init__(self, *args, lazy_commands: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy_commands))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy_commands:
+            import importlib
+
+            module, _, attr = self.lazy_commands[name].partition(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(package_name="zoo", prog_name="zoo")
+def cli() -> None:
+    """zoo: pull, build and verify on-device LLMs for MediaPipe and LiteRT-LM.
+
+    \b
+    Start with `zoo list`, then `zoo info ID`. Set ZOO_DEBUG=1 to see full tracebacks.
+    """
+
+
+def main(argv: list[str] | None = None) -> int:
+    from registry import settings
+
+    try:
+        cli.main(args=argv, prog_name="zoo", standalone_mode=False)
+    except ZooError as exc:
+        if settings.get().debug:
+            raise
+        from zoo_cli.terminal import terminal
+
+        terminal.error(f"{exc.message}" + (f" {exc.fix}" if exc.fix else ""))
+        return int(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return int(ExitCode.USAGE) if isinstance(exc, click.UsageError) else int(ExitCode.ERROR)
+    except click.exceptions.Abort:
+        return int(ExitCode.ERROR)
+    except BrokenPipeError:
+        return int(ExitCode.OK)
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted.\n")
+        return 130
+    except Exception as exc:  # a bug, not a known failure: say so, and how to see the traceback
+        if settings.get().debug:
+            raise
+        from zoo_cli.terminal import terminal
+
+        terminal.error(
+            f"zoo hit an internal error ({type(exc).__name__}: {exc}). This is a bug in zoo or a plugin. "
+            "Run again with ZOO_DEBUG=1 to see the full traceback, and include it in a bug report."
+        )
+        return int(ExitCode.ERROR)
+    return int(ExitCode.OK)

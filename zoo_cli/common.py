@@ -1,0 +1,44 @@
+"""Pieces several commands share: loading the catalog (with plugin warnings) and filter options."""
+
+from __future__ import annotations
+
+import click
+
+from zoo_cli.terminal import terminal
+
+
+def load_catalog():
+    from registry.catalog import get_catalog
+
+    catalog = get_catalog()
+    for record in catalog.failed_plugins():
+        terminal.warning(
+            f"plugin '{record.name}' ({record.distribution} {record.version}) was skipped: {record.error}. "
+            "Run `zoo plugins` for details, or set ZOO_LOAD_PLUGINS to the plugins you want."
+        )
+    return catalog
+
+
+def filter_options(func):
+    """--family --backend --quant --platform --format, shared by commands that select variants."""
+    for decorator in reversed(
+        [
+            click.option("--family", help="Only this family (e.g. gemma, phi, gpt2)."),
+            click.option("--backend", type=click.Choice(["cpu", "gpu"]), help="Only this backend."),
+            click.option("--quant", "quant", help="Only this quantization (int4, int8, fp16, fp32)."),
+            click.option("--platform", type=click.Choice(["android", "ios", "web"]), help="Only variants that run there."),
+            click.option("--format", "format_", type=click.Choice(["bin", "task", "tflite", "litertlm"]), help="Only this artifact format."),
+        ]
+    ):
+        func = decorator(func)
+    return func
+
+
+def make_filters(family=None, backend=None, quant=None, platform=None, format_=None):
+    from registry.resolver import Filters
+
+    return Filters(family=family, backend=backend, quant=quant, platform=platform, format=format_)
+
+
+def json_option(func):
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(func)

@@ -1,0 +1,17 @@
+"""`zoo manifest ...`: tools for manifest authors."""
+
+import click
+
+from zoo_cli import LazyGroup
+
+
+@click.group(
+    "manifest",
+    cls=LazyGroup,
+    lazy_commands={
+        "validate": "zoo_cli.manifest.validate:validate_command",
+        "schema": "zoo_cli.manifest.schema:schema_command",
+    },
+)
+def manifest_group() -> None:
+    """Validate manifests and print their JSON Schema."""

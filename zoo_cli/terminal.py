@@ -1,0 +1,55 @@
+"""The one wrapper around rich: data (tables, JSON) to stdout, messages and progress to stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from rich.console import Console
+
+
+class Terminal:
+    def __init__(self) -> None:
+        no_color = bool(os.environ.get("NO_COLOR"))
+        # Piped output is data for another program: do not squeeze tables into 80 columns.
+        width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
+        self.out = Console(no_color=no_color, width=width, highlight=False, soft_wrap=False)
+        self.err = Console(stderr=True, no_color=no_color, highlight=False)
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        self.out.print(*objects, **kwargs)
+
+    def json(self, data: Any) -> None:
+        """Plain JSON on stdout, never wrapped or coloured, so scripts can parse it."""
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+        sys.stdout.flush()
+
+    def message(self, text: str) -> None:
+        self.err.print(text, markup=False)
+
+    def warning(self, text: str) -> None:
+        self.err.print(f"[yellow]warning:[/] {_escape(text)}")
+
+    def error(self, text: str) -> None:
+        self.err.print(f"[bold red]error:[/] {_escape(text)}", soft_wrap=True)
+
+    def table(self, columns: list[str], rows: list[list[str]], title: str | None = None) -> None:
+        from rich.table import Table
+
+        table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False, box=None)
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*(_escape(cell) for cell in row))
+        self.out.print(table)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+terminal = Terminal()
