@@ -1,30 +1,41 @@
 """The catalog: every family, variant and component that the loaded plugins registered.
 
-It is built once per process (`get_catalog()`), from whatever the plugin host loaded. Ids live in
-one namespace across all plugins, so a name that two plugins claim is refused naming both; the
-second plugin is marked failed and the rest of the catalog stays usable.
+Ids live in one namespace across all plugins, so a name two plugins claim is refused naming both;
+the second plugin is marked failed and the rest of the catalog stays usable.
+
+Loading the catalog means importing every plugin and validating every manifest with pydantic,
+which costs more than the rest of `zoo list` together. So a loaded catalog is also written as a
+snapshot (plain JSON), valid while the installed distributions, the plugin modules, the manifest
+files and zoo's version are unchanged; light commands read the snapshot and never import a plugin
+or pydantic. Anything that needs a plugin's code (`component()`) loads the plugins for real.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import __version__, settings
-from .components import Bundler, Component, Converter, SourceKind, Verifier
 from .errors import DuplicateRegistrationError, ManifestProblem, PluginError
-from .manifest import SCHEMA_VERSION, Manifest, Variant, check_identifier, load_manifest, parse_manifest
 from .fsutil import write_cache
-from .plugins import PluginHost
+from .plugins import PluginHost, PluginRecord, discover_entry_points
 
-COMPONENT_HOOKS: dict[str, tuple[str, type[Component]]] = {
-    "source": ("register_sources", SourceKind),
-    "converter": ("register_converters", Converter),
-    "bundler": ("register_bundlers", Bundler),
-    "verifier": ("register_verifiers", Verifier),
+if TYPE_CHECKING:
+    from .components import Component
+    from .manifest import Manifest, Variant
+
+COMPONENT_HOOKS: dict[str, str] = {
+    "source": "register_sources",
+    "converter": "register_converters",
+    "bundler": "register_bundlers",
+    "verifier": "register_verifiers",
 }
+SNAPSHOT_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -36,25 +47,25 @@ class Family:
     models: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Registered:
-    component: Component
-    plugin: str
+def variant_row(variant: "Variant") -> dict[str, Any]:
+    """A variant as plain JSON data, with the derived fields light commands need."""
+    row = variant.model_dump(mode="json")
+    row["prebuilt"] = variant.prebuilt
+    row["quantization_label"] = variant.quantization_label
+    return row
 
 
-def load_manifest_cached(path: Path) -> Manifest:
-    """Validated manifests are cached as JSON, keyed by path, mtime, size and zoo's version.
+def load_manifest_cached(path: Path) -> "Manifest":
+    """Validated manifests are cached as JSON, keyed by path, mtime, size and zoo's version."""
+    from .manifest import SCHEMA_VERSION, Manifest, load_manifest
 
-    Re-validating the JSON with pydantic-core is several times cheaper than TOML parsing plus the
-    cross-field checks, and keeps `zoo list` fast with many plugins installed.
-    """
     config = settings.get()
-    if config.no_cache:
-        return load_manifest(path)
     try:
         stat = path.stat()
     except OSError:
         return load_manifest(path)  # raises the proper ManifestError
+    if config.no_cache:
+        return load_manifest(path)
     key = hashlib.sha256(
         f"{path.resolve()}|{stat.st_mtime_ns}|{stat.st_size}|{__version__}|{SCHEMA_VERSION}".encode()
     ).hexdigest()[:32]
@@ -69,32 +80,51 @@ def load_manifest_cached(path: Path) -> Manifest:
 
 
 class Catalog:
-    def __init__(self, host: PluginHost):
-        self.host = host
+    def __init__(self) -> None:
         self.families: dict[str, Family] = {}
-        self.variants: dict[str, Variant] = {}
-        self.components: dict[str, dict[str, Registered]] = {kind: {} for kind in COMPONENT_HOOKS}
-        # Every name a user can type (variant ids and aliases, model names and aliases), with its owner.
+        self.rows: dict[str, dict[str, Any]] = {}
+        """Variant id -> the variant as JSON data (see `variant_row`)."""
         self.names: dict[str, tuple[str, str]] = {}
+        """Every name a user can type (variant ids and aliases, model names and aliases) -> (plugin, owner)."""
+        self.components: dict[str, dict[str, str]] = {kind: {} for kind in COMPONENT_HOOKS}
+        """kind -> component name -> plugin that registered it."""
+        self.records: dict[str, PluginRecord] = {}
+        self.host: PluginHost | None = None
+        self._objects: dict[str, dict[str, "Component"]] | None = None
+        self._variants: dict[str, "Variant"] = {}
+        self._watched: set[str] = set()
+
+    # ------------------------------------------------------------------ loading
 
     @classmethod
     def load(cls, host: PluginHost | None = None) -> "Catalog":
+        """Import the plugins and collect what they register."""
         if host is None:
             host = PluginHost()
             host.load_entry_points()
-        catalog = cls(host)
-        for kind, (hook, base) in COMPONENT_HOOKS.items():
-            host.call_register_hook(hook, catalog._component_acceptor(kind, base))
+        catalog = cls()
+        catalog.host = host
+        catalog._objects = {kind: {} for kind in COMPONENT_HOOKS}
+        for kind, hook in COMPONENT_HOOKS.items():
+            host.call_register_hook(hook, catalog._component_acceptor(kind))
         host.call_register_hook("register_families", catalog._accept_families)
+        catalog.records = host.records
         for name, record in host.records.items():
             record.provides = catalog.provided_by(name)
+            plugin = host.pm.get_plugin(name)
+            module = sys.modules.get(getattr(plugin, "__module__", None) or getattr(plugin, "__name__", ""))
+            if module is not None and getattr(module, "__file__", None):
+                catalog._watched.add(module.__file__)
         return catalog
 
-    # ------------------------------------------------------------------ registration
+    def _component_acceptor(self, kind: str) -> Callable:
+        from .components import Bundler, Converter, SourceKind, Verifier
+        from .manifest import check_identifier
 
-    def _component_acceptor(self, kind: str, base: type[Component]) -> Callable:
+        base = {"source": SourceKind, "converter": Converter, "bundler": Bundler, "verifier": Verifier}[kind]
+
         def accept(items: list[Any], plugin: str) -> Callable[[], None]:
-            staged: dict[str, Registered] = {}
+            staged: dict[str, "Component"] = {}
             for item in items:
                 if not isinstance(item, base):
                     raise PluginError(
@@ -104,28 +134,38 @@ class Catalog:
                     )
                 try:
                     check_identifier(item.name)
-                except Exception:
+                except ValueError:
                     raise PluginError(
                         f"plugin '{plugin}' registered a {kind} named {item.name!r}, which is not a valid id",
                         fix="Use lowercase letters, digits, '.', '_' and '-'.",
                     ) from None
-                taken = self.components[kind].get(item.name) or staged.get(item.name)
-                if taken:
-                    raise DuplicateRegistrationError(kind, item.name, taken.plugin, plugin)
-                staged[item.name] = Registered(item, plugin)
-            return lambda: self.components[kind].update(staged)
+                if item.name in staged:
+                    raise DuplicateRegistrationError(kind, item.name, plugin, plugin)
+                if item.name in self.components[kind]:
+                    raise DuplicateRegistrationError(kind, item.name, self.components[kind][item.name], plugin)
+                staged[item.name] = item
+
+            def commit() -> None:
+                assert self._objects is not None
+                self._objects[kind].update(staged)
+                self.components[kind].update({name: plugin for name in staged})
+
+            return commit
 
         return accept
 
     def _accept_families(self, items: list[Any], plugin: str) -> Callable[[], None]:
-        staged_families: dict[str, Family] = {}
-        staged_variants: dict[str, Variant] = {}
-        staged_names: dict[str, tuple[str, str]] = {}
+        from .manifest import Manifest, parse_manifest
+
+        families: dict[str, Family] = {}
+        variants: dict[str, "Variant"] = {}
+        names: dict[str, tuple[str, str]] = {}
+        watched: list[str] = []
         for item in items:
             if isinstance(item, (str, Path)):
                 path = Path(item)
-                manifest = load_manifest_cached(path)
-                where = str(path)
+                manifest, where = load_manifest_cached(path), str(path)
+                watched.append(str(path))
             elif isinstance(item, dict):
                 where = f"<dict registered by plugin {plugin}>"
                 manifest = parse_manifest(item, where)
@@ -136,69 +176,138 @@ class Catalog:
                     f"plugin '{plugin}' passed {item!r} to register_families",
                     fix="Pass a pathlib.Path to a TOML manifest, or a dict with the manifest's data.",
                 )
-            family = manifest.family
-            owner = self.families.get(family) or staged_families.get(family)
+            owner = self.families.get(manifest.family) or families.get(manifest.family)
             if owner:
-                raise DuplicateRegistrationError("family", family, owner.plugin, plugin)
-            staged_families[family] = Family(
-                family, manifest.description, plugin, where, tuple(m.name for m in manifest.models)
+                raise DuplicateRegistrationError("family", manifest.family, owner.plugin, plugin)
+            families[manifest.family] = Family(
+                manifest.family, manifest.description, plugin, where, tuple(m.name for m in manifest.models)
             )
             for variant in manifest.variants(plugin=plugin, manifest_path=where):
-                staged_variants[variant.id] = variant
-                target = f"model:{family}/{variant.model}"
-                for name, owned_by in (
-                    [(variant.id, f"variant:{variant.id}")]
-                    + [(alias, f"variant:{variant.id}") for alias in variant.aliases]
-                    + [(variant.model, target)]
-                    + [(alias, target) for alias in variant.model_aliases]
-                ):
-                    claim = (plugin, owned_by)
-                    existing = self.names.get(name) or staged_names.get(name)
-                    if existing and existing != claim:
+                variants[variant.id] = variant
+                model_owner = f"model:{variant.family}/{variant.model}"
+                claims = [(variant.id, f"variant:{variant.id}")]
+                claims += [(alias, f"variant:{variant.id}") for alias in variant.aliases]
+                claims += [(variant.model, model_owner)] + [(alias, model_owner) for alias in variant.model_aliases]
+                for name, owned_by in claims:
+                    existing = self.names.get(name) or names.get(name)
+                    if existing and existing != (plugin, owned_by):
                         raise DuplicateRegistrationError("model or variant", name, existing[0], plugin)
-                    staged_names[name] = claim
+                    names[name] = (plugin, owned_by)
 
         def commit() -> None:
-            self.families.update(staged_families)
-            self.variants.update(staged_variants)
-            self.names.update(staged_names)
+            self.families.update(families)
+            self._variants.update(variants)
+            self.rows.update({vid: variant_row(v) for vid, v in variants.items()})
+            self.names.update(names)
+            self._watched.update(watched)
 
         return commit
 
+    # ------------------------------------------------------------------ snapshot
+
+    @staticmethod
+    def _snapshot_key() -> str:
+        config = settings.get()
+        parts = [
+            SNAPSHOT_FORMAT,
+            __version__,
+            sys.version,
+            config.load_plugins,
+            config.disable_plugin_autoload,
+            [asdict(ep) for ep in discover_entry_points()],
+        ]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+    @staticmethod
+    def _stat(path: str) -> list[int] | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return [st.st_mtime_ns, st.st_size]
+
+    def save_snapshot(self) -> None:
+        """Only a catalog with no failed plugin is snapshotted, so failures are re-tried every run."""
+        config = settings.get()
+        if config.no_cache or any(r.status == "failed" for r in self.records.values()):
+            return
+        data = {
+            "key": self._snapshot_key(),
+            "watched": {path: self._stat(path) for path in sorted(self._watched)},
+            "families": {name: asdict(f) for name, f in self.families.items()},
+            "rows": self.rows,
+            "names": self.names,
+            "components": self.components,
+            "records": {name: r.as_dict() for name, r in self.records.items()},
+        }
+        write_cache(config.cache_dir / "catalog-snapshot.json", json.dumps(data))
+
+    @classmethod
+    def from_snapshot(cls) -> "Catalog | None":
+        config = settings.get()
+        if config.no_cache:
+            return None
+        try:
+            data = json.loads((config.cache_dir / "catalog-snapshot.json").read_bytes())
+            if data["key"] != cls._snapshot_key():
+                return None
+            if any(cls._stat(path) != stat for path, stat in data["watched"].items()):
+                return None
+            catalog = cls()
+            catalog.families = {n: Family(**{**f, "models": tuple(f["models"])}) for n, f in data["families"].items()}
+            catalog.rows = data["rows"]
+            catalog.names = {n: tuple(v) for n, v in data["names"].items()}
+            catalog.components = data["components"]
+            catalog.records = {n: PluginRecord(**r) for n, r in data["records"].items()}
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return catalog
+
     # ------------------------------------------------------------------ queries
+
+    def variant(self, variant_id: str) -> "Variant":
+        """The validated Variant (rebuilt from the snapshot's JSON on first use)."""
+        if variant_id not in self._variants:
+            from .manifest import Variant
+
+            self._variants[variant_id] = Variant.model_validate(
+                {k: v for k, v in self.rows[variant_id].items() if k not in ("prebuilt", "quantization_label")}
+            )
+        return self._variants[variant_id]
+
+    def component(self, kind: str, name: str) -> "Component | None":
+        """The registered object itself; loads the plugins if this catalog came from a snapshot."""
+        if self._objects is None:
+            full = Catalog.load()
+            self._objects, self.host = full._objects, full.host
+        return self._objects[kind].get(name)
 
     def provided_by(self, plugin: str) -> list[str]:
         out = [f"family:{f.name}" for f in self.families.values() if f.plugin == plugin]
         for kind, registered in self.components.items():
-            out += [f"{kind}:{name}" for name, r in registered.items() if r.plugin == plugin]
+            out += [f"{kind}:{name}" for name, owner in registered.items() if owner == plugin]
         return out
 
-    def component(self, kind: str, name: str) -> Component | None:
-        found = self.components[kind].get(name)
-        return found.component if found else None
-
-    def models_of(self, family: str) -> list[str]:
-        return list(self.families[family].models) if family in self.families else []
-
-    def failed_plugins(self) -> list:
-        return [r for r in self.host.records.values() if r.status == "failed"]
+    def failed_plugins(self) -> list[PluginRecord]:
+        return [r for r in self.records.values() if r.status == "failed"]
 
     def dangling_references(self) -> list[ManifestProblem]:
         """Names a variant uses that no plugin registered (a source kind, converter, bundler or check)."""
         problems = []
-        for v in self.variants.values():
-            wanted = [("source", v.source.kind)]
-            if v.recipe:
-                wanted.append(("converter", v.recipe.converter))
-            if v.bundle:
-                wanted += [("bundler", b) for b in v.bundle.bundlers]
-            wanted += [("verifier", c) for o in v.outputs for c in o.checks]
+        for vid, row in self.rows.items():
+            wanted = [("source", row["source"]["kind"])]
+            if row["recipe"]:
+                wanted.append(("converter", row["recipe"]["converter"]))
+            if row["bundle"]:
+                wanted += [("bundler", b) for b in row["bundle"]["bundlers"]]
+            wanted += [("verifier", check) for out in row["outputs"] for check in out["checks"]]
             for kind, name in wanted:
                 if name not in self.components[kind]:
                     problems.append(
                         ManifestProblem(
-                            v.id, f"uses the {kind} '{name}', which no loaded plugin registers",
-                            f"install the plugin that provides it, or check `zoo plugins`",
+                            vid,
+                            f"uses the {kind} '{name}', which no loaded plugin registers",
+                            "install the plugin that provides it, or check `zoo plugins`",
                         )
                     )
         return problems
@@ -208,10 +317,13 @@ _catalog: Catalog | None = None
 
 
 def get_catalog() -> Catalog:
-    """The process-wide catalog, loaded on first use."""
+    """The process-wide catalog: from the snapshot when it is still valid, else loaded and snapshotted."""
     global _catalog
     if _catalog is None:
-        _catalog = Catalog.load()
+        _catalog = Catalog.from_snapshot()
+        if _catalog is None:
+            _catalog = Catalog.load()
+            _catalog.save_snapshot()
     return _catalog
 
 
@@ -219,5 +331,3 @@ def reset() -> None:
     """Forget the loaded catalog (tests, and long-lived processes after installing plugins)."""
     global _catalog
     _catalog = None
-
-

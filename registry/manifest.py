@@ -116,7 +116,7 @@ HttpsUrl = Annotated[str, AfterValidator(_https_url)]
 class StrictModel(BaseModel):
     """Frozen, and refuses unknown keys with a "did you mean" built from the real field names."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod

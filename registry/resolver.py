@@ -1,13 +1,25 @@
-"""Turns what a user typed (an id, an alias, or a model plus options) into exactly one variant."""
+"""Turns what a user typed (an id, an alias, or a model plus options) into exactly one variant.
+
+It works on the catalog's plain rows, so resolving a name never needs pydantic or a plugin import.
+"""
 
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from typing import Any
 
 from .catalog import Catalog
 from .errors import AmbiguousVariantError, UnknownVariantError, VariantMismatchError
-from .manifest import Variant
+
+# option -> (row key, the CLI flag that sets it)
+OPTIONS: dict[str, tuple[str, str]] = {
+    "family": ("family", "--family"),
+    "backend": ("backend", "--backend"),
+    "quant": ("quantization_label", "--quant"),
+    "format": ("format", "--format"),
+    "platform": ("platforms", "--platform"),
+}
 
 
 @dataclass(frozen=True)
@@ -18,81 +30,74 @@ class Filters:
     platform: str | None = None
     format: str | None = None
 
-    # option name -> (variant attribute, the CLI flag that sets it)
-    FIELDS = {
-        "backend": ("backend", "--backend"),
-        "quant": ("quantization_label", "--quant"),
-        "platform": ("platforms", "--platform"),
-        "format": ("format", "--format"),
-        "family": ("family", "--family"),
-    }
-
     def given(self) -> dict[str, str]:
-        return {k: getattr(self, k) for k in self.FIELDS if getattr(self, k) is not None}
+        return {k: getattr(self, k) for k in OPTIONS if getattr(self, k) is not None}
 
-    def mismatch(self, variant: Variant) -> str | None:
-        """The first option this variant does not satisfy, as 'backend is gpu, not cpu'."""
+    def mismatch(self, row: dict[str, Any]) -> str | None:
+        """The first option this variant does not satisfy, e.g. 'its backend is gpu, not cpu'."""
         for option, wanted in self.given().items():
-            attr, _ = self.FIELDS[option]
-            actual = getattr(variant, attr)
+            actual = row[OPTIONS[option][0]]
             if isinstance(actual, list):
                 if wanted not in actual:
-                    return f"{option} {wanted} is not supported (it supports {', '.join(actual)})"
+                    return f"it does not run on {wanted} (only {', '.join(actual)})"
             elif actual != wanted:
                 return f"its {option} is {actual}, not {wanted}"
         return None
 
-    def matches(self, variant: Variant) -> bool:
-        return self.mismatch(variant) is None
+    def matches(self, row: dict[str, Any]) -> bool:
+        return self.mismatch(row) is None
 
 
-def filter_variants(catalog: Catalog, filters: Filters) -> list[Variant]:
-    return [v for v in catalog.variants.values() if filters.matches(v)]
+def filter_rows(catalog: Catalog, filters: Filters) -> list[dict[str, Any]]:
+    return [row for row in catalog.rows.values() if filters.matches(row)]
 
 
 def suggestions(catalog: Catalog, query: str, n: int = 3) -> list[str]:
     names = sorted(set(catalog.names) | set(catalog.families))
     close = difflib.get_close_matches(query, names, n=n, cutoff=0.6)
-    if not close:
-        close = [name for name in names if query and query in name][:n]
-    return close
+    return close or [name for name in names if query and query in name][:n]
 
 
-def resolve(catalog: Catalog, query: str, filters: Filters | None = None) -> Variant:
-    """One variant for `query`, or an error that says how to get one.
+def candidates(catalog: Catalog, query: str, filters: Filters | None = None) -> list[dict[str, Any]]:
+    """Every variant `query` may mean under `filters`; raises UnknownVariantError when there is none."""
+    filters = filters or Filters()
+    owner = catalog.names.get(query)
+    if owner and owner[1].startswith("variant:"):
+        row = catalog.rows[owner[1].removeprefix("variant:")]
+        problem = filters.mismatch(row)
+        if problem:
+            raise VariantMismatchError(
+                f"'{query}' is the variant {row['id']}, but {problem}.",
+                fix=f"Drop that option, or ask for the model instead: `zoo info {row['model']}` lists its variants.",
+            )
+        return [row]
+    if owner:
+        family, model = owner[1].removeprefix("model:").split("/", 1)
+        pool = [r for r in catalog.rows.values() if r["family"] == family and r["model"] == model]
+    elif query in catalog.families:
+        pool = [r for r in catalog.rows.values() if r["family"] == query]
+    else:
+        raise UnknownVariantError(query, suggestions(catalog, query))
+    found = [r for r in pool if filters.matches(r)]
+    if not found:
+        available = ", ".join(sorted(f"{r['id']} ({r['backend']}, {r['quantization_label']})" for r in pool))
+        given = " ".join(f"{OPTIONS[k][1]} {v}" for k, v in filters.given().items())
+        raise UnknownVariantError(query, [], detail=f" with {given}; it has {available}")
+    return found
+
+
+def resolve(catalog: Catalog, query: str, filters: Filters | None = None) -> dict[str, Any]:
+    """The one variant row for `query`, or an error that says how to pick one.
 
     Order: exact variant id or alias, then model name or alias, then family name.
     """
     filters = filters or Filters()
-    owner = catalog.names.get(query)
-    if owner and owner[1].startswith("variant:"):
-        variant = catalog.variants[owner[1].removeprefix("variant:")]
-        problem = filters.mismatch(variant)
-        if problem:
-            raise VariantMismatchError(
-                f"'{query}' is the variant {variant.id}, but {problem}.",
-                fix=f"Drop that option, or ask for the model instead: `zoo info {variant.model}` lists its variants.",
-            )
-        return variant
-    if owner:
-        family, model = owner[1].removeprefix("model:").split("/", 1)
-        pool = [v for v in catalog.variants.values() if v.family == family and v.model == model]
-    elif query in catalog.families:
-        pool = [v for v in catalog.variants.values() if v.family == query]
-    else:
-        raise UnknownVariantError(query, suggestions(catalog, query))
-    candidates = [v for v in pool if filters.matches(v)]
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        available = ", ".join(sorted(f"{v.id} ({v.backend}, {v.quantization_label})" for v in pool))
-        given = " ".join(f"{Filters.FIELDS[k][1]} {v}" for k, v in filters.given().items())
-        raise UnknownVariantError(query, [], detail=f" with {given}; it has {available}")
+    found = candidates(catalog, query, filters)
+    if len(found) == 1:
+        return found[0]
     missing = [
         flag
-        for option, (attr, flag) in Filters.FIELDS.items()
-        if option not in filters.given()
-        and option != "platform"
-        and len({str(getattr(v, attr)) for v in candidates}) > 1
+        for option, (key, flag) in OPTIONS.items()
+        if option not in filters.given() and option != "platform" and len({str(r[key]) for r in found}) > 1
     ]
-    raise AmbiguousVariantError(query, sorted(v.id for v in candidates), missing)
+    raise AmbiguousVariantError(query, sorted(r["id"] for r in found), missing)

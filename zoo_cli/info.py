@@ -5,63 +5,65 @@ from __future__ import annotations
 import click
 
 from zoo_cli.common import filter_options, json_option, load_catalog, make_filters
-from zoo_cli.list import how_to_get, variant_row
+from zoo_cli.list import how_to_get, summary
 from zoo_cli.terminal import terminal
 
 
-def _next_step(variant) -> str:
-    if variant.prebuilt:
-        return f"zoo pull {variant.id}"
-    command = f"zoo build {variant.model} --backend {variant.backend} --quant {variant.quantization_label}"
-    if variant.source.kind == "local" and getattr(variant.source, "path", None) is None:
+def next_step(row: dict) -> str:
+    if row["prebuilt"]:
+        return f"zoo pull {row['id']}"
+    command = f"zoo build {row['model']} --backend {row['backend']} --quant {row['quantization_label']}"
+    if row["source"]["kind"] == "local" and not row["source"].get("path"):
         command += " --from DIR"
     return command
 
 
-def _source_text(source) -> str:
-    fields = source.model_dump(exclude={"kind"}, exclude_none=True)
-    return f"{source.kind} " + " ".join(f"{k}={v}" for k, v in fields.items())
+def _pairs(data: dict, skip: tuple[str, ...] = ()) -> str:
+    return ", ".join(f"{k}={v}" for k, v in data.items() if k not in skip and v not in (None, [], {}))
 
 
-def _show_variant(variant) -> None:
-    lic = variant.license
+def _variant_table(row: dict) -> list[list[str]]:
+    lic = row["license"]
     rows = [
-        ["id", variant.id],
-        ["aliases", ", ".join(variant.aliases) or "-"],
-        ["family / model", f"{variant.family} / {variant.model}"],
-        ["description", variant.description],
-        ["backend", variant.backend],
-        ["quantization", variant.quantization_label],
-        ["format", variant.format],
-        ["platforms", ", ".join(variant.platforms)],
-        ["min device RAM", f"{variant.min_device_ram_mb} MB" if variant.min_device_ram_mb else "-"],
-        ["licence", f"{lic.name}" + (f" ({lic.spdx})" if lic.spdx else "") + (f" {lic.url}" if lic.url else "")],
-        ["gated", f"yes: accept the licence at {lic.accept_url}" if lic.gated else "no"],
-        ["inference defaults", ", ".join(f"{k}={v}" for k, v in variant.inference.model_dump().items())],
-        ["source", _source_text(variant.source)],
-        ["how", how_to_get(variant)],
+        ["id", row["id"]],
+        ["aliases", ", ".join(row["aliases"]) or "-"],
+        ["family / model", f"{row['family']} / {row['model']}"],
+        ["description", row["description"]],
+        ["backend", row["backend"]],
+        ["quantization", row["quantization_label"]],
+        ["format", row["format"]],
+        ["platforms", ", ".join(row["platforms"])],
+        ["min device RAM", f"{row['min_device_ram_mb']} MB" if row["min_device_ram_mb"] else "-"],
+        ["licence", " ".join(x for x in [lic["name"], f"({lic['spdx']})" if lic["spdx"] else "", lic["url"] or ""] if x)],
+        ["gated", f"yes: accept the licence at {lic['accept_url']}" if lic["gated"] else "no"],
+        ["inference defaults", _pairs(row["inference"])],
+        ["source", f"{row['source']['kind']} {_pairs(row['source'], skip=('kind',))}".strip()],
+        ["how", how_to_get(row)],
     ]
-    for f in variant.files:
-        detail = ", ".join(x for x in [f.role, f"{f.size} B" if f.size else "", f"sha256 {f.sha256}" if f.sha256 else "digest pinned on first download"] if x)
-        rows.append(["file", f"{f.path} ({detail})"])
-    if variant.recipe:
-        params = ", ".join(f"{k}={v}" for k, v in variant.recipe.params.items())
-        rows.append(["recipe", f"{variant.recipe.converter}: {params}"])
-        needs = [f"{variant.recipe.ram_gb:g} GB RAM" if variant.recipe.ram_gb else "", f"{variant.recipe.disk_gb:g} GB disk" if variant.recipe.disk_gb else ""]
+    for f in row["files"]:
+        digest = f"sha256 {f['sha256']}" if f["sha256"] else "digest pinned on first download"
+        size = f"{f['size']} B, " if f["size"] else ""
+        rows.append(["file", f"{f['path']} ({f['role']}, {size}{digest})"])
+    recipe = row["recipe"]
+    if recipe:
+        rows.append(["recipe", f"{recipe['converter']}: {_pairs(recipe['params'])}"])
+        needs = [f"{recipe['ram_gb']:g} GB RAM" if recipe["ram_gb"] else "", f"{recipe['disk_gb']:g} GB disk" if recipe["disk_gb"] else ""]
         if any(needs):
             rows.append(["build needs", ", ".join(n for n in needs if n)])
-    if variant.bundle:
-        b = variant.bundle
-        rows.append(["bundle", f"{', '.join(b.bundlers)}; start {b.start_token!r}, stop {', '.join(map(repr, b.stop_tokens))}"])
-    if variant.lora:
-        rows.append(["LoRA", f"allowed (gpu), rank up to {variant.lora.max_rank}"])
-    for out in variant.outputs:
-        rows.append(["output", f"{out.path} (checks: {', '.join(out.checks) or 'none'})"])
-    for note in variant.notes:
-        rows.append(["note", note])
-    rows.append(["plugin", variant.plugin])
-    rows.append(["next step", _next_step(variant)])
-    terminal.table(["FIELD", "VALUE"], rows)
+    bundle = row["bundle"]
+    if bundle:
+        stops = ", ".join(repr(t) for t in bundle["stop_tokens"])
+        rows.append(["bundle", f"{', '.join(bundle['bundlers'])}; start {bundle['start_token']!r}, stop {stops}"])
+        if bundle["prompt_template"]:
+            rows.append(["prompt template", _pairs(bundle["prompt_template"])])
+    if row["lora"]:
+        rows.append(["LoRA", f"allowed (gpu backend), rank up to {row['lora']['max_rank']}"])
+    for out in row["outputs"]:
+        rows.append(["output", f"{out['path']} (checks: {', '.join(out['checks']) or 'none'})"])
+    rows += [["note", note] for note in row["notes"]]
+    rows.append(["plugin", row["plugin"]])
+    rows.append(["next step", next_step(row)])
+    return rows
 
 
 @click.command("info")
@@ -70,28 +72,26 @@ def _show_variant(variant) -> None:
 @json_option
 def info_command(query: str, as_json: bool, **filters) -> None:
     """Show what the manifest says about a variant, a model or a family."""
-    from registry.errors import AmbiguousVariantError
-    from registry.resolver import resolve
+    from registry.resolver import candidates
 
     catalog = load_catalog()
-    try:
-        variant = resolve(catalog, query, make_filters(**filters))
-    except AmbiguousVariantError as exc:
-        variants = [catalog.variants[i] for i in exc.candidates]
+    found = sorted(candidates(catalog, query, make_filters(**filters)), key=lambda r: r["id"])
+    if len(found) == 1:
+        row = found[0]
         if as_json:
-            terminal.json({"query": query, "variants": [variant_row(v) | {"next_step": _next_step(v)} for v in variants]})
-            return
-        first = variants[0]
-        terminal.print(f"[bold]{query}[/]: {first.description}")
-        for note in first.notes:
-            terminal.print(f"  note: {note}")
-        terminal.table(
-            ["ID", "BACKEND", "QUANT", "FORMAT", "PLATFORMS", "HOW"],
-            [[v.id, v.backend, v.quantization_label, v.format, ",".join(v.platforms), how_to_get(v)] for v in variants],
-        )
-        terminal.message(f"Run `zoo info ID` for one variant, e.g. `zoo info {first.id}`.")
+            terminal.json(row | {"next_step": next_step(row)})
+        else:
+            terminal.table(["FIELD", "VALUE"], _variant_table(row))
         return
     if as_json:
-        terminal.json(variant.model_dump(mode="json") | {"prebuilt": variant.prebuilt, "next_step": _next_step(variant)})
+        terminal.json({"query": query, "variants": [summary(r) | {"next_step": next_step(r)} for r in found]})
         return
-    _show_variant(variant)
+    models = sorted({r["model"] for r in found})
+    terminal.print(f"[bold]{query}[/]: {len(found)} variants of {', '.join(models)}", markup=True)
+    for note in dict.fromkeys(n for r in found for n in r["notes"]):
+        terminal.print(f"  note: {note}", markup=False)
+    terminal.table(
+        ["ID", "BACKEND", "QUANT", "FORMAT", "PLATFORMS", "HOW", "NEXT STEP"],
+        [[r["id"], r["backend"], r["quantization_label"], r["format"], ",".join(r["platforms"]), how_to_get(r), next_step(r)] for r in found],
+    )
+    terminal.message(f"Run `zoo info ID` for everything about one variant, e.g. `zoo info {found[0]['id']}`.")

@@ -8,23 +8,24 @@ from zoo_cli.common import filter_options, json_option, load_catalog, make_filte
 from zoo_cli.terminal import terminal
 
 
-def how_to_get(variant) -> str:
-    return f"pull ({variant.source.kind})" if variant.prebuilt else f"build ({variant.recipe.converter})"
+def how_to_get(row: dict) -> str:
+    how = f"pull ({row['source']['kind']})" if row["prebuilt"] else f"build ({row['recipe']['converter']})"
+    return how + (" (gated)" if row["license"]["gated"] else "")
 
 
-def variant_row(variant) -> dict:
+def summary(row: dict) -> dict:
     return {
-        "id": variant.id,
-        "family": variant.family,
-        "model": variant.model,
-        "backend": variant.backend,
-        "quantization": variant.quantization_label,
-        "format": variant.format,
-        "platforms": list(variant.platforms),
-        "source": variant.source.kind,
-        "prebuilt": variant.prebuilt,
-        "gated": variant.license.gated,
-        "plugin": variant.plugin,
+        "id": row["id"],
+        "family": row["family"],
+        "model": row["model"],
+        "backend": row["backend"],
+        "quantization": row["quantization_label"],
+        "format": row["format"],
+        "platforms": row["platforms"],
+        "source": row["source"]["kind"],
+        "prebuilt": row["prebuilt"],
+        "gated": row["license"]["gated"],
+        "plugin": row["plugin"],
     }
 
 
@@ -33,28 +34,20 @@ def variant_row(variant) -> dict:
 @json_option
 def list_command(as_json: bool, **filters) -> None:
     """List the variants you can pull or build."""
-    from registry.resolver import filter_variants
+    from registry.resolver import filter_rows
 
     catalog = load_catalog()
-    variants = sorted(filter_variants(catalog, make_filters(**filters)), key=lambda v: (v.family, v.model, v.id))
+    rows = sorted(filter_rows(catalog, make_filters(**filters)), key=lambda r: (r["family"], r["model"], r["id"]))
     if as_json:
-        terminal.json([variant_row(v) for v in variants])
+        terminal.json([summary(r) for r in rows])
         return
-    if not variants:
+    if not rows:
         terminal.message("No variant matches those filters. Run `zoo list` without options to see them all.")
         return
     terminal.table(
         ["ID", "FAMILY", "BACKEND", "QUANT", "FORMAT", "PLATFORMS", "HOW"],
         [
-            [
-                v.id,
-                v.family,
-                v.backend,
-                v.quantization_label,
-                v.format,
-                ",".join(v.platforms),
-                how_to_get(v) + (" (gated)" if v.license.gated else ""),
-            ]
-            for v in variants
+            [r["id"], r["family"], r["backend"], r["quantization_label"], r["format"], ",".join(r["platforms"]), how_to_get(r)]
+            for r in rows
         ],
     )

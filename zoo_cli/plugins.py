@@ -14,7 +14,7 @@ def plugins_command(as_json: bool) -> None:
     """List plugins: name, version, package, hooks and status (failed ones included)."""
     from registry.catalog import get_catalog
 
-    records = list(get_catalog().host.records.values())
+    records = list(get_catalog().records.values())
     if as_json:
         terminal.json([r.as_dict() for r in records])
         return
