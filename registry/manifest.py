@@ -15,7 +15,7 @@ import difflib
 import re
 import tomllib
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import (
     AfterValidator,
@@ -25,6 +25,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -37,6 +38,7 @@ Backend = Literal["cpu", "gpu"]
 Platform = Literal["android", "ios", "web"]
 ArtifactFormat = Literal["bin", "task", "tflite", "litertlm"]
 QuantizationName = Literal["int4", "int8", "fp16", "fp32"]
+QUANTIZATION_NAMES = ("int4", "int8", "fp16", "fp32")
 FileRole = Literal["weights", "tokenizer", "config", "adapter", "other"]
 
 
@@ -47,7 +49,7 @@ def check_identifier(value: str) -> str:
     if not re.fullmatch(r"[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?", value):
         raise PydanticCustomError(
             "identifier",
-            "{value!r} is not a valid id: use lowercase letters, digits, '.', '_' and '-', "
+            "'{value}' is not a valid id: use lowercase letters, digits, '.', '_' and '-', "
             "starting and ending with a letter or digit",
             {"value": value},
         )
@@ -75,7 +77,7 @@ def _safe_relative_path(value: str) -> str:
     if problem:
         raise PydanticCustomError(
             "unsafe_path",
-            "file name {value!r} {problem}; names must be relative paths inside the artifact, like 'tokenizer.json'",
+            "file name '{value}' {problem}; names must be relative paths inside the artifact, like 'tokenizer.json'",
             {"value": value, "problem": problem},
         )
     return value
@@ -88,7 +90,7 @@ def _sha256(value: str) -> str:
     if not re.fullmatch(r"[0-9a-f]{64}", value):
         raise PydanticCustomError(
             "sha256",
-            "{value!r} is not a sha256 digest: expected 64 lowercase hexadecimal digits, got {count} characters",
+            "'{value}' is not a sha256 digest: expected 64 lowercase hexadecimal digits, got {count} characters",
             {"value": value[:80], "count": len(value)},
         )
     return value
@@ -101,7 +103,7 @@ def _https_url(value: str) -> str:
     if not re.fullmatch(r"https://[A-Za-z0-9.-]+(?::\d+)?(?:/[^\s]*)?", value):
         raise PydanticCustomError(
             "https_url",
-            "{value!r} is not an https URL without credentials (like 'https://example.com/model.bin')",
+            "'{value}' is not an https URL without credentials (like 'https://example.com/model.bin')",
             {"value": value[:200]},
         )
     return value
@@ -114,28 +116,9 @@ HttpsUrl = Annotated[str, AfterValidator(_https_url)]
 
 
 class StrictModel(BaseModel):
-    """Frozen, and refuses unknown keys with a "did you mean" built from the real field names."""
+    """Frozen, and refuses unknown keys (the loader adds a "did you mean" from the field names)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_unknown_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            known = set(cls.model_fields)
-            for key in data:
-                if key not in known:
-                    close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
-                    raise PydanticCustomError(
-                        "unknown_key",
-                        "unknown key {key!r}{hint}",
-                        {
-                            "key": key,
-                            "hint": f"; did you mean {close[0]!r}?" if close else "",
-                            "known": ", ".join(sorted(known)),
-                        },
-                    )
-        return data
 
 
 # --------------------------------------------------------------------------- parts
@@ -190,7 +173,7 @@ class KaggleSource(StrictModel):
         if not ok:
             raise PydanticCustomError(
                 "kaggle_handle",
-                "Kaggle handle {handle!r} must be owner/model/framework/variation with an optional numeric /version",
+                "Kaggle handle '{handle}' must be owner/model/framework/variation with an optional numeric /version",
                 {"handle": self.handle},
             )
         return self
@@ -205,11 +188,11 @@ class HuggingFaceSource(StrictModel):
     def _check_repo(self) -> "HuggingFaceSource":
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*", self.repo):
             raise PydanticCustomError(
-                "hf_repo", "Hugging Face repo {repo!r} must look like owner/name", {"repo": self.repo}
+                "hf_repo", "Hugging Face repo '{repo}' must look like owner/name", {"repo": self.repo}
             )
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]*", self.revision) or ".." in self.revision:
             raise PydanticCustomError(
-                "hf_revision", "revision {rev!r} is not a branch, tag or commit", {"rev": self.revision}
+                "hf_revision", "revision '{rev}' is not a branch, tag or commit", {"rev": self.revision}
             )
         return self
 
@@ -322,6 +305,19 @@ class VariantSpec(StrictModel):
     bundle: BundleStep | None = None
     lora: LoraOptions | None = None
     outputs: list[OutputSpec] | None = None
+
+    @field_validator("quantization", mode="before")
+    @classmethod
+    def _name_or_bit_widths(cls, value: Any) -> Any:
+        # Checked here so an unknown name gets one clear error instead of one per union member.
+        if isinstance(value, str) and value not in QUANTIZATION_NAMES:
+            raise PydanticCustomError(
+                "quantization",
+                "'{value}' is not a quantization: use one of {names}, or per-part bit widths "
+                "like attention = 8, feedforward = 4, embedding = 8",
+                {"value": value, "names": ", ".join(QUANTIZATION_NAMES)},
+            )
+        return value
 
 
 class ModelSpec(StrictModel):
@@ -456,17 +452,51 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
+_SOURCE_MODELS = {"kaggle": KaggleSource, "huggingface": HuggingFaceSource, "https": HttpsSource, "local": LocalSource, "plugin": PluginSource}
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation may hold (through Optional, list, Union and Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in get_args(annotation):
+        found += _models_in(arg)
+    return found
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed in the table that holds the unknown key at `loc`."""
+    models: list[type[BaseModel]] = [Manifest]
+    parts = list(loc[:-1])
+    for i, part in enumerate(parts):
+        if isinstance(part, int):
+            continue
+        if i > 0 and parts[i - 1] == "source" and part in _SOURCE_MODELS:
+            models = [_SOURCE_MODELS[part]]
+            continue
+        nxt: list[type[BaseModel]] = []
+        for model in models:
+            field = model.model_fields.get(part)
+            if field is not None:
+                nxt += _models_in(field.annotation)
+        models = nxt
+    return sorted({name for model in models for name in model.model_fields})
+
+
 def _fix_for(error: dict[str, Any], key_path: str) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     leaf = key_path.rsplit(".", 1)[-1] if key_path else "the key"
-    if kind == "unknown_key":
-        hint = ctx.get("hint", "")
-        if hint:
-            return f"rename it as suggested; the keys allowed here are {ctx.get('known')}"
-        return f"remove it; the keys allowed here are {ctx.get('known')}"
+    if kind == "extra_forbidden":
+        known = _known_keys(tuple(error["loc"]))
+        close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1, cutoff=0.6)
+        allowed = f"the keys allowed here are {', '.join(known)}"
+        return f"rename it to '{close[0]}'; {allowed}" if close else f"remove it; {allowed}"
     if kind == "missing":
         return f"add `{leaf} = ...` (see `zoo manifest schema` for its type)"
+    if kind == "quantization":
+        return "write quantization = 'int8' (or int4, fp16, fp32)"
     if kind in ("literal_error", "enum"):
         return f"use one of {ctx.get('expected', 'the allowed values')}"
     if kind == "unsafe_path":
@@ -494,9 +524,14 @@ def problems_from_validation_error(exc: ValidationError) -> list[ManifestProblem
     problems = []
     for error in exc.errors():
         key_path = _format_loc(tuple(error["loc"]))
-        if error["type"] == "unknown_key":
-            key_path = f"{key_path}.{error['ctx']['key']}" if key_path else str(error["ctx"]["key"])
-        problems.append(ManifestProblem(key_path, error["msg"], _fix_for(error, key_path)))
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            known = _known_keys(tuple(error["loc"]))
+            close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1, cutoff=0.6)
+            message = f"unknown key '{error['loc'][-1]}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+        problem = ManifestProblem(key_path, message, _fix_for(error, key_path))
+        if problem not in problems:
+            problems.append(problem)
     return problems
 
 
