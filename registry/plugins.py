@@ -193,7 +193,7 @@ class PluginHost:
         registered in this hook is dropped; other plugins are unaffected.
         """
         caller = getattr(self.pm.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):  # registration order
+        for impl in caller.get_hookimpls():  # registration order: built-ins first, so they keep their ids
             record = self.records.get(impl.plugin_name)
             if record is None or record.status != "loaded":
                 continue

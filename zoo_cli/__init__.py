@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     from registry import settings
 
     try:
-        cli.main(args=argv, prog_name="zoo", standalone_mode=False)
+        # Without standalone mode click returns a command's exit code instead of exiting.
+        returned = cli.main(args=argv, prog_name="zoo", standalone_mode=False)
     except ZooError as exc:
         if settings.get().debug:
             raise
@@ -86,4 +87,4 @@ def main(argv: list[str] | None = None) -> int:
             "Run again with ZOO_DEBUG=1 to see the full traceback, and include it in a bug report."
         )
         return int(ExitCode.ERROR)
-    return int(ExitCode.OK)
+    return returned if isinstance(returned, int) else int(ExitCode.OK)

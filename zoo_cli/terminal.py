@@ -13,9 +13,7 @@ from rich.console import Console
 class Terminal:
     def __init__(self) -> None:
         no_color = bool(os.environ.get("NO_COLOR"))
-        # Piped output is data for another program: do not squeeze tables into 80 columns.
-        width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
-        self.out = Console(no_color=no_color, width=width, highlight=False, soft_wrap=False)
+        self.out = Console(no_color=no_color, highlight=False)
         self.err = Console(stderr=True, no_color=no_color, highlight=False)
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
@@ -36,6 +34,15 @@ class Terminal:
         self.err.print(f"[bold red]error:[/] {_escape(text)}", soft_wrap=True)
 
     def table(self, columns: list[str], rows: list[list[str]], title: str | None = None) -> None:
+        """A rich table on a terminal; plain aligned columns (no wrapping, no escapes) when piped."""
+        if not self.out.is_terminal:
+            widths = [max(len(str(cell)) for cell in column) for column in zip(columns, *rows)]
+            lines = [title] if title else []
+            for row in [columns, *rows]:
+                lines.append("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
+            sys.stdout.write("\n".join(lines) + "\n")
+            sys.stdout.flush()
+            return
         from rich.table import Table
 
         table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False, box=None)

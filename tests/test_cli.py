@@ -1,0 +1,106 @@
+"""The command line as a user meets it: output, JSON, errors, exit codes and what it imports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from registry.errors import ExitCode
+from zoo_cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+HEAVY = ("tensorflow", "torch", "jax", "mediapipe", "keras", "litert_torch", "keras_hub", "tensorflow_text")
+
+
+def test_list_shows_every_seed_variant(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for vid in ["gemma-2b-it-gpu-int4", "gemma2-2b-it-cpu-int8", "gemma-1.1-7b-it-gpu-int8", "phi-2-gpu-int8",
+                "falcon-rw-1b-cpu-int4", "stablelm-3b-4e1t-gpu-int4", "gpt2-cpu-fp16", "pytorch-cpu-int8", "zoo-demo-cpu-int8"]:
+        assert vid in out
+
+
+def test_json_outputs_parse(capsys):
+    for args in (["list", "--json"], ["list", "--family", "phi", "--json"], ["info", "phi-2-gpu-int8", "--json"],
+                 ["info", "phi-2", "--json"], ["plugins", "--json"], ["manifest", "schema"]):
+        assert main(args) == 0, args
+        json.loads(capsys.readouterr().out)
+    assert main(["info", "gemma-2b-it-gpu-int4", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["license"]["gated"] is True and info["source"]["handle"] == "google/gemma/tfLite/gemma-2b-it-gpu-int4"
+    assert info["next_step"] == "zoo pull gemma-2b-it-gpu-int4"
+    assert main(["info", "pytorch-cpu-int8", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["next_step"] == "zoo build pytorch --backend cpu --quant int8 --from DIR"
+
+
+def test_list_filters(capsys):
+    assert main(["list", "--platform", "web", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and all("web" in r["platforms"] and r["backend"] == "gpu" for r in rows)
+    assert main(["list", "--family", "nope"]) == 0
+    assert "No variant matches" in capsys.readouterr().err
+
+
+def test_an_unknown_id_is_one_paragraph_with_the_fix_and_a_nonzero_exit(zoo):
+    result = zoo("info", "gemma-2b-it-gpu-in4")
+    assert result.returncode == ExitCode.NOT_FOUND
+    assert "Did you mean: gemma-2b-it-gpu-int4" in result.stderr and "zoo list" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert len([line for line in result.stderr.splitlines() if line.strip()]) <= 4  # one wrapped paragraph
+
+
+def test_zoo_debug_shows_the_traceback(zoo):
+    result = zoo("info", "no-such-model", env={"ZOO_DEBUG": "1"})
+    assert result.returncode != 0 and "Traceback" in result.stderr and "UnknownVariantError" in result.stderr
+
+
+def test_usage_errors_exit_2(zoo):
+    result = zoo("list", "--backend", "tpu")
+    assert result.returncode == ExitCode.USAGE and "tpu" in result.stderr
+
+
+def test_manifest_validate(tmp_path, capsys):
+    assert main(["manifest", "validate", *map(str, sorted((REPO / "manifests").glob("*.toml")))]) == 0
+    assert capsys.readouterr().out.count("ok ") == 8
+    bad = tmp_path / "bad.toml"
+    bad.write_text((REPO / "manifests" / "phi.toml").read_text().replace('backend = "gpu"', 'backend = "tpu"', 1)
+                   .replace('role = "tokenizer"', 'role = "tokenizer", sha256 = "abc"', 1))
+    assert main(["manifest", "validate", str(bad), "--json"]) == ExitCode.INVALID_MANIFEST
+    [result] = json.loads(capsys.readouterr().out)
+    keys = {p["key_path"] for p in result["problems"]}
+    assert keys == {"models[0].variants[2].backend", "models[0].files[0].sha256"}
+
+
+@pytest.fixture
+def heavy_import_tripwire(tmp_path):
+    """Stub packages named like the heavy stacks that record it if anything imports them."""
+    stubs, log = tmp_path / "stubs", tmp_path / "imported.log"
+    for name in HEAVY:
+        (stubs / name).mkdir(parents=True)
+        (stubs / name / "__init__.py").write_text(f"open({str(log)!r}, 'a').write({name!r} + '\\n')\n")
+    return {"PYTHONPATH": str(stubs)}, log
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list"], ["info", "phi-2-gpu-int8"], ["plugins"], ["list", "--json"]])
+def test_light_commands_never_import_the_heavy_stacks(args, heavy_import_tripwire, zoo, tmp_path):
+    env, log = heavy_import_tripwire
+    # First run loads every plugin (no snapshot); the second answers from the snapshot.
+    for extra in ({"ZOO_NO_CACHE": "1"}, {}, {}):
+        result = zoo(*args, env=env | extra)
+        assert result.returncode == 0, result.stderr
+    assert not log.exists(), f"zoo {' '.join(args)} imported: {log.read_text()}"
+
+
+def test_the_tripwire_itself_works(heavy_import_tripwire, zoo):
+    env, log = heavy_import_tripwire
+    import subprocess, sys, os
+
+    subprocess.run([sys.executable, "-c", "import torch"], env=dict(os.environ) | env, check=True)
+    assert log.read_text() == "torch\n"
+
+
+def test_python_dash_m_and_version(zoo):
+    result = zoo("--version", check=True)
+    assert "0.1.0" in result.stdout
