@@ -7,7 +7,11 @@ define components must stay light to import: heavy libraries are imported inside
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
+
+if TYPE_CHECKING:
+    from .manifest import FileSpec, OutputSpec, Variant
 
 
 class Component:
@@ -18,10 +22,53 @@ class Component:
     description: ClassVar[str] = ""
 
 
+@dataclass
+class Transfer:
+    """One file a source will deliver: either a URL zoo downloads (resumably), or a callable that
+    puts the file on disk with the hub's own client and returns its path."""
+
+    path: str
+    """The file's path inside the artifact (the manifest's `files.path`)."""
+    size: int | None
+    partial_key: str
+    """Stable across runs, so a crashed download resumes from its partial file."""
+    url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    """Sent with `url` only; may hold credentials, so never printed or recorded."""
+    fetch: Callable[[], Path] | None = None
+    hub_sha256: str | None = None
+    """The hub's own claim of the content's sha256 (a Hugging Face LFS ETag), checked too."""
+    hub_git_sha1: str | None = None
+    """The hub's git blob id for small non-LFS files, checked when no sha256 is known."""
+
+
+@dataclass
+class FetchPlan:
+    transfers: list[Transfer]
+    resolved: dict[str, Any] = field(default_factory=dict)
+    """What a floating reference resolved to (commit, version), recorded in the entry and lock file."""
+
+
+@dataclass
+class FetchContext:
+    variant: "Variant"
+    files: list["FileSpec"]
+    source_root: Path | None = None
+    """For local sources: the directory given with --from, or the manifest's own directory."""
+    timeout: float = 30.0
+
+
 class SourceKind(Component):
     """A place variant files come from; `name` is the manifest's `source.kind`."""
 
     kind = "source"
+
+    def prepare(self, context: FetchContext) -> FetchPlan:
+        """Check access and resolve every file, before a byte of weights moves.
+
+        Raise AccessDeniedError naming the missing credential and the licence URL on 401/403.
+        """
+        raise NotImplementedError(f"source '{self.name}' cannot fetch files")
 
 
 @dataclass(frozen=True)
@@ -62,3 +109,7 @@ class Verifier(Component):
     """True when the check executes the artifact in its runtime, not only reads its structure."""
     toolchain: ClassVar[Toolchain | None] = None
     """Where a check that runs the model executes; None means in zoo's own process."""
+
+    def check(self, path: Path, variant: "Variant", output: "OutputSpec") -> list[str]:
+        """Problems found in `path` (empty when it passes). Structural checks must not import heavy stacks."""
+        raise NotImplementedError(f"check '{self.name}' has no implementation in zoo's process")

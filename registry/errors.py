@@ -135,3 +135,66 @@ class VariantMismatchError(ZooError):
     """An exact variant id asked for with an option it does not have (`gemma-2b-it-gpu-int4 --backend cpu`)."""
 
     exit_code = ExitCode.NOT_FOUND
+
+
+class AccessDeniedError(ZooError):
+    """The hub refused us (401/403) or credentials are missing; says which credential and where to accept.
+
+    Example:
+        AccessDeniedError("huggingface", "google/gemma-2b-it", "gated", fix="Accept the licence at ...")
+    """
+
+    exit_code = ExitCode.ACCESS_DENIED
+
+    def __init__(self, message: str, *, fix: str, hub: str = "", resource: str = ""):
+        super().__init__(message, fix=fix)
+        self.hub, self.resource = hub, resource
+
+
+class IntegrityError(ZooError):
+    """Bytes that do not match what was promised; nothing was stored.
+
+    Example:
+        IntegrityError("phi-2-cpu-int8", "tokenizer.json", "sha256", "ab12...", "cd34...")
+    """
+
+    exit_code = ExitCode.INTEGRITY
+
+    def __init__(self, variant_id: str, path: str, what: str, expected: str, got: str, *, fix: str | None = None):
+        self.variant_id, self.path, self.what, self.expected, self.got = variant_id, path, what, expected, got
+        super().__init__(
+            f"{path} of {variant_id} failed its {what} check: expected {expected}, got {got}. Nothing was stored.",
+            fix=fix
+            or f"Run `zoo pull {variant_id}` again to re-download it. If it fails the same way, the file on the hub "
+            "differs from the one this manifest pinned: report it to the manifest's maintainers.",
+        )
+
+
+class FormatCheckError(ZooError):
+    """A file has the right bytes count but the wrong structure (not TFL3, wrong backend, ...)."""
+
+    exit_code = ExitCode.INTEGRITY
+
+
+class OfflineError(ZooError):
+    exit_code = ExitCode.OFFLINE
+
+
+class NetworkError(ZooError):
+    exit_code = ExitCode.NETWORK
+
+
+class DiskError(ZooError):
+    """The local disk refused a write (full, read-only); nothing half-written is left."""
+
+    exit_code = ExitCode.ERROR
+
+
+class NotInStoreError(ZooError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class NeedsBuildError(ZooError):
+    """`zoo pull` of a variant that is built, not downloaded ready-made."""
+
+    exit_code = ExitCode.USAGE

@@ -305,6 +305,9 @@ class VariantSpec(StrictModel):
     bundle: BundleStep | None = None
     lora: LoraOptions | None = None
     outputs: list[OutputSpec] | None = None
+    expect: dict[str, str | int | float | bool] | None = Field(
+        None, description="Merged over the model's expect: facts the checks verify, e.g. model_type = 'GEMMA_2B'."
+    )
 
     @field_validator("quantization", mode="before")
     @classmethod
@@ -336,6 +339,9 @@ class ModelSpec(StrictModel):
     bundle: BundleStep | None = None
     lora: LoraOptions | None = Field(None, description="Applies to this model's gpu variants only.")
     notes: list[str] = Field(default_factory=list, description="Shown by `zoo info`.")
+    expect: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Facts the output checks verify, e.g. model_type = 'GEMMA_2B'."
+    )
     variants: list[VariantSpec] = Field(min_length=1)
 
 
@@ -385,6 +391,7 @@ class Variant(StrictModel):
     lora: LoraOptions | None
     outputs: list[OutputSpec]
     notes: list[str]
+    expect: dict[str, str | int | float | bool]
     plugin: str
     manifest_path: str
 
@@ -430,6 +437,7 @@ class Variant(StrictModel):
             lora=lora,
             outputs=outputs,
             notes=model.notes,
+            expect=model.expect | (spec.expect or {}),
             plugin=plugin,
             manifest_path=manifest_path,
         )

@@ -39,10 +39,27 @@ class Settings:
     """ZOO_DISABLE_PLUGIN_AUTOLOAD: load no third-party plugin unless ZOO_LOAD_PLUGINS names it."""
     no_cache: bool
     """ZOO_NO_CACHE: re-read manifests and entry points instead of using the startup cache."""
+    http_timeout: float
+    """ZOO_HTTP_TIMEOUT: seconds to wait for a connection or for the next bytes (default 30)."""
+    http_retries: int
+    """ZOO_HTTP_RETRIES: attempts per file on transient errors, resuming each time (default 5)."""
+    download_workers: int
+    """ZOO_DOWNLOAD_WORKERS: files fetched in parallel (default 4)."""
+    kagglehub_cache: Path | None
+    """KAGGLEHUB_CACHE as the user set it; None lets zoo keep kagglehub's files under ZOO_HOME."""
 
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.home / "store"
+
+    @property
+    def lock_file(self) -> Path:
+        """Trust-on-first-use digests of files whose manifest pins none."""
+        return self.home / "zoo.lock"
 
 
 @lru_cache(maxsize=1)
@@ -56,6 +73,10 @@ def get() -> Settings:
         load_plugins=None if allow is None else tuple(p.strip() for p in allow.split(",") if p.strip()),
         disable_plugin_autoload=_flag("ZOO_DISABLE_PLUGIN_AUTOLOAD"),
         no_cache=_flag("ZOO_NO_CACHE"),
+        http_timeout=float(os.environ.get("ZOO_HTTP_TIMEOUT") or 30),
+        http_retries=max(1, int(os.environ.get("ZOO_HTTP_RETRIES") or 5)),
+        download_workers=max(1, int(os.environ.get("ZOO_DOWNLOAD_WORKERS") or 4)),
+        kagglehub_cache=Path(os.environ["KAGGLEHUB_CACHE"]) if os.environ.get("KAGGLEHUB_CACHE") else None,
     )
 
 

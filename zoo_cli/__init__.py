@@ -18,6 +18,12 @@ COMMANDS = {
     "info": "zoo_cli.info:info_command",
     "plugins": "zoo_cli.plugins:plugins_command",
     "manifest": "zoo_cli.manifest:manifest_group",
+    "pull": "zoo_cli.pull:pull_command",
+    "ls": "zoo_cli.store_commands:ls_command",
+    "path": "zoo_cli.store_commands:path_command",
+    "rm": "zoo_cli.store_commands:rm_command",
+    "gc": "zoo_cli.store_commands:gc_command",
+    "verify": "zoo_cli.verify:verify_command",
 }
 
 

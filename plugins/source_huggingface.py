@@ -1,0 +1,117 @@
+"""Hugging Face Hub source: huggingface_hub resolves, zoo moves the bytes.
+
+huggingface_hub answers what it is good at: the revision (pinned to one commit for all files),
+the redirect to the CDN, each file's size and ETag (the sha256 for LFS files, the git blob id for
+small ones), the token, HF_ENDPOINT mirrors and gated-repo errors. The bytes then go through zoo's
+resumable downloader (registry.download), because the client restarts from zero after a crash.
+"""
+
+from __future__ import annotations
+
+import re
+
+from registry.components import FetchContext, FetchPlan, SourceKind, Transfer
+from registry.errors import AccessDeniedError, NetworkError, OfflineError, ZooError
+from registry.hookspecs import hookimpl
+
+
+def _clean_etag(etag: str | None) -> str:
+    return (etag or "").removeprefix("W/").strip('"')
+
+
+class HuggingFaceSource(SourceKind):
+    name = "huggingface"
+    description = "The Hugging Face Hub through huggingface_hub (repo, pinned revision); HF_ENDPOINT mirrors work."
+
+    def prepare(self, context: FetchContext) -> FetchPlan:
+        from huggingface_hub import constants, get_hf_file_metadata, get_token, hf_hub_url
+        from huggingface_hub.utils import build_hf_headers
+
+        from registry.download import same_origin
+        from registry.fetch import partial_key
+
+        variant, source = context.variant, context.variant.source
+        revision = source.revision
+        transfers = []
+        for spec in context.files:
+            url = hf_hub_url(source.repo, spec.path, revision=revision)
+            try:
+                meta = get_hf_file_metadata(url, timeout=context.timeout)
+            except Exception as exc:  # mapped to one clear error each; unknown ones re-raised
+                raise self._explain(exc, variant, spec.path, get_token() is not None) from None
+            revision = meta.commit_hash or revision  # every later file from the same commit
+            etag = _clean_etag(meta.etag)
+            headers = build_hf_headers()
+            if not same_origin(meta.location, constants.ENDPOINT):
+                headers.pop("authorization", None)  # as huggingface_hub does: no token to the CDN
+                headers.pop("Authorization", None)
+            transfers.append(
+                Transfer(
+                    path=spec.path,
+                    size=meta.size,
+                    url=meta.location,
+                    headers=headers,
+                    hub_sha256=etag if re.fullmatch(r"[0-9a-f]{64}", etag) else None,
+                    hub_git_sha1=etag if re.fullmatch(r"[0-9a-f]{40}", etag) else None,
+                    partial_key=partial_key("huggingface", source.repo, spec.path, etag, meta.size),
+                )
+            )
+        return FetchPlan(transfers, {"repo": source.repo, "revision": revision})
+
+    @staticmethod
+    def _explain(exc: Exception, variant, path: str, have_token: bool) -> Exception:
+        from huggingface_hub import constants
+        from huggingface_hub.errors import (
+            GatedRepoError,
+            HfHubHTTPError,
+            LocalEntryNotFoundError,
+            OfflineModeIsEnabled,
+            RemoteEntryNotFoundError,
+            RepositoryNotFoundError,
+            RevisionNotFoundError,
+        )
+
+        repo = variant.source.repo
+        accept = variant.license.accept_url or f"{constants.ENDPOINT}/{repo}"
+        login = "set HF_TOKEN to a token from https://huggingface.co/settings/tokens, or run `hf auth login`"
+        if isinstance(exc, GatedRepoError):
+            if not have_token:
+                return AccessDeniedError(
+                    f"{repo} is gated on Hugging Face and no token was found.",
+                    fix=f"Accept the licence at {accept} while logged in, then {login}.",
+                    hub="huggingface", resource=repo,
+                )
+            return AccessDeniedError(
+                f"Your Hugging Face token cannot read the gated repo {repo}: the licence has not been accepted "
+                "by the account the token belongs to.",
+                fix=f"Accept the licence at {accept} with that account, then run the command again.",
+                hub="huggingface", resource=repo,
+            )
+        if isinstance(exc, RepositoryNotFoundError):
+            return AccessDeniedError(
+                f"Hugging Face says {repo} does not exist or is private" + ("" if have_token else " (no token was sent)") + ".",
+                fix=("If it is private or gated, " + login + ". ") if not have_token else "Check the repo id in the manifest.",
+                hub="huggingface", resource=repo,
+            )
+        if isinstance(exc, RevisionNotFoundError):
+            return ZooError(f"{repo} has no revision '{variant.source.revision}'.", fix="Fix `revision` in the manifest.")
+        if isinstance(exc, RemoteEntryNotFoundError):
+            return ZooError(f"{repo} has no file '{path}' at revision '{variant.source.revision}'.",
+                            fix="Fix the file list in the manifest (`zoo info` shows it).")
+        if isinstance(exc, OfflineModeIsEnabled):
+            return OfflineError(f"{variant.id} needs {repo} from Hugging Face, and HF_HUB_OFFLINE is set.",
+                                fix="Unset HF_HUB_OFFLINE to download.")
+        if isinstance(exc, HfHubHTTPError) and getattr(exc.response, "status_code", None) == 401:
+            return AccessDeniedError(f"Hugging Face refused the token for {repo} (401).",
+                                     fix=f"Check the token: {login}.", hub="huggingface", resource=repo)
+        if isinstance(exc, (LocalEntryNotFoundError, HfHubHTTPError, OSError)):
+            return NetworkError(
+                f"Could not reach {constants.ENDPOINT} for {repo}/{path} ({type(exc).__name__}).",
+                fix="Check the connection (and HF_ENDPOINT if you use a mirror), then run the command again.",
+            )
+        return exc
+
+
+@hookimpl
+def register_sources(register):
+    register(HuggingFaceSource())

@@ -1,0 +1,342 @@
+"""`zoo pull`: from a resolved variant to verified files in the store.
+
+The order is the promise: check access and resolve every file first (a 403 arrives before any
+gigabytes), download the files in parallel (resumable), verify each against every digest anybody
+promised (manifest, lock file, the hub's own ETag), run the structural format checks, and only
+then link the blobs into an entry under the store lock. A failure at any step leaves the store as
+it was; only resumable partial downloads stay behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from . import lockfile, settings
+from .catalog import Catalog
+from .components import FetchContext, FetchPlan, Transfer
+from .download import download, file_sha256, git_blob_sha1
+from .errors import (
+    FormatCheckError,
+    IntegrityError,
+    NeedsBuildError,
+    OfflineError,
+    ZooError,
+)
+from .manifest import FileSpec, Variant
+from .store import Entry, EntryFile, Store
+
+
+class Reporter(Protocol):
+    """What the pipeline tells the user; the CLI draws progress bars from it."""
+
+    def message(self, text: str) -> None: ...
+    def file_started(self, path: str, total: int | None) -> None: ...
+    def advance(self, path: str, count: int) -> None: ...
+    def file_done(self, path: str) -> None: ...
+
+
+class QuietReporter:
+    def message(self, text: str) -> None:
+        pass
+
+    def file_started(self, path: str, total: int | None) -> None:
+        pass
+
+    def advance(self, path: str, count: int) -> None:
+        pass
+
+    def file_done(self, path: str) -> None:
+        pass
+
+
+@dataclass
+class PullResult:
+    variant_id: str
+    entry: Entry
+    path: Path
+    downloaded_bytes: int = 0
+    reused_bytes: int = 0
+    already_present: bool = False
+    pinned_now: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class _Arrived:
+    spec: FileSpec
+    transfer: Transfer
+    local: Path
+    sha256: str
+    size: int
+    move: bool
+    downloaded: int
+
+
+def get_store() -> Store:
+    return Store(settings.get().store_dir)
+
+
+def expected_digests(variant: Variant) -> dict[str, tuple[str | None, int | None, str]]:
+    """path -> (sha256, size, who promised it): the manifest wins, then the lock file."""
+    pinned = lockfile.pins(variant.id)
+    out = {}
+    for f in variant.files:
+        if f.sha256:
+            out[f.path] = (f.sha256, f.size, "the manifest")
+        elif f.path in pinned:
+            out[f.path] = (pinned[f.path]["sha256"], pinned[f.path].get("size") or f.size, "zoo.lock")
+        else:
+            out[f.path] = (None, f.size, "")
+    return out
+
+
+def entry_is_complete(store: Store, variant: Variant, entry: Entry | None) -> bool:
+    if entry is None:
+        return False
+    expected = expected_digests(variant)
+    have = {f.path: f for f in entry.files}
+    if set(have) != set(expected):
+        return False
+    for path, (sha, size, _) in expected.items():
+        f = have[path]
+        if (sha and f.sha256 != sha) or (size and f.size != size) or not store.has_blob(f.sha256, f.size):
+            return False
+    return True
+
+
+def _acquire(lock, reporter: Reporter, what: str) -> None:
+    try:
+        lock.acquire(timeout=0.2)
+    except Exception:
+        reporter.message(f"Waiting for another zoo process that is {what}...")
+        lock.acquire()
+
+
+def pull(
+    catalog: Catalog,
+    variant: Variant,
+    *,
+    locked: bool = False,
+    repair: bool = False,
+    reporter: Reporter | None = None,
+    source_root: Path | None = None,
+) -> PullResult:
+    reporter = reporter or QuietReporter()
+    started = time.monotonic()
+    if not variant.prebuilt:
+        raise NeedsBuildError(
+            f"{variant.id} is not published ready-made: zoo builds it from {variant.source.kind} "
+            f"with the {variant.recipe.converter} converter.",
+            fix=f"Run `zoo build {variant.model} --backend {variant.backend} --quant {variant.quantization_label}`.",
+        )
+    store = get_store()
+    variant_lock = store.lock(f"variant-{variant.id}")
+    _acquire(variant_lock, reporter, f"pulling {variant.id}")
+    try:
+        existing = store.entry(variant.id)
+        if repair and existing:
+            _drop_corrupt_blobs(store, existing, reporter)
+        if entry_is_complete(store, variant, existing):
+            return PullResult(variant.id, existing, store.artifact_dir(variant.id) / existing.main,
+                              already_present=True, seconds=time.monotonic() - started)
+        if settings.get().offline:
+            raise OfflineError(
+                f"{variant.id} is not in the store, and zoo is offline (ZOO_OFFLINE or HF_HUB_OFFLINE is set).",
+                fix=f"Unset ZOO_OFFLINE / HF_HUB_OFFLINE and run `zoo pull {variant.id}` while online; `zoo ls` shows what is local.",
+            )
+        expected = expected_digests(variant)
+        unpinned = [p for p, (sha, _, _) in expected.items() if not sha]
+        if locked and unpinned:
+            raise IntegrityError(
+                variant.id, ", ".join(unpinned), "pinned-digest", "a sha256 in the manifest or zoo.lock", "none",
+                fix=f"Pull once without --locked to pin them on first use (or add sha256 to the manifest; "
+                f"maintainers can run `zoo manifest pin {variant.id}`).",
+            )
+        source = catalog.component("source", variant.source.kind)
+        if source is None:
+            raise ZooError(
+                f"{variant.id} comes from a '{variant.source.kind}' source, and no loaded plugin provides it.",
+                fix="Install the plugin that provides it; `zoo plugins` shows what is loaded.",
+            )
+        context = FetchContext(variant, list(variant.files), source_root=source_root, timeout=settings.get().http_timeout)
+        plan = source.prepare(context)
+        arrived = _transfer_all(store, variant, plan, expected, reporter)
+        try:
+            _format_checks(catalog, variant, arrived)
+            result = _commit(store, variant, plan, arrived, expected, reporter)
+        finally:
+            for item in arrived.values():
+                if item.move:  # a verified download that did not make it in: do not keep bad bytes around
+                    item.local.unlink(missing_ok=True)
+        result.seconds = time.monotonic() - started
+        return result
+    finally:
+        variant_lock.release()
+
+
+def _drop_corrupt_blobs(store: Store, entry: Entry, reporter: Reporter) -> None:
+    with store.store_lock():
+        for f in entry.files:
+            blob = store.blob_path(f.sha256)
+            if blob.exists() and file_sha256(blob) != f.sha256:
+                reporter.message(f"{f.path} is corrupt in the store; fetching it again.")
+                blob.unlink()
+                store.forget_fingerprints({f.sha256})
+
+
+def _transfer_all(store, variant, plan: FetchPlan, expected, reporter) -> dict[str, "_Arrived"]:
+    specs = {f.path: f for f in variant.files}
+    todo = []
+    for transfer in plan.transfers:
+        sha, size, _ = expected.get(transfer.path, (None, None, ""))
+        if sha and store.has_blob(sha, size):  # shared with another variant, or left by an earlier try
+            continue
+        todo.append(transfer)
+    arrived: dict[str, _Arrived] = {}
+    workers = min(settings.get().download_workers, max(1, len(todo)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {t.path: pool.submit(_transfer_one, store, variant, specs[t.path], t, expected, reporter) for t in todo}
+        errors = []
+        for path, future in futures.items():
+            try:
+                arrived[path] = future.result()
+            except BaseException as exc:  # collect, so one failure does not hide in a thread
+                errors.append(exc)
+        if errors:
+            for item in arrived.values():
+                if item.move:
+                    item.local.unlink(missing_ok=True)
+            raise errors[0]
+    return arrived
+
+
+def _transfer_one(store: Store, variant: Variant, spec: FileSpec, transfer: Transfer, expected, reporter) -> _Arrived:
+    sha, size, promised_by = expected[spec.path]
+    size = size or transfer.size
+    reporter.file_started(spec.path, size)
+    if transfer.url is not None:
+        partial = store.partial_path(transfer.partial_key)
+        with store.lock(f"partial-{transfer.partial_key}"):
+            result = download(
+                transfer.url,
+                partial,
+                expected_size=size,
+                headers=transfer.headers,
+                timeout=settings.get().http_timeout,
+                retries=settings.get().http_retries,
+                on_bytes=lambda n: reporter.advance(spec.path, n),
+                describe=f"{spec.path} of {variant.id}",
+            )
+            local, got_sha, got_size, move = partial, result.sha256, result.size, True
+            downloaded = result.size - result.resumed_from
+            try:
+                _verify_file(variant, spec, local, got_sha, got_size, sha, size, promised_by, transfer)
+            except IntegrityError:
+                partial.unlink(missing_ok=True)  # bad bytes are never resumed from
+                raise
+            # Hand the partial over under a new name, so a concurrent pull of another variant
+            # that shares this file cannot resume from (or delete) the verified bytes.
+            claimed = partial.with_name(f"{partial.stem}.{got_sha[:16]}.verified")
+            partial.replace(claimed)
+            local = claimed
+    else:
+        assert transfer.fetch is not None
+        local = transfer.fetch()
+        got_size = local.stat().st_size
+        got_sha = file_sha256(local)
+        reporter.advance(spec.path, got_size)
+        move, downloaded = False, got_size
+        _verify_file(variant, spec, local, got_sha, got_size, sha, size, promised_by, transfer)
+    reporter.file_done(spec.path)
+    return _Arrived(spec, transfer, local, got_sha, got_size, move, downloaded)
+
+
+def _verify_file(variant, spec, local, got_sha, got_size, sha, size, promised_by, transfer: Transfer) -> None:
+    if size is not None and got_size != size:
+        raise IntegrityError(variant.id, spec.path, "size", f"{size} bytes", f"{got_size} bytes")
+    if sha and got_sha != sha:
+        raise IntegrityError(variant.id, spec.path, f"sha256 (pinned in {promised_by})", sha, got_sha)
+    if transfer.hub_sha256 and got_sha != transfer.hub_sha256:
+        raise IntegrityError(variant.id, spec.path, "sha256 (the hub's ETag)", transfer.hub_sha256, got_sha)
+    if transfer.hub_git_sha1 and not (sha or transfer.hub_sha256):
+        got_git = git_blob_sha1(local)
+        if got_git != transfer.hub_git_sha1:
+            raise IntegrityError(variant.id, spec.path, "git blob id (the hub's ETag)", transfer.hub_git_sha1, got_git)
+
+
+def _format_checks(catalog: Catalog, variant: Variant, arrived: dict[str, _Arrived]) -> None:
+    """Structural checks of the outputs that are downloaded files, before anything is stored."""
+    for output in variant.outputs:
+        item = arrived.get(output.path)
+        if item is None:
+            continue  # already in the store, checked when it entered
+        problems = run_structural_checks(catalog, variant, output, item.local)
+        if problems:
+            raise FormatCheckError(
+                f"{output.path} of {variant.id} downloaded with the right bytes count but fails its format checks: "
+                + "; ".join(problems) + ". Nothing was stored.",
+                fix="The file on the hub is not what the manifest describes: report it to the manifest's maintainers.",
+            )
+
+
+def run_structural_checks(catalog: Catalog, variant: Variant, output, path: Path) -> list[str]:
+    problems = []
+    for check in output.checks:
+        verifier = catalog.component("verifier", check)
+        if verifier is None:
+            problems.append(f"check '{check}' is not provided by any loaded plugin")
+            continue
+        if verifier.runs_model:
+            continue  # runs in its toolchain at build time, not on every pull or verify
+        problems += [f"{check}: {p}" for p in verifier.check(path, variant, output)]
+    return problems
+
+
+def _commit(store: Store, variant: Variant, plan: FetchPlan, arrived, expected, reporter) -> PullResult:
+    files = []
+    downloaded = reused = 0
+    for f in variant.files:
+        if f.path in arrived:
+            item = arrived[f.path]
+            files.append(EntryFile(f.path, item.sha256, item.size))
+            downloaded += item.downloaded
+        else:
+            sha, size, _ = expected[f.path]
+            files.append(EntryFile(f.path, sha, store.blob_path(sha).stat().st_size))
+            reused += files[-1].size
+    main = variant.outputs[0].path if any(f.path == variant.outputs[0].path for f in files) else files[0].path
+    entry = Entry(
+        id=variant.id,
+        kind="pulled",
+        files=files,
+        main=main,
+        source=variant.source.model_dump(mode="json") | {"resolved": plan.resolved},
+        created_at=time.time(),
+        verified_at=time.time(),
+    )
+    with store.store_lock():
+        for f in variant.files:
+            if f.path in arrived:
+                item = arrived[f.path]
+                store.add_blob(item.local, item.sha256, move=item.move)
+        store.install(entry)
+    store.record_fingerprints({f.sha256: store.stat_fingerprint(store.blob_path(f.sha256)) for f in files})
+    newly_pinned = [f.path for f in files if not expected[f.path][0]]
+    if newly_pinned:
+        lockfile.record(variant.id, {f.path: {"sha256": f.sha256, "size": f.size} for f in files if f.path in newly_pinned}, plan.resolved)
+        reporter.message(
+            f"The manifest pins no digest for {', '.join(newly_pinned)}; zoo trusted this first download and "
+            f"pinned it in {settings.get().lock_file}. Later pulls must match it."
+        )
+    return PullResult(variant.id, entry, store.artifact_dir(variant.id) / entry.main, downloaded, reused, pinned_now=newly_pinned)
+
+
+def partial_key(*parts: object) -> str:
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:40]
+
+

@@ -1,0 +1,267 @@
+"""The content-addressed store under ZOO_HOME/store.
+
+    store/
+      oci-layout                     {"imageLayoutVersion": "1.0.0"}: blobs are laid out as an OCI image
+      blobs/sha256/<hex>             every file, once, named by its digest, read-only
+      entries/<variant-id>.json      what a variant is made of (paths -> digests) and where it came from
+      artifacts/<variant-id>/<path>  hard links to the blobs, so apps and scripts get real paths
+      partials/<key>.part            downloads in progress; a crashed pull resumes from these
+      locks/                         file locks: one per variant being pulled, one for the store
+
+A blob enters the store only after its digest is verified, by fsync and rename; an entry is
+written last, so an entry that exists is complete. `store.lock` is held only while blobs are
+linked into entries and by gc, so gc can never delete a blob a pull is about to reference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from filelock import FileLock
+
+from . import __version__
+from .fsutil import write_atomically
+
+ENTRY_FORMAT = 1
+
+
+@dataclass
+class EntryFile:
+    path: str
+    sha256: str
+    size: int
+
+
+@dataclass
+class Entry:
+    id: str
+    kind: str  # "pulled" | "built"
+    files: list[EntryFile]
+    main: str
+    source: dict = field(default_factory=dict)
+    created_at: float = 0.0
+    zoo_version: str = __version__
+    verified_at: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "format": ENTRY_FORMAT,
+            "id": self.id,
+            "kind": self.kind,
+            "main": self.main,
+            "files": [f.__dict__ for f in self.files],
+            "source": self.source,
+            "created_at": self.created_at,
+            "zoo_version": self.zoo_version,
+            "verified_at": self.verified_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Entry":
+        return cls(
+            id=data["id"],
+            kind=data["kind"],
+            main=data["main"],
+            files=[EntryFile(**f) for f in data["files"]],
+            source=data.get("source", {}),
+            created_at=data.get("created_at", 0.0),
+            zoo_version=data.get("zoo_version", ""),
+            verified_at=data.get("verified_at", 0.0),
+        )
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Store:
+    def __init__(self, root: Path):
+        self.root = root
+        self.blobs = root / "blobs" / "sha256"
+        self.entries_dir = root / "entries"
+        self.artifacts = root / "artifacts"
+        self.partials = root / "partials"
+        self.locks = root / "locks"
+        self.fingerprints_file = root / "fingerprints.json"
+        for directory in (self.blobs, self.entries_dir, self.artifacts, self.partials, self.locks):
+            directory.mkdir(parents=True, exist_ok=True)
+        layout = root / "oci-layout"
+        if not layout.exists():
+            write_atomically(layout, json.dumps({"imageLayoutVersion": "1.0.0"}))
+
+    # ------------------------------------------------------------------ locks
+
+    def lock(self, name: str, timeout: float = -1) -> FileLock:
+        return FileLock(str(self.locks / f"{name}.lock"), timeout=timeout)
+
+    def store_lock(self) -> FileLock:
+        return self.lock("store")
+
+    # ------------------------------------------------------------------ blobs
+
+    def blob_path(self, digest: str) -> Path:
+        return self.blobs / digest
+
+    def has_blob(self, digest: str, size: int | None = None) -> bool:
+        try:
+            st = self.blob_path(digest).stat()
+        except OSError:
+            return False
+        return size is None or st.st_size == size
+
+    def add_blob(self, source: Path, digest: str, *, move: bool) -> Path:
+        """Put verified bytes into the store. `move` renames (a download); otherwise link, or copy across devices.
+
+        Call with the store lock held when the blob is about to be referenced by an entry.
+        """
+        target = self.blob_path(digest)
+        if target.exists():
+            if move:
+                source.unlink(missing_ok=True)
+            return target
+        if move:
+            _fsync_file(source)
+            os.chmod(source, 0o444)
+            os.replace(source, target)
+        else:
+            tmp = target.with_name(f".{digest}.{os.getpid()}.tmp")
+            try:
+                os.link(source, tmp)
+            except OSError:  # another file system, or links not allowed: copy, then make it durable
+                shutil.copyfile(source, tmp)
+                _fsync_file(tmp)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, target)
+        self._fsync_dir(self.blobs)
+        return target
+
+    @staticmethod
+    def _fsync_dir(directory: Path) -> None:
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def partial_path(self, key: str) -> Path:
+        return self.partials / f"{key}.part"
+
+    # ------------------------------------------------------------------ entries
+
+    def entry_path(self, variant_id: str) -> Path:
+        return self.entries_dir / f"{variant_id}.json"
+
+    def artifact_dir(self, variant_id: str) -> Path:
+        return self.artifacts / variant_id
+
+    def entry(self, variant_id: str) -> Entry | None:
+        try:
+            return Entry.from_dict(json.loads(self.entry_path(variant_id).read_text()))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def entries(self) -> list[Entry]:
+        found = []
+        for path in sorted(self.entries_dir.glob("*.json")):
+            entry = self.entry(path.stem)
+            if entry:
+                found.append(entry)
+        return found
+
+    def install(self, entry: Entry) -> Entry:
+        """Link the entry's blobs under artifacts/<id>/ and write the entry. Hold the store lock."""
+        final = self.artifact_dir(entry.id)
+        staging = self.artifacts / f".{entry.id}.{os.getpid()}.staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            for f in entry.files:
+                dest = staging / f.path
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.link(self.blob_path(f.sha256), dest)
+            old = self.artifacts / f".{entry.id}.{os.getpid()}.old"
+            if final.exists():
+                os.replace(final, old)
+            os.replace(staging, final)
+            shutil.rmtree(old, ignore_errors=True)
+            entry.created_at = entry.created_at or time.time()
+            write_atomically(self.entry_path(entry.id), json.dumps(entry.as_dict(), indent=2), durable=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return entry
+
+    def update_entry(self, entry: Entry) -> None:
+        write_atomically(self.entry_path(entry.id), json.dumps(entry.as_dict(), indent=2), durable=True)
+
+    def remove(self, variant_id: str) -> bool:
+        with self.store_lock():
+            existed = self.entry_path(variant_id).exists()
+            self.entry_path(variant_id).unlink(missing_ok=True)
+            shutil.rmtree(self.artifact_dir(variant_id), ignore_errors=True)
+        return existed
+
+    # ------------------------------------------------------------------ gc
+
+    def referenced(self) -> set[str]:
+        return {f.sha256 for entry in self.entries() for f in entry.files}
+
+    def iter_blobs(self) -> Iterator[Path]:
+        for path in self.blobs.iterdir():
+            if len(path.name) == 64 and not path.name.startswith("."):
+                yield path
+
+    def gc(self, *, dry_run: bool = False) -> tuple[list[str], int]:
+        """Delete blobs no entry refers to, and stale partial downloads. Returns (digests, bytes)."""
+        freed: list[str] = []
+        total = 0
+        with self.store_lock():
+            keep = self.referenced()
+            for blob in list(self.iter_blobs()):
+                if blob.name in keep:
+                    continue
+                total += blob.stat().st_size
+                freed.append(blob.name)
+                if not dry_run:
+                    blob.unlink(missing_ok=True)
+            if not dry_run:
+                self.forget_fingerprints(set(freed))
+        return freed, total
+
+    # ------------------------------------------------------------------ fingerprints
+
+    def fingerprints(self) -> dict[str, list[int]]:
+        try:
+            return json.loads(self.fingerprints_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    @staticmethod
+    def stat_fingerprint(path: Path) -> list[int]:
+        st = path.stat()
+        return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+
+    def record_fingerprints(self, digests: dict[str, list[int]]) -> None:
+        with self.lock("fingerprints"):
+            data = self.fingerprints()
+            data.update(digests)
+            write_atomically(self.fingerprints_file, json.dumps(data))
+
+    def forget_fingerprints(self, digests: set[str]) -> None:
+        if not digests:
+            return
+        with self.lock("fingerprints"):
+            data = {k: v for k, v in self.fingerprints().items() if k not in digests}
+            write_atomically(self.fingerprints_file, json.dumps(data))

@@ -1,0 +1,148 @@
+"""Read the parts of a TFLite flatbuffer that verification needs, without TensorFlow.
+
+MediaPipe's .bin files, LiteRT models and the TFLite model inside a .task are all TFLite
+flatbuffers. Verifying them must not pull a 2 GB runtime into zoo's light process, and must not
+read a multi-GB file into memory, so this walks the flatbuffer tables by hand over an mmap.
+Field numbers follow tensorflow/lite/schema/schema.fbs (Model, SubGraph, Buffer, Metadata,
+SignatureDef), which has only ever added fields.
+"""
+
+from __future__ import annotations
+
+import mmap
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+IDENTIFIER = b"TFL3"
+
+# MediaPipe's odml.infra.proto.LlmModelType, as its native code numbers it (read from the
+# descriptor embedded in mediapipe 0.10.35's libmediapipe.so). The .bin stores the value as one byte.
+LLM_MODEL_TYPES = {
+    5: "FALCON_RW_1B",
+    6: "GEMMA_2B",
+    8: "STABLELM_4E1T_3B",
+    10: "TINY_LLAMA_1B",
+    11: "PHI_2",
+    12: "GEMMA_7B",
+    18: "GEMMA2_2B",
+}
+
+
+class NotTFLite(ValueError):
+    """The bytes are not a TFLite flatbuffer (or are truncated or corrupt)."""
+
+
+@dataclass
+class TFLiteInfo:
+    version: int
+    subgraph_names: list[str] = field(default_factory=list)
+    tensor_names: list[str] = field(default_factory=list)
+    operator_count: int = 0
+    signature_keys: list[str] = field(default_factory=list)
+    metadata: dict[str, bytes] = field(default_factory=dict)
+
+
+class _Reader:
+    def __init__(self, buf) -> None:
+        self.buf = buf
+        self.size = len(buf)
+
+    def _u(self, fmt: str, pos: int) -> int:
+        width = struct.calcsize(fmt)
+        if pos < 0 or pos + width > self.size:
+            raise NotTFLite(f"offset {pos} is outside the file ({self.size} bytes): truncated or corrupt")
+        return struct.unpack_from(fmt, self.buf, pos)[0]
+
+    def field_pos(self, table: int, index: int) -> int | None:
+        vtable = table - self._u("<i", table)
+        vtable_size = self._u("<H", vtable)
+        slot = 4 + 2 * index
+        if slot >= vtable_size:
+            return None
+        offset = self._u("<H", vtable + slot)
+        return table + offset if offset else None
+
+    def deref(self, pos: int) -> int:
+        return pos + self._u("<I", pos)
+
+    def table(self, table: int, index: int) -> int | None:
+        pos = self.field_pos(table, index)
+        return None if pos is None else self.deref(pos)
+
+    def scalar(self, table: int, index: int, fmt: str, default: int = 0) -> int:
+        pos = self.field_pos(table, index)
+        return default if pos is None else self._u(fmt, pos)
+
+    def vector(self, table: int, index: int) -> tuple[int, int]:
+        """(start of elements, length) of a vector field; (0, 0) when absent."""
+        pos = self.field_pos(table, index)
+        if pos is None:
+            return 0, 0
+        start = self.deref(pos)
+        length = self._u("<I", start)
+        if start + 4 + length > self.size:
+            raise NotTFLite("a vector runs past the end of the file: truncated or corrupt")
+        return start + 4, length
+
+    def tables(self, table: int, index: int) -> list[int]:
+        start, length = self.vector(table, index)
+        return [self.deref(start + 4 * i) for i in range(length)]
+
+    def string(self, table: int, index: int) -> str:
+        pos = self.field_pos(table, index)
+        if pos is None:
+            return ""
+        start = self.deref(pos)
+        length = self._u("<I", start)
+        if start + 4 + length > self.size:
+            raise NotTFLite("a string runs past the end of the file: truncated or corrupt")
+        return bytes(self.buf[start + 4 : start + 4 + length]).decode("utf-8", "replace")
+
+
+def has_identifier(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    return len(head) == 8 and head[4:8] == IDENTIFIER
+
+
+def read_bytes(buf) -> TFLiteInfo:
+    """Parse a TFLite flatbuffer held in `buf` (bytes, or an mmap)."""
+    if len(buf) < 8 or bytes(buf[4:8]) != IDENTIFIER:
+        raise NotTFLite("the file identifier at bytes 4..8 is not TFL3")
+    r = _Reader(buf)
+    model = r.deref(0)
+    info = TFLiteInfo(version=r.scalar(model, 0, "<I"))
+    for subgraph in r.tables(model, 2):
+        info.subgraph_names.append(r.string(subgraph, 4))
+        info.tensor_names += [r.string(tensor, 3) for tensor in r.tables(subgraph, 0)]
+        info.operator_count += r.vector(subgraph, 3)[1]
+    buffers = r.tables(model, 4)
+    for entry in r.tables(model, 6):
+        name, index = r.string(entry, 0), r.scalar(entry, 1, "<I")
+        if index >= len(buffers):
+            raise NotTFLite(f"metadata '{name}' points at buffer {index}, but there are {len(buffers)}")
+        buffer = buffers[index]
+        start, length = r.vector(buffer, 0)
+        if length:
+            data = bytes(buf[start : start + length])
+        else:  # models over 2 GB keep buffer bytes after the flatbuffer, at offset/size
+            offset, size = r.scalar(buffer, 1, "<Q"), r.scalar(buffer, 2, "<Q")
+            if offset + size > len(buf):
+                raise NotTFLite(f"metadata '{name}' lies past the end of the file: truncated")
+            data = bytes(buf[offset : offset + size])
+        info.metadata[name] = data
+    info.signature_keys = [r.string(sig, 2) for sig in r.tables(model, 7)]
+    return info
+
+
+def read(path: Path) -> TFLiteInfo:
+    with open(path, "rb") as fh:
+        size = fh.seek(0, 2)
+        if size < 8:
+            raise NotTFLite(f"the file has only {size} bytes")
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            try:
+                return read_bytes(mm)
+            except struct.error as exc:
+                raise NotTFLite(f"corrupt flatbuffer ({exc})") from None

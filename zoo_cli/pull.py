@@ -1,0 +1,60 @@
+"""`zoo pull ID...`: download verified artifacts into the store."""
+
+from __future__ import annotations
+
+import click
+
+from zoo_cli.common import filter_options, json_option, load_catalog, make_filters
+from zoo_cli.terminal import terminal
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+@click.command("pull")
+@click.argument("queries", nargs=-1, required=True)
+@filter_options
+@click.option("--locked", is_flag=True, help="Refuse files whose digest is pinned neither in the manifest nor in zoo.lock.")
+@click.option("--repair", is_flag=True, help="Re-hash what is stored and fetch again only the files that are bad.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars or messages.")
+@json_option
+def pull_command(queries, locked, repair, quiet, as_json, **filters) -> None:
+    """Download variants, verify every byte, and install them in the store."""
+    from registry.fetch import pull
+    from registry.resolver import resolve
+    from zoo_cli.progress import reporter
+
+    catalog = load_catalog()
+    rows = [resolve(catalog, query, make_filters(**filters)) for query in queries]
+    results = []
+    with reporter(quiet or as_json) as progress:
+        for row in rows:
+            result = pull(catalog, catalog.variant(row["id"]), locked=locked, repair=repair, reporter=progress)
+            results.append(result)
+            if not as_json:
+                state = "already in the store" if result.already_present else (
+                    f"downloaded {_size(result.downloaded_bytes)}" + (f", reused {_size(result.reused_bytes)}" if result.reused_bytes else "")
+                )
+                terminal.message(f"{result.variant_id}: {state}, verified.")
+    if as_json:
+        terminal.json([
+            {
+                "id": r.variant_id,
+                "path": str(r.path),
+                "files": [f.__dict__ for f in r.entry.files],
+                "downloaded_bytes": r.downloaded_bytes,
+                "reused_bytes": r.reused_bytes,
+                "already_present": r.already_present,
+                "pinned_on_first_use": r.pinned_now,
+                "seconds": round(r.seconds, 3),
+            }
+            for r in results
+        ])
+    else:
+        for r in results:
+            terminal.print(str(r.path), markup=False)

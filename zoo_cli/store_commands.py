@@ -1,0 +1,99 @@
+"""`zoo ls`, `zoo path`, `zoo rm`, `zoo gc`: the local store."""
+
+from __future__ import annotations
+
+import click
+
+from zoo_cli.common import json_option
+from zoo_cli.pull import _size
+from zoo_cli.terminal import terminal
+
+
+def _store():
+    from registry.fetch import get_store
+
+    return get_store()
+
+
+def entry_for(query: str):
+    """A stored entry by exact id, or by whatever the catalog resolves `query` to."""
+    from registry.errors import NotInStoreError
+
+    store = _store()
+    entry = store.entry(query)
+    if entry is None:
+        from registry.errors import ZooError
+        from registry.resolver import resolve
+        from zoo_cli.common import load_catalog
+
+        try:
+            entry = store.entry(resolve(load_catalog(), query)["id"])
+        except ZooError:
+            entry = None
+    if entry is None:
+        raise NotInStoreError(
+            f"'{query}' is not in the store.",
+            fix=f"Run `zoo pull {query}` (or `zoo build ...` for built variants); `zoo ls` lists what is local.",
+        )
+    return store, entry
+
+
+@click.command("ls")
+@json_option
+def ls_command(as_json: bool) -> None:
+    """List local artifacts: size, verified state and path."""
+    from registry.verify import fingerprint_state
+
+    store = _store()
+    fingerprints = store.fingerprints()
+    rows = [
+        {
+            "id": e.id,
+            "kind": e.kind,
+            "size": e.size,
+            "state": fingerprint_state(store, e, fingerprints),
+            "path": str(store.artifact_dir(e.id) / e.main),
+            "files": len(e.files),
+        }
+        for e in store.entries()
+    ]
+    if as_json:
+        terminal.json(rows)
+        return
+    if not rows:
+        terminal.message("The store is empty. `zoo list` shows what you can pull or build.")
+        return
+    terminal.table(["ID", "KIND", "SIZE", "STATE", "PATH"], [[r["id"], r["kind"], _size(r["size"]), r["state"], r["path"]] for r in rows])
+
+
+@click.command("path")
+@click.argument("query")
+@click.option("--dir", "as_dir", is_flag=True, help="Print the artifact's directory instead of its main file.")
+def path_command(query: str, as_dir: bool) -> None:
+    """Print the path of a stored artifact, for scripts."""
+    store, entry = entry_for(query)
+    directory = store.artifact_dir(entry.id)
+    terminal.print(str(directory if as_dir else directory / entry.main), markup=False, soft_wrap=True)
+
+
+@click.command("rm")
+@click.argument("queries", nargs=-1, required=True)
+def rm_command(queries) -> None:
+    """Remove artifacts from the store (their bytes go at the next `zoo gc`)."""
+    for query in queries:
+        store, entry = entry_for(query)
+        store.remove(entry.id)
+        terminal.message(f"Removed {entry.id}. Run `zoo gc` to free the bytes no other artifact uses.")
+
+
+@click.command("gc")
+@click.option("--dry-run", is_flag=True, help="Only report what would be freed.")
+@json_option
+def gc_command(dry_run: bool, as_json: bool) -> None:
+    """Delete stored blobs that no artifact refers to, and report the bytes freed."""
+    digests, freed = _store().gc(dry_run=dry_run)
+    if as_json:
+        terminal.json({"dry_run": dry_run, "blobs": digests, "bytes": freed})
+        return
+    verb = "Would free" if dry_run else "Freed"
+    terminal.print(f"{verb} {_size(freed)} in {len(digests)} blob{'s' if len(digests) != 1 else ''}.")

@@ -1,0 +1,79 @@
+"""`zoo verify [ID|PATH]`: re-check stored artifacts offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from zoo_cli.common import json_option
+from zoo_cli.terminal import terminal
+
+
+def _format_checker():
+    """Structural checks for entries the catalog still knows; the snapshot keeps this light."""
+    from registry.catalog import get_catalog
+    from registry.fetch import run_structural_checks
+
+    catalog = get_catalog()
+
+    def check(entry, directory: Path) -> list[str]:
+        if entry.id not in catalog.rows:
+            return []
+        variant = catalog.variant(entry.id)
+        problems = []
+        for output in variant.outputs:
+            path = directory / output.path
+            if path.exists():
+                problems += run_structural_checks(catalog, variant, output, path)
+        return problems
+
+    return check
+
+
+@click.command("verify")
+@click.argument("target", required=False)
+@click.option("--full", is_flag=True, help="Re-hash every file, ignoring recorded fingerprints.")
+@json_option
+def verify_command(target: str | None, full: bool, as_json: bool) -> None:
+    """Re-check stored artifacts (all, one ID, or the stored file at PATH) against their digests."""
+    from registry.errors import ExitCode, NotInStoreError
+    from registry.fetch import get_store
+    from registry.verify import find_entry_for_path, verify_entries
+    from zoo_cli.store_commands import entry_for
+
+    store = get_store()
+    if target is None:
+        entries = store.entries()
+    elif Path(target).exists() and (Path(target).is_file() or Path(target).is_symlink()):
+        found = find_entry_for_path(store, Path(target))
+        if found is None:
+            raise NotInStoreError(f"{target} is not a file of any stored artifact.",
+                                  fix="Pass an artifact id, or a path printed by `zoo path ID`.")
+        entries = [found[0]]
+    else:
+        entries = [entry_for(target)[1]]
+    reports = verify_entries(store, entries, full=full, format_check=_format_checker())
+    if as_json:
+        terminal.json([r.as_dict() for r in reports])
+    else:
+        for report in reports:
+            if report.ok:
+                how = "fingerprints unchanged" if all(f.from_fingerprint for f in report.files) else "hashed"
+                terminal.print(f"ok      {report.variant_id} ({len(report.files)} files, {how})", markup=False)
+            else:
+                terminal.print(f"FAILED  {report.variant_id}", markup=False)
+                for f in report.files:
+                    if not f.ok:
+                        terminal.print(f"  {f.path}: {f.problem}", markup=False)
+                for problem in report.format_problems:
+                    terminal.print(f"  {problem}", markup=False)
+        if not reports:
+            terminal.message("The store is empty: nothing to verify.")
+    bad = [r.variant_id for r in reports if not r.ok]
+    if bad:
+        terminal.error(
+            f"{len(bad)} artifact{'s' if len(bad) != 1 else ''} failed verification: {', '.join(bad)}. "
+            f"Run `zoo pull --repair {bad[0]}` to fetch only the bad files again."
+        )
+        raise click.exceptions.Exit(int(ExitCode.INTEGRITY))
