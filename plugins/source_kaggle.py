@@ -8,7 +8,6 @@ recorded, so a handle without a version still gives reproducible pulls.
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -28,8 +27,14 @@ def _prepare_environment() -> None:
     config = settings.get()
     if config.kagglehub_cache is None:
         os.environ["KAGGLEHUB_CACHE"] = str(config.home / "hub-cache" / "kagglehub")
-    os.environ.setdefault("TQDM_DISABLE", "1")  # zoo draws its own progress
-    logging.getLogger("kagglehub").setLevel(logging.WARNING)
+    if config.kaggle_endpoint:
+        # kagglesdk picks its server from a fixed table by KAGGLE_API_ENVIRONMENT; point the
+        # "LOCALHOST" row at the endpoint asked for. (Never "TEST": it prints every request,
+        # credentials included, to stdout.)
+        from kagglesdk import kaggle_env
+
+        os.environ["KAGGLE_API_ENVIRONMENT"] = "LOCALHOST"
+        kaggle_env._env_to_endpoint[kaggle_env.KaggleEnv.LOCAL] = config.kaggle_endpoint.rstrip("/")
 
 
 class KaggleSource(SourceKind):
@@ -82,7 +87,12 @@ class KaggleSource(SourceKind):
         def fetcher(path: str):
             def fetch() -> Path:
                 try:
-                    return Path(kagglehub.model_download(base, path=path))
+                    local = Path(kagglehub.model_download(base, path=path))
+                    if sizes.get(path) is not None and local.stat().st_size != sizes[path]:
+                        # kagglehub returns a cached file without checking it; a stale or damaged
+                        # copy would otherwise fail zoo's checks forever.
+                        local = Path(kagglehub.model_download(base, path=path, force_download=True))
+                    return local
                 except Exception as exc:
                     raise self._explain(exc, variant, accept) from None
 

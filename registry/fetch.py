@@ -10,6 +10,7 @@ it was; only resumable partial downloads stay behind.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -77,6 +78,16 @@ class _Arrived:
     downloaded: int
 
 
+def quiet_hub_clients() -> None:
+    """The hub clients draw their own bars and log lines; zoo draws one set of progress bars.
+
+    tqdm reads TQDM_DISABLE when it is first imported, so this runs before any client import.
+    """
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("KAGGLEHUB_VERBOSITY", "error")
+
+
 def get_store() -> Store:
     return Store(settings.get().store_dir)
 
@@ -128,6 +139,7 @@ def pull(
 ) -> PullResult:
     reporter = reporter or QuietReporter()
     started = time.monotonic()
+    quiet_hub_clients()
     if not variant.prebuilt:
         raise NeedsBuildError(
             f"{variant.id} is not published ready-made: zoo builds it from {variant.source.kind} "
@@ -194,7 +206,10 @@ def _transfer_all(store, variant, plan: FetchPlan, expected, reporter) -> dict[s
     todo = []
     for transfer in plan.transfers:
         sha, size, _ = expected.get(transfer.path, (None, None, ""))
-        if sha and store.has_blob(sha, size):  # shared with another variant, or left by an earlier try
+        known = sha or transfer.hub_sha256
+        if known and store.has_blob(known, size or transfer.size):  # shared with another variant, or an earlier try
+            if not sha:
+                expected[transfer.path] = (known, size or transfer.size, "the hub's ETag")
             continue
         todo.append(transfer)
     arrived: dict[str, _Arrived] = {}
@@ -326,7 +341,7 @@ def _commit(store: Store, variant: Variant, plan: FetchPlan, arrived, expected, 
                 store.add_blob(item.local, item.sha256, move=item.move)
         store.install(entry)
     store.record_fingerprints({f.sha256: store.stat_fingerprint(store.blob_path(f.sha256)) for f in files})
-    newly_pinned = [f.path for f in files if not expected[f.path][0]]
+    newly_pinned = [f.path for f in files if expected[f.path][2] not in ("the manifest", "zoo.lock")]
     if newly_pinned:
         lockfile.record(variant.id, {f.path: {"sha256": f.sha256, "size": f.size} for f in files if f.path in newly_pinned}, plan.resolved)
         reporter.message(

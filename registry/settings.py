@@ -47,6 +47,9 @@ class Settings:
     """ZOO_DOWNLOAD_WORKERS: files fetched in parallel (default 4)."""
     kagglehub_cache: Path | None
     """KAGGLEHUB_CACHE as the user set it; None lets zoo keep kagglehub's files under ZOO_HOME."""
+    kaggle_endpoint: str | None
+    """ZOO_KAGGLE_ENDPOINT: a Kaggle-compatible API server (a mirror, or the test servers).
+    kagglehub >= 0.4 ignores KAGGLE_API_ENDPOINT, so zoo offers its own switch."""
 
     @property
     def cache_dir(self) -> Path:
@@ -77,6 +80,7 @@ def get() -> Settings:
         http_retries=max(1, int(os.environ.get("ZOO_HTTP_RETRIES") or 5)),
         download_workers=max(1, int(os.environ.get("ZOO_DOWNLOAD_WORKERS") or 4)),
         kagglehub_cache=Path(os.environ["KAGGLEHUB_CACHE"]) if os.environ.get("KAGGLEHUB_CACHE") else None,
+        kaggle_endpoint=os.environ.get("ZOO_KAGGLE_ENDPOINT") or None,
     )
 
 

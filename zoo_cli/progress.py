@@ -84,7 +84,8 @@ class PlainReporter:
         pass
 
 
-def reporter(quiet: bool):
-    if quiet or not terminal.err.is_terminal:
+def reporter(quiet: bool, bars: bool = True):
+    """Bars on a terminal; plain messages when piped or with --json; nothing with --quiet."""
+    if quiet or not bars or not terminal.err.is_terminal:
         return PlainReporter(quiet)
     return RichReporter()

@@ -32,7 +32,7 @@ def pull_command(queries, locked, repair, quiet, as_json, **filters) -> None:
     catalog = load_catalog()
     rows = [resolve(catalog, query, make_filters(**filters)) for query in queries]
     results = []
-    with reporter(quiet or as_json) as progress:
+    with reporter(quiet, bars=not as_json) as progress:
         for row in rows:
             result = pull(catalog, catalog.variant(row["id"]), locked=locked, repair=repair, reporter=progress)
             results.append(result)

@@ -1,0 +1,402 @@
+"""`zoo pull` end to end: the real zoo CLI, huggingface_hub and kagglehub against local hubs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from registry.errors import ExitCode
+from registry.testing.hubs import Fault, HuggingFaceHub, KaggleHub
+from registry.testing.plugins import write_plugin_distribution
+from registry.testing.tflite_builder import build_tflite, mediapipe_like_bin
+
+REPO = Path(__file__).resolve().parents[1]
+HF_TOKEN = "hf_TESTSECRETtokenValue0123456789"
+KAGGLE_TOKEN = "KGAT_TESTSECRET0123456789abcdef"
+
+MANIFEST = """
+schema_version = 1
+family = "testhf"
+description = "Test family served by the local Hugging Face hub."
+
+[[models]]
+name = "tiny-hf"
+description = "A tiny prebuilt model."
+platforms = ["android"]
+source = {{ kind = "huggingface", repo = "acme/tiny-lm", revision = "main" }}
+license = {{ name = "MIT", spdx = "MIT", url = "https://opensource.org/license/mit" }}
+
+[[models.variants]]
+id = "tiny-hf-cpu-fp32"
+backend = "cpu"
+quantization = "fp32"
+format = "tflite"
+files = [
+  {{ path = "model.tflite", role = "weights"{weights_pin} }},
+  {{ path = "tokenizer.json", role = "tokenizer" }},
+  {{ path = "config.json", role = "config" }},
+]
+outputs = [{{ path = "model.tflite", checks = ["tflite-flatbuffer"] }}]
+
+[[models.variants]]
+id = "tiny-hf-cpu-int8"
+backend = "cpu"
+quantization = "int8"
+format = "tflite"
+files = [
+  {{ path = "model-int8.tflite", role = "weights" }},
+  {{ path = "tokenizer.json", role = "tokenizer" }},
+  {{ path = "config.json", role = "config" }},
+]
+outputs = [{{ path = "model-int8.tflite", checks = ["tflite-flatbuffer"] }}]
+
+[[models]]
+name = "gated-hf"
+description = "A gated model."
+platforms = ["android"]
+source = {{ kind = "huggingface", repo = "acme/gated-lm" }}
+license = {{ name = "Acme licence", url = "https://example.com/licence", gated = true, accept_url = "https://huggingface.co/acme/gated-lm" }}
+
+[[models.variants]]
+id = "gated-hf-cpu-fp32"
+backend = "cpu"
+quantization = "fp32"
+format = "tflite"
+files = [{{ path = "model.tflite", role = "weights" }}]
+outputs = [{{ path = "model.tflite", checks = ["tflite-flatbuffer"] }}]
+"""
+
+
+def tflite_file(size: int, seed: int) -> bytes:
+    rng = hashlib.sha256(str(seed).encode()).digest()
+    body = build_tflite(tensor_names=["w"], subgraph_name=f"m{seed}")
+    return body + (rng * (size // 32 + 1))[: max(0, size - len(body))]
+
+
+@pytest.fixture
+def files():
+    return {
+        "model.tflite": tflite_file(3_000_000, 1),
+        "model-int8.tflite": tflite_file(1_500_000, 2),
+        "tokenizer.json": b'{"version": "1.0", "model": {"type": "BPE"}}',
+        "config.json": b'{"hidden_size": 64}',
+    }
+
+
+@pytest.fixture
+def hubs(files):
+    with HuggingFaceHub() as hf, KaggleHub() as kaggle:
+        hf.add_repo("acme/tiny-lm", files)
+        hf.add_repo("acme/gated-lm", {"model.tflite": files["model.tflite"]}, gated=True, tokens={HF_TOKEN})
+        yield hf, kaggle
+
+
+def make_env(tmp_path: Path, hubs, weights_pin: str = "", **extra) -> dict[str, str]:
+    hf, kaggle = hubs
+    site = tmp_path / "site"
+    write_plugin_distribution(site, "zoo-testhf", "zoo_testhf", manifest=MANIFEST.format(weights_pin=weights_pin))
+    env = {
+        "PYTHONPATH": str(site),
+        "ZOO_LOAD_PLUGINS": "zoo_testhf",
+        "HF_ENDPOINT": hf.endpoint,
+        "HF_HUB_DISABLE_XET": "1",
+        "ZOO_KAGGLE_ENDPOINT": kaggle.endpoint,
+        "ZOO_HTTP_TIMEOUT": "5",
+        "ZOO_HTTP_RETRIES": "3",
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def env(tmp_path, hubs):
+    return make_env(tmp_path, hubs)
+
+
+def store_root() -> Path:
+    return Path(os.environ["ZOO_HOME"]) / "store"
+
+
+def blobs() -> set[str]:
+    return {p.name for p in (store_root() / "blobs" / "sha256").iterdir()} if (store_root() / "blobs" / "sha256").exists() else set()
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# ---------------------------------------------------------------------------- the happy path
+
+
+def test_pull_fills_an_oci_style_content_addressed_store(env, files, hubs, zoo):
+    result = zoo("pull", "tiny-hf-cpu-fp32", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    [pulled] = json.loads(result.stdout)
+    root = store_root()
+    assert json.loads((root / "oci-layout").read_text()) == {"imageLayoutVersion": "1.0.0"}
+    for name in ("model.tflite", "tokenizer.json", "config.json"):
+        blob = root / "blobs" / "sha256" / sha(files[name])
+        link = root / "artifacts" / "tiny-hf-cpu-fp32" / name
+        assert blob.read_bytes() == files[name]
+        assert os.path.samefile(blob, link)  # a hard link, never a second copy
+    assert pulled["path"] == str(root / "artifacts" / "tiny-hf-cpu-fp32" / "model.tflite")
+    assert pulled["downloaded_bytes"] == sum(len(files[n]) for n in ("model.tflite", "tokenizer.json", "config.json"))
+    assert sorted(pulled["pinned_on_first_use"]) == ["config.json", "model.tflite", "tokenizer.json"]
+    assert "trusted this first download" in result.stderr
+    lock = json.loads((Path(os.environ["ZOO_HOME"]) / "zoo.lock").read_text())
+    assert lock["variants"]["tiny-hf-cpu-fp32"]["files"]["model.tflite"]["sha256"] == sha(files["model.tflite"])
+    assert lock["variants"]["tiny-hf-cpu-fp32"]["resolved"]["revision"] == hubs[0].repos["acme/tiny-lm"].commit
+    # The LFS file came from the CDN origin; the small files from the API origin.
+    assert [r.origin for r in hubs[0].body_requests("lfs/")] == ["cdn"]
+    assert zoo("path", "tiny-hf-cpu-fp32", env=env, check=True).stdout.strip() == pulled["path"]
+    [listed] = json.loads(zoo("ls", "--json", env=env, check=True).stdout)
+    assert listed["id"] == "tiny-hf-cpu-fp32" and listed["state"] == "verified" and listed["files"] == 3
+    again = zoo("pull", "tiny-hf-cpu-fp32", "--json", env=env, check=True)
+    assert json.loads(again.stdout)[0]["already_present"] is True
+
+
+def test_a_second_variant_reuses_shared_blobs(env, files, hubs, zoo):
+    zoo("pull", "tiny-hf-cpu-fp32", env=env, check=True)
+    [second] = json.loads(zoo("pull", "tiny-hf-cpu-int8", "--json", env=env, check=True).stdout)
+    # Small non-LFS files carry only a git id, so they are fetched again (a few bytes), then deduplicated.
+    assert second["downloaded_bytes"] == len(files["model-int8.tflite"]) + len(files["tokenizer.json"]) + len(files["config.json"])
+    on_disk = sum((store_root() / "blobs" / "sha256" / b).stat().st_size for b in blobs())
+    assert on_disk == sum(len(v) for v in files.values())  # bytes on disk == unique bytes
+
+
+# ---------------------------------------------------------------------------- integrity
+
+
+def test_a_sha256_mismatch_stores_nothing_and_says_what_to_do(tmp_path, hubs, zoo):
+    wrong = "0" * 64
+    env = make_env(tmp_path, hubs, weights_pin=f', sha256 = "{wrong}"')
+    result = zoo("pull", "tiny-hf-cpu-fp32", env=env)
+    assert result.returncode == ExitCode.INTEGRITY
+    assert "model.tflite of tiny-hf-cpu-fp32" in result.stderr and f"expected {wrong}" in result.stderr
+    assert "Nothing was stored" in result.stderr and "zoo pull tiny-hf-cpu-fp32" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (store_root() / "entries" / "tiny-hf-cpu-fp32.json").exists()
+    assert blobs() == set() and not list((store_root() / "partials").glob("*.part"))
+
+
+def test_bytes_that_differ_from_the_hubs_own_etag_are_refused(env, files, hubs, zoo):
+    hubs[0].add_fault(sha(files["model.tflite"]), Fault(corrupt=True))
+    result = zoo("pull", "tiny-hf-cpu-fp32", env=env)
+    assert result.returncode == ExitCode.INTEGRITY
+    assert "the hub's ETag" in result.stderr and sha(files["model.tflite"]) in result.stderr
+    assert blobs() == set()
+
+
+def test_a_file_that_is_not_what_the_format_says_is_refused(tmp_path, files, hubs, zoo):
+    hubs[0].add_repo("acme/tiny-lm", {**files, "model.tflite": b"not a flatbuffer at all" * 1000})
+    result = zoo("pull", "tiny-hf-cpu-fp32", env=make_env(tmp_path, hubs))
+    assert result.returncode == ExitCode.INTEGRITY
+    assert "fails its format checks" in result.stderr and "TFL3" in result.stderr
+    assert not (store_root() / "entries" / "tiny-hf-cpu-fp32.json").exists()
+
+
+def test_locked_refuses_unpinned_files_until_they_are_pinned(env, zoo):
+    refused = zoo("pull", "tiny-hf-cpu-fp32", "--locked", env=env)
+    assert refused.returncode == ExitCode.INTEGRITY and "without --locked" in refused.stderr
+    zoo("pull", "tiny-hf-cpu-fp32", env=env, check=True)
+    zoo("rm", "tiny-hf-cpu-fp32", env=env, check=True)
+    zoo("pull", "tiny-hf-cpu-fp32", "--locked", env=env, check=True)
+
+
+# ---------------------------------------------------------------------------- resume
+
+
+def test_a_cut_connection_is_resumed_with_a_range_request(env, files, hubs, zoo):
+    digest = sha(files["model.tflite"])
+    hubs[0].add_fault(digest, Fault(cut_after=1_000_000))
+    zoo("pull", "tiny-hf-cpu-fp32", env=env, check=True)
+    ranges = [r.range for r in hubs[0].body_requests(f"lfs/{digest}")]
+    assert ranges[0] is None and ranges[1].startswith("bytes=") and int(ranges[1][6:-1]) >= 1_000_000
+
+
+def test_sigkill_mid_file_then_a_second_run_resumes(env, files, hubs):
+    digest = sha(files["model.tflite"])
+    hubs[0].add_fault(digest, Fault(pause_after=2 << 20, pause_seconds=60))  # zoo reads 1 MiB blocks
+    child = subprocess.Popen([sys.executable, "-m", "zoo_cli", "pull", "tiny-hf-cpu-fp32", "-q"], env=os.environ | env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    partials = store_root() / "partials"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        sizes = [p.stat().st_size for p in partials.glob("*.part")] if partials.exists() else []
+        if sizes and max(sizes) >= 2 << 20:
+            break
+        time.sleep(0.05)
+    else:
+        child.kill()
+        pytest.fail("the first pull never got 2 MiB into the file")
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert not (store_root() / "entries" / "tiny-hf-cpu-fp32.json").exists()
+    before = len(hubs[0].requests)
+    second = subprocess.run([sys.executable, "-m", "zoo_cli", "pull", "tiny-hf-cpu-fp32", "--json"], env=os.environ | env,
+                            capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    resumed = [r for r in hubs[0].requests[before:] if r.method == "GET" and digest in r.path]
+    assert len(resumed) == 1 and resumed[0].range == f"bytes={2 << 20}-"
+    [report] = json.loads(second.stdout)
+    assert report["downloaded_bytes"] < len(files["model.tflite"])
+    assert (store_root() / "artifacts" / "tiny-hf-cpu-fp32" / "model.tflite").read_bytes() == files["model.tflite"]
+
+
+# ---------------------------------------------------------------------------- concurrency
+
+
+def test_four_concurrent_pulls_download_once_and_all_succeed(env, files, hubs):
+    children = [
+        subprocess.Popen([sys.executable, "-m", "zoo_cli", "pull", "tiny-hf-cpu-fp32", "-q"], env=os.environ | env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    codes = [child.wait(timeout=120) for child in children]
+    assert codes == [0, 0, 0, 0], [c.stderr.read() for c in children]
+    assert len(hubs[0].body_requests(f"lfs/{sha(files['model.tflite'])}")) == 1
+    assert len([r for r in hubs[0].body_requests("tokenizer.json")]) == 1
+
+
+# ---------------------------------------------------------------------------- access
+
+
+def test_gated_hugging_face_without_and_with_a_bad_token(env, hubs, zoo):
+    missing = zoo("pull", "gated-hf-cpu-fp32", env=env)
+    assert missing.returncode == ExitCode.ACCESS_DENIED
+    assert "no token was found" in missing.stderr and "HF_TOKEN" in missing.stderr and "hf auth login" in missing.stderr
+    assert "https://huggingface.co/acme/gated-lm" in missing.stderr
+    wrong = zoo("pull", "gated-hf-cpu-fp32", env=env | {"HF_TOKEN": "hf_someoneelse"})
+    assert wrong.returncode == ExitCode.ACCESS_DENIED and "has not been accepted" in wrong.stderr
+    assert hubs[0].body_requests("lfs/") == []  # refused before any bytes
+    ok = zoo("pull", "gated-hf-cpu-fp32", "--json", env=env | {"HF_TOKEN": HF_TOKEN})
+    assert ok.returncode == 0, ok.stderr
+    cdn = hubs[0].body_requests("lfs/")
+    assert cdn and not any(r.authorized for r in cdn)  # the token never goes to the CDN origin
+
+
+def serve_gemma(kaggle: KaggleHub, data: bytes, *, gated=True) -> None:
+    kaggle.add_model("google/gemma/tfLite/gemma-2b-it-gpu-int4", {"gemma-2b-it-gpu-int4.bin": data}, version=2,
+                     gated=gated, tokens={KAGGLE_TOKEN})
+
+
+def test_kaggle_gemma_pull_through_kagglehub(env, hubs, zoo):
+    data = mediapipe_like_bin("GEMMA_2B", "gpu", padding=500_000)
+    serve_gemma(hubs[1], data)
+    result = zoo("pull", "gemma-2b-it-gpu-int4", "--json", env=env | {"KAGGLE_API_TOKEN": KAGGLE_TOKEN, "ZOO_LOAD_PLUGINS": ""})
+    assert result.returncode == 0, result.stderr
+    [pulled] = json.loads(result.stdout)
+    assert Path(pulled["path"]).read_bytes() == data
+    lock = json.loads((Path(os.environ["ZOO_HOME"]) / "zoo.lock").read_text())
+    assert lock["variants"]["gemma-2b-it-gpu-int4"]["resolved"]["version"] == 2
+    kagglehub_copy = next(Path(os.environ["KAGGLEHUB_CACHE"]).rglob("gemma-2b-it-gpu-int4.bin"))  # the user's cache is respected
+    assert os.path.samefile(kagglehub_copy, pulled["path"])  # linked, not copied
+
+
+def test_kaggle_gated_messages_and_no_bytes_before_access(env, hubs, zoo):
+    serve_gemma(hubs[1], mediapipe_like_bin("GEMMA_2B", "gpu"))
+    base = env | {"ZOO_LOAD_PLUGINS": ""}
+    none = zoo("pull", "gemma-2b-it-gpu-int4", env=base)
+    assert none.returncode == ExitCode.ACCESS_DENIED
+    assert "KAGGLE_API_TOKEN" in none.stderr and "kaggle.json" in none.stderr
+    assert "https://www.kaggle.com/models/google/gemma" in none.stderr
+    wrong = zoo("pull", "gemma-2b-it-gpu-int4", env=base | {"KAGGLE_API_TOKEN": "KGAT_wrong"})
+    assert wrong.returncode == ExitCode.ACCESS_DENIED and "(403)" in wrong.stderr and "accept" in wrong.stderr.lower()
+    assert hubs[1].body_requests("/download/") == []
+
+
+def test_a_mediapipe_bin_with_the_wrong_backend_is_refused(env, hubs, zoo):
+    env = env | {"ZOO_LOAD_PLUGINS": "", "KAGGLE_API_TOKEN": KAGGLE_TOKEN}
+    serve_gemma(hubs[1], mediapipe_like_bin("GEMMA_2B", "cpu"))
+    result = zoo("pull", "gemma-2b-it-gpu-int4", env=env)
+    assert result.returncode == ExitCode.INTEGRITY
+    assert "backend metadata says 'cpu'" in result.stderr
+    serve_gemma(hubs[1], mediapipe_like_bin("PHI_2", "gpu"))
+    result = zoo("pull", "gemma-2b-it-gpu-int4", env=env)
+    assert "model type is PHI_2, but the manifest expects GEMMA_2B" in result.stderr
+
+
+def test_no_token_appears_in_any_output_or_file(env, files, hubs, zoo):
+    serve_gemma(hubs[1], mediapipe_like_bin("GEMMA_2B", "gpu"))
+    secrets = {"HF_TOKEN": HF_TOKEN, "KAGGLE_API_TOKEN": KAGGLE_TOKEN}
+    outputs = []
+    for args, extra in [
+        (["pull", "gated-hf-cpu-fp32", "--json"], secrets),
+        (["pull", "gated-hf-cpu-fp32"], {"HF_TOKEN": "hf_someoneelse" + HF_TOKEN}),
+        (["pull", "gemma-2b-it-gpu-int4", "--json"], {**secrets, "ZOO_LOAD_PLUGINS": "zoo_testhf"}),
+        (["pull", "gemma-2b-it-gpu-int4"], {"KAGGLE_API_TOKEN": "KGAT_x" + KAGGLE_TOKEN}),
+        (["ls", "--json"], secrets),
+        (["verify"], secrets),
+        (["info", "gated-hf-cpu-fp32", "--json"], secrets),
+    ]:
+        result = zoo(*args, env=env | extra, timeout=120)
+        outputs += [result.stdout, result.stderr]
+    for text in outputs:
+        assert HF_TOKEN not in text and KAGGLE_TOKEN not in text
+    for path in Path(os.environ["ZOO_HOME"]).rglob("*"):
+        if path.is_file() and path.stat().st_size < 10_000_000 and "blobs" not in path.parts and "kagglehub" not in path.parts:
+            content = path.read_bytes()
+            assert HF_TOKEN.encode() not in content and KAGGLE_TOKEN.encode() not in content, path
+
+
+# ---------------------------------------------------------------------------- offline, built, gc, verify
+
+
+def test_offline_uses_only_the_store(env, zoo):
+    missing = zoo("pull", "tiny-hf-cpu-fp32", env=env | {"ZOO_OFFLINE": "1"})
+    assert missing.returncode == ExitCode.OFFLINE and "ZOO_OFFLINE" in missing.stderr
+    zoo("pull", "tiny-hf-cpu-fp32", env=env, check=True)
+    present = zoo("pull", "tiny-hf-cpu-fp32", env=env | {"HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9"})
+    assert present.returncode == 0 and "already in the store" in present.stderr
+
+
+def test_pulling_a_built_variant_gives_the_build_command(env, zoo):
+    result = zoo("pull", "phi-2", "--backend", "gpu", "--quant", "int4", env=env)
+    assert result.returncode == ExitCode.USAGE
+    assert "zoo build phi-2 --backend gpu --quant int4" in result.stderr
+
+
+def test_gc_frees_exactly_the_unreferenced_blobs(env, files, zoo):
+    zoo("pull", "tiny-hf-cpu-fp32", "tiny-hf-cpu-int8", env=env, check=True)
+    assert len(blobs()) == 4
+    zoo("rm", "tiny-hf-cpu-int8", env=env, check=True)
+    dry = json.loads(zoo("gc", "--dry-run", "--json", env=env, check=True).stdout)
+    assert dry["blobs"] == [sha(files["model-int8.tflite"])] and dry["bytes"] == len(files["model-int8.tflite"])
+    assert len(blobs()) == 4
+    done = json.loads(zoo("gc", "--json", env=env, check=True).stdout)
+    assert done["bytes"] == len(files["model-int8.tflite"])
+    assert blobs() == {sha(files[n]) for n in ("model.tflite", "tokenizer.json", "config.json")}
+    assert zoo("verify", env=env, check=True).returncode == 0
+    missing = zoo("path", "tiny-hf-cpu-int8", env=env)
+    assert missing.returncode == ExitCode.NOT_FOUND and "zoo pull tiny-hf-cpu-int8" in missing.stderr
+
+
+def test_verify_hashes_once_then_trusts_fingerprints_and_catches_corruption(env, files, hubs, zoo):
+    zoo("pull", "tiny-hf-cpu-fp32", env=env, check=True)
+    first = zoo("verify", "tiny-hf-cpu-fp32", "--json", env=env, check=True)
+    assert all(f["from_fingerprint"] for f in json.loads(first.stdout)[0]["files"])  # the pull recorded them
+    full = json.loads(zoo("verify", "--full", "--json", env=env, check=True).stdout)
+    assert full[0]["ok"] and not any(f["from_fingerprint"] for f in full[0]["files"])
+    blob = store_root() / "blobs" / "sha256" / sha(files["tokenizer.json"])
+    os.chmod(blob, 0o644)
+    data = bytearray(blob.read_bytes())
+    data[3] ^= 0x10
+    blob.write_bytes(bytes(data))
+    bad = zoo("verify", env=env)
+    assert bad.returncode == ExitCode.INTEGRITY
+    assert "tokenizer.json" in bad.stdout and "zoo pull --repair tiny-hf-cpu-fp32" in bad.stderr
+    by_path = zoo("verify", str(store_root() / "artifacts" / "tiny-hf-cpu-fp32" / "tokenizer.json"), env=env)
+    assert by_path.returncode == ExitCode.INTEGRITY
+    before = len(hubs[0].requests)
+    zoo("pull", "--repair", "tiny-hf-cpu-fp32", env=env, check=True)
+    fetched = [r.path for r in hubs[0].requests[before:] if r.method == "GET"]
+    assert fetched == ["/acme/tiny-lm/resolve/" + hubs[0].repos["acme/tiny-lm"].commit + "/tokenizer.json"]
+    zoo("verify", "--full", env=env, check=True)
