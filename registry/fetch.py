@@ -29,7 +29,7 @@ from .errors import (
     ZooError,
 )
 from .manifest import FileSpec, Variant
-from .store import Entry, EntryFile, Store
+from .store import Entry, EntryFile, Store, default_store
 
 
 class Reporter(Protocol):
@@ -88,10 +88,6 @@ def quiet_hub_clients() -> None:
     os.environ.setdefault("KAGGLEHUB_VERBOSITY", "error")
 
 
-def get_store() -> Store:
-    return Store(settings.get().store_dir)
-
-
 def expected_digests(variant: Variant) -> dict[str, tuple[str | None, int | None, str]]:
     """path -> (sha256, size, who promised it): the manifest wins, then the lock file."""
     pinned = lockfile.pins(variant.id)
@@ -146,7 +142,7 @@ def pull(
             f"with the {variant.recipe.converter} converter.",
             fix=f"Run `zoo build {variant.model} --backend {variant.backend} --quant {variant.quantization_label}`.",
         )
-    store = get_store()
+    store = default_store()
     variant_lock = store.lock(f"variant-{variant.id}")
     _acquire(variant_lock, reporter, f"pulling {variant.id}")
     try:

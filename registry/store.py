@@ -25,7 +25,7 @@ from typing import Iterator
 
 from filelock import FileLock
 
-from . import __version__
+from . import __version__, settings
 from .fsutil import write_atomically
 
 ENTRY_FORMAT = 1
@@ -265,3 +265,8 @@ class Store:
         with self.lock("fingerprints"):
             data = {k: v for k, v in self.fingerprints().items() if k not in digests}
             write_atomically(self.fingerprints_file, json.dumps(data))
+
+
+def default_store() -> Store:
+    """The store under ZOO_HOME."""
+    return Store(settings.get().store_dir)

@@ -79,7 +79,8 @@ def verify_entries(store: Store, entries: list[Entry], *, full: bool = False, fo
         store.record_fingerprints(fresh)
     for entry in entries:
         report = reports[entry.id]
-        if format_check and report.ok:
+        unchanged = all(f.from_fingerprint for f in report.files)
+        if format_check and report.ok and not unchanged:  # unchanged files passed these checks already
             report.format_problems = format_check(entry, store.artifact_dir(entry.id))
         if report.ok and any(not f.from_fingerprint for f in report.files):
             entry.verified_at = time.time()

@@ -83,7 +83,7 @@ def heavy_import_tripwire(tmp_path):
     return {"PYTHONPATH": str(stubs)}, log
 
 
-@pytest.mark.parametrize("args", [["--help"], ["list"], ["info", "phi-2-gpu-int8"], ["plugins"], ["list", "--json"]])
+@pytest.mark.parametrize("args", [["--help"], ["list"], ["info", "phi-2-gpu-int8"], ["plugins"], ["list", "--json"], ["verify"], ["ls"]])
 def test_light_commands_never_import_the_heavy_stacks(args, heavy_import_tripwire, zoo, tmp_path):
     env, log = heavy_import_tripwire
     # First run loads every plugin (no snapshot); the second answers from the snapshot.

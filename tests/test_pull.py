@@ -400,3 +400,18 @@ def test_verify_hashes_once_then_trusts_fingerprints_and_catches_corruption(env,
     fetched = [r.path for r in hubs[0].requests[before:] if r.method == "GET"]
     assert fetched == ["/acme/tiny-lm/resolve/" + hubs[0].repos["acme/tiny-lm"].commit + "/tokenizer.json"]
     zoo("verify", "--full", env=env, check=True)
+
+
+def test_manifest_pin_writes_observed_digests_and_keeps_comments(env, files, zoo):
+    zoo("pull", "tiny-hf-cpu-fp32", env=env, check=True)
+    manifest = Path(env["PYTHONPATH"]) / "zoo_testhf" / "family.toml"
+    manifest.write_text("# maintained by hand\n" + manifest.read_text())
+    result = zoo("manifest", "pin", "tiny-hf-cpu-fp32", env=env, check=True)
+    assert "Pinned model.tflite, tokenizer.json, config.json" in result.stderr
+    text = manifest.read_text()
+    assert text.startswith("# maintained by hand\n")
+    assert f'sha256 = "{sha(files["model.tflite"])}"' in text and f"size = {len(files['model.tflite'])}" in text
+    zoo("manifest", "validate", str(manifest), env=env, check=True)
+    assert "already pins" in zoo("manifest", "pin", "tiny-hf-cpu-fp32", env=env, check=True).stderr
+    nothing = zoo("manifest", "pin", "tiny-hf-cpu-int8", env=env)
+    assert nothing.returncode != 0 and "zoo pull tiny-hf-cpu-int8" in nothing.stderr

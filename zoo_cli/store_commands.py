@@ -10,9 +10,9 @@ from zoo_cli.terminal import terminal
 
 
 def _store():
-    from registry.fetch import get_store
+    from registry.store import default_store
 
-    return get_store()
+    return default_store()
 
 
 def entry_for(query: str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -10,25 +11,21 @@ from zoo_cli.common import json_option
 from zoo_cli.terminal import terminal
 
 
-def _format_checker():
-    """Structural checks for entries the catalog still knows; the snapshot keeps this light."""
+def _format_checker(entry, directory: Path) -> list[str]:
+    """Structural checks for entries the catalog still knows (plugins load only when a file changed)."""
     from registry.catalog import get_catalog
     from registry.fetch import run_structural_checks
 
     catalog = get_catalog()
-
-    def check(entry, directory: Path) -> list[str]:
-        if entry.id not in catalog.rows:
-            return []
-        variant = catalog.variant(entry.id)
-        problems = []
-        for output in variant.outputs:
-            path = directory / output.path
-            if path.exists():
-                problems += run_structural_checks(catalog, variant, output, path)
-        return problems
-
-    return check
+    if entry.id not in catalog.rows:
+        return []
+    variant = catalog.variant(entry.id)
+    problems = []
+    for output in variant.outputs:
+        path = directory / output.path
+        if path.exists():
+            problems += run_structural_checks(catalog, variant, output, path)
+    return problems
 
 
 @click.command("verify")
@@ -38,11 +35,12 @@ def _format_checker():
 def verify_command(target: str | None, full: bool, as_json: bool) -> None:
     """Re-check stored artifacts (all, one ID, or the stored file at PATH) against their digests."""
     from registry.errors import ExitCode, NotInStoreError
-    from registry.fetch import get_store
+    from registry.store import default_store
     from registry.verify import find_entry_for_path, verify_entries
     from zoo_cli.store_commands import entry_for
 
-    store = get_store()
+    started = time.perf_counter()
+    store = default_store()
     if target is None:
         entries = store.entries()
     elif Path(target).exists() and (Path(target).is_file() or Path(target).is_symlink()):
@@ -53,9 +51,10 @@ def verify_command(target: str | None, full: bool, as_json: bool) -> None:
         entries = [found[0]]
     else:
         entries = [entry_for(target)[1]]
-    reports = verify_entries(store, entries, full=full, format_check=_format_checker())
+    reports = verify_entries(store, entries, full=full, format_check=_format_checker)
+    seconds = time.perf_counter() - started
     if as_json:
-        terminal.json([r.as_dict() for r in reports])
+        terminal.json([r.as_dict() | {"seconds": round(seconds, 4)} for r in reports])
     else:
         for report in reports:
             if report.ok:

@@ -11,7 +11,8 @@ from zoo_cli import LazyGroup
     lazy_commands={
         "validate": "zoo_cli.manifest.validate:validate_command",
         "schema": "zoo_cli.manifest.schema:schema_command",
+        "pin": "zoo_cli.manifest.pin:pin_command",
     },
 )
 def manifest_group() -> None:
-    """Validate manifests and print their JSON Schema."""
+    """Validate manifests, print their JSON Schema, pin observed digests."""

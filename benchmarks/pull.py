@@ -1,0 +1,182 @@
+"""Pull throughput, first and repeat `zoo verify`, and store deduplication, against baselines in one run.
+
+Targets (issue 4):
+  * `zoo pull` of a >= 1 GB file from the local hub >= 0.9x curl fetching the same file from the same server;
+  * first `zoo verify` of a 2 GB artifact >= 0.9x `openssl dgst -sha256` of the same file;
+    a repeat verify of an unchanged artifact < 50 ms (answered from fingerprints);
+  * bytes on disk / unique bytes after pulling two variants that share files = 1.00.
+
+The hub serves the big file with sendfile, so the server is not the bottleneck (curl shows it).
+
+    python benchmarks/pull.py [--size-mb 1024] [--verify-mb 2048] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from registry.testing.hubs import HuggingFaceHub  # noqa: E402
+from registry.testing.plugins import write_plugin_distribution  # noqa: E402
+from registry.testing.tflite_builder import build_tflite  # noqa: E402
+
+MANIFEST = """
+schema_version = 1
+family = "bench"
+description = "Benchmark family."
+
+[[models]]
+name = "big"
+description = "A big file."
+platforms = ["android"]
+source = {{ kind = "huggingface", repo = "bench/big" }}
+license = {{ name = "MIT", url = "https://opensource.org/license/mit" }}
+
+[[models.variants]]
+id = "big-cpu-fp32"
+backend = "cpu"
+quantization = "fp32"
+format = "tflite"
+files = [{{ path = "model.tflite", role = "weights", sha256 = "{big_sha}", size = {big_size} }}, {{ path = "shared.model", role = "tokenizer" }}]
+outputs = [{{ path = "model.tflite", checks = ["tflite-flatbuffer"] }}]
+
+[[models.variants]]
+id = "small-cpu-int8"
+backend = "cpu"
+quantization = "int8"
+format = "tflite"
+files = [{{ path = "small.tflite", role = "weights" }}, {{ path = "shared.model", role = "tokenizer" }}]
+outputs = [{{ path = "small.tflite", checks = ["tflite-flatbuffer"] }}]
+
+[[models.variants]]
+id = "verify-cpu-fp16"
+backend = "cpu"
+quantization = "fp16"
+format = "tflite"
+files = [{{ path = "verify.tflite", role = "weights" }}]
+outputs = [{{ path = "verify.tflite", checks = ["tflite-flatbuffer"] }}]
+"""
+
+
+def make_file(path: Path, size: int) -> str:
+    """A TFLite header followed by pseudo-random bytes (incompressible), and its sha256."""
+    header = build_tflite(tensor_names=["w"])
+    block = hashlib.sha256(path.name.encode()).digest() * (1 << 15)  # 1 MiB pattern seed
+    h = hashlib.sha256()
+    with open(path, "wb") as out:
+        out.write(header)
+        h.update(header)
+        written, counter = len(header), 0
+        while written < size:
+            chunk = hashlib.sha256(counter.to_bytes(8, "little")).digest() + block[32:]
+            chunk = chunk[: size - written]
+            out.write(chunk)
+            h.update(chunk)
+            written += len(chunk)
+            counter += 1
+    return h.hexdigest()
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--verify-mb", type=int, default=2048)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    curl = shutil.which("curl")
+    openssl = shutil.which("openssl")
+    with tempfile.TemporaryDirectory(dir=os.environ.get("ZOO_BENCH_DIR")) as tmp:
+        tmp = Path(tmp)
+        big = tmp / "model.tflite"
+        big_sha = make_file(big, args.size_mb << 20)
+        verify_file = tmp / "verify.tflite"
+        make_file(verify_file, args.verify_mb << 20)
+        small = tmp / "small.tflite"
+        make_file(small, 8 << 20)
+        shared = tmp / "shared.model"
+        make_file(shared, 4 << 20)
+        with HuggingFaceHub() as hub:
+            hub.add_repo("bench/big", {"model.tflite": big, "shared.model": shared, "small.tflite": small, "verify.tflite": verify_file})
+            site = tmp / "site"
+            write_plugin_distribution(site, "zoo-bench", "zoo_bench", manifest=MANIFEST.format(big_sha=big_sha, big_size=big.stat().st_size))
+            base_env = dict(os.environ, PYTHONPATH=str(site), ZOO_LOAD_PLUGINS="zoo_bench", HF_ENDPOINT=hub.endpoint,
+                            HF_HUB_DISABLE_XET="1", HF_HUB_DISABLE_TELEMETRY="1")
+            cdn_url = f"{hub.url('cdn')}/lfs/{big_sha}"
+            rows = []
+            curl_times, zoo_times = [], []
+            for run in range(args.runs):
+                if curl:
+                    curl_times.append(timed([curl, "-sS", "-o", str(tmp / "curl.out"), cdn_url], base_env))
+                    (tmp / "curl.out").unlink()
+                home = tmp / f"home-{run}"
+                zoo_times.append(timed([sys.executable, "-m", "zoo_cli", "pull", "big-cpu-fp32", "-q"], dict(base_env, ZOO_HOME=str(home))))
+                shutil.rmtree(home)
+            size_gb = big.stat().st_size / 1e9
+            zoo_pull = statistics.median(zoo_times)
+            rows.append(("zoo pull (download+verify+store)", zoo_pull, size_gb / zoo_pull, "", ""))
+            if curl_times:
+                curl_time = statistics.median(curl_times)
+                rows.append(("curl, same file, same server", curl_time, size_gb / curl_time, f"{curl_time / zoo_pull:.2f}x", ">= 0.9x"))
+
+            # verify: first (hashes) vs openssl, then repeat (fingerprints)
+            home = tmp / "home-verify"
+            env = dict(base_env, ZOO_HOME=str(home))
+            subprocess.run([sys.executable, "-m", "zoo_cli", "pull", "verify-cpu-fp16", "-q"], env=env, check=True)
+            first_times, openssl_times = [], []
+            for _ in range(args.runs):
+                first_times.append(timed([sys.executable, "-m", "zoo_cli", "verify", "verify-cpu-fp16", "--full"], env))
+                if openssl:
+                    openssl_times.append(timed([openssl, "dgst", "-sha256", str(verify_file)], env))
+            repeat = [timed([sys.executable, "-m", "zoo_cli", "verify", "verify-cpu-fp16"], env) for _ in range(5)]
+            in_process = statistics.median(
+                json.loads(subprocess.run([sys.executable, "-m", "zoo_cli", "verify", "verify-cpu-fp16", "--json"], env=env,
+                                          check=True, capture_output=True, text=True).stdout)[0]["seconds"]
+                for _ in range(5)
+            )
+            empty = [timed([sys.executable, "-m", "zoo_cli", "--version"], env) for _ in range(5)]
+            first = statistics.median(first_times)
+            vgb = verify_file.stat().st_size / 1e9
+            rows.append((f"zoo verify, first ({vgb:.1f} GB)", first, vgb / first, "", ""))
+            if openssl_times:
+                o = statistics.median(openssl_times)
+                rows.append(("openssl dgst -sha256", o, vgb / o, f"{o / first:.2f}x", ">= 0.9x"))
+            rows.append(("zoo verify, repeat: the verification", in_process, 0, "", "< 0.050 s"))
+            rows.append(("zoo verify, repeat: whole command", statistics.median(repeat), 0, "", ""))
+            rows.append(("  interpreter + CLI start (zoo --version)", statistics.median(empty), 0, "", ""))
+
+            # dedupe: two variants sharing a file
+            home = tmp / "home-dedupe"
+            env = dict(base_env, ZOO_HOME=str(home))
+            subprocess.run([sys.executable, "-m", "zoo_cli", "pull", "small-cpu-int8", "verify-cpu-fp16", "-q"], env=env, check=True)
+            subprocess.run([sys.executable, "-m", "zoo_cli", "pull", "big-cpu-fp32", "-q"], env=env, check=True)
+            blob_dir = home / "store" / "blobs" / "sha256"
+            on_disk = sum(os.stat(p).st_blocks * 512 for p in blob_dir.iterdir())
+            artifacts = sum(os.stat(p).st_size for p in (home / "store" / "artifacts").rglob("*") if p.is_file())
+            unique = sum(p.stat().st_size for p in (big, small, shared, verify_file))
+            dedupe = on_disk / unique
+    print(f"{'measure':40} {'seconds':>9} {'GB/s':>7} {'zoo vs':>8}  target")
+    for name, seconds, rate, ratio, target in rows:
+        print(f"{name:40} {seconds:9.3f} {rate:7.2f} {ratio:>8}  {target}")
+    print(f"{'bytes on disk / unique bytes':40} {dedupe:9.3f} {'':>7} {'':>8}  1.00 (artifact views: {artifacts / 1e9:.2f} GB of hard links)")
+    print(json.dumps({"pull_vs_curl": rows[1][1] / rows[0][1] if curl_times else None, "dedupe": dedupe}), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
