@@ -32,8 +32,11 @@ class HuggingFaceSource(SourceKind):
 
         variant, source = context.variant, context.variant.source
         revision = source.revision
+        files = list(context.files)
+        if source.allow_patterns:
+            revision, files = self._expand(variant, files, get_token() is not None)
         transfers = []
-        for spec in context.files:
+        for spec in files:
             url = hf_hub_url(source.repo, spec.path, revision=revision)
             try:
                 meta = get_hf_file_metadata(url, timeout=context.timeout)
@@ -56,7 +59,30 @@ class HuggingFaceSource(SourceKind):
                     partial_key=partial_key("huggingface", source.repo, spec.path, etag, meta.size),
                 )
             )
-        return FetchPlan(transfers, {"repo": source.repo, "revision": revision})
+        return FetchPlan(transfers, {"repo": source.repo, "revision": revision}, files if source.allow_patterns else None)
+
+    def _expand(self, variant, files, have_token: bool):
+        """Resolve the revision to a commit, then add the repo's files that match allow_patterns."""
+        from fnmatch import fnmatch
+
+        from huggingface_hub import HfApi
+        from huggingface_hub.hf_api import RepoFile
+
+        from registry.manifest import FileSpec
+
+        source = variant.source
+        api = HfApi()
+        try:
+            commit = api.model_info(source.repo, revision=source.revision).sha
+            tree = list(api.list_repo_tree(source.repo, revision=commit, recursive=True))
+        except Exception as exc:
+            raise self._explain(exc, variant, "(file list)", have_token) from None
+        listed = {f.path for f in files}
+        for item in tree:
+            if isinstance(item, RepoFile) and item.path not in listed and any(fnmatch(item.path, p) for p in source.allow_patterns):
+                files.append(FileSpec(path=item.path, role="other"))
+                listed.add(item.path)
+        return commit, files
 
     @staticmethod
     def _explain(exc: Exception, variant, path: str, have_token: bool) -> Exception:

@@ -47,6 +47,8 @@ class FetchPlan:
     transfers: list[Transfer]
     resolved: dict[str, Any] = field(default_factory=dict)
     """What a floating reference resolved to (commit, version), recorded in the entry and lock file."""
+    files: list["FileSpec"] | None = None
+    """The full file list when the source added files to the manifest's (allow-patterns); else None."""
 
 
 @dataclass

@@ -88,11 +88,11 @@ def quiet_hub_clients() -> None:
     os.environ.setdefault("KAGGLEHUB_VERBOSITY", "error")
 
 
-def expected_digests(variant: Variant) -> dict[str, tuple[str | None, int | None, str]]:
+def expected_digests(variant: Variant, files: list[FileSpec] | None = None) -> dict[str, tuple[str | None, int | None, str]]:
     """path -> (sha256, size, who promised it): the manifest wins, then the lock file."""
     pinned = lockfile.pins(variant.id)
     out = {}
-    for f in variant.files:
+    for f in files or variant.files:
         if f.sha256:
             out[f.path] = (f.sha256, f.size, "the manifest")
         elif f.path in pinned:
@@ -107,7 +107,7 @@ def entry_is_complete(store: Store, variant: Variant, entry: Entry | None) -> bo
         return False
     expected = expected_digests(variant)
     have = {f.path: f for f in entry.files}
-    if set(have) != set(expected):
+    if not set(expected) <= set(have):  # a source may add files (allow-patterns) to the manifest's list
         return False
     for path, (sha, size, _) in expected.items():
         f = have[path]
@@ -173,10 +173,13 @@ def pull(
             )
         context = FetchContext(variant, list(variant.files), source_root=source_root, timeout=settings.get().http_timeout)
         plan = source.prepare(context)
-        arrived = _transfer_all(store, variant, plan, expected, reporter)
+        files = plan.files or list(variant.files)
+        if plan.files:
+            expected = expected_digests(variant, files)
+        arrived = _transfer_all(store, variant, files, plan, expected, reporter)
         try:
             _format_checks(catalog, variant, arrived)
-            result = _commit(store, variant, plan, arrived, expected, reporter)
+            result = _commit(store, variant, files, plan, arrived, expected, reporter)
         finally:
             for item in arrived.values():
                 if item.move:  # a verified download that did not make it in: do not keep bad bytes around
@@ -197,8 +200,8 @@ def _drop_corrupt_blobs(store: Store, entry: Entry, reporter: Reporter) -> None:
                 store.forget_fingerprints({f.sha256})
 
 
-def _transfer_all(store, variant, plan: FetchPlan, expected, reporter) -> dict[str, "_Arrived"]:
-    specs = {f.path: f for f in variant.files}
+def _transfer_all(store, variant, files: list[FileSpec], plan: FetchPlan, expected, reporter) -> dict[str, "_Arrived"]:
+    specs = {f.path: f for f in files}
     todo = []
     for transfer in plan.transfers:
         sha, size, _ = expected.get(transfer.path, (None, None, ""))
@@ -308,10 +311,10 @@ def run_structural_checks(catalog: Catalog, variant: Variant, output, path: Path
     return problems
 
 
-def _commit(store: Store, variant: Variant, plan: FetchPlan, arrived, expected, reporter) -> PullResult:
+def _commit(store: Store, variant: Variant, specs: list[FileSpec], plan: FetchPlan, arrived, expected, reporter) -> PullResult:
     files = []
     downloaded = reused = 0
-    for f in variant.files:
+    for f in specs:
         if f.path in arrived:
             item = arrived[f.path]
             files.append(EntryFile(f.path, item.sha256, item.size))
@@ -331,7 +334,7 @@ def _commit(store: Store, variant: Variant, plan: FetchPlan, arrived, expected, 
         verified_at=time.time(),
     )
     with store.store_lock():
-        for f in variant.files:
+        for f in specs:
             if f.path in arrived:
                 item = arrived[f.path]
                 store.add_blob(item.local, item.sha256, move=item.move)

@@ -183,6 +183,9 @@ class HuggingFaceSource(StrictModel):
     kind: Literal["huggingface"]
     repo: str = Field(description="owner/name on the Hugging Face Hub.")
     revision: str = Field("main", description="Branch, tag or (best) a 40-hex commit.")
+    allow_patterns: list[SafeRelativePath] | None = Field(
+        None, description="Also fetch every repo file matching these globs (e.g. '*.json'), besides the files listed."
+    )
 
     @model_validator(mode="after")
     def _check_repo(self) -> "HuggingFaceSource":

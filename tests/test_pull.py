@@ -415,3 +415,41 @@ def test_manifest_pin_writes_observed_digests_and_keeps_comments(env, files, zoo
     assert "already pins" in zoo("manifest", "pin", "tiny-hf-cpu-fp32", env=env, check=True).stderr
     nothing = zoo("manifest", "pin", "tiny-hf-cpu-int8", env=env)
     assert nothing.returncode != 0 and "zoo pull tiny-hf-cpu-int8" in nothing.stderr
+
+
+def test_progress_bars_on_a_terminal_and_none_when_quiet(env, hubs, monkeypatch):
+    """In-process, with stderr forced to look like a terminal: bars show the file, bytes and speed."""
+    import io
+
+    from rich.console import Console
+
+    from registry import catalog, settings
+    from zoo_cli import main
+    from zoo_cli.terminal import terminal
+
+    serve_gemma(hubs[1], mediapipe_like_bin("GEMMA_2B", "gpu", padding=3_000_000))
+    for key, value in (env | {"ZOO_LOAD_PLUGINS": "", "KAGGLE_API_TOKEN": KAGGLE_TOKEN}).items():
+        monkeypatch.setenv(key, value)
+    settings.reload()
+    catalog.reset()
+    screen = io.StringIO()
+    monkeypatch.setattr(terminal, "err", Console(file=screen, force_terminal=True, width=120))
+    assert main(["pull", "gemma-2b-it-gpu-int4"]) == 0
+    drawn = screen.getvalue()
+    assert "gemma-2b-it-gpu-int4.bin" in drawn and "total" in drawn and "MB" in drawn
+    assert main(["rm", "gemma-2b-it-gpu-int4"]) == 0
+    screen.seek(0)
+    screen.truncate()
+    assert main(["pull", "-q", "gemma-2b-it-gpu-int4"]) == 0
+    assert screen.getvalue().strip() == ""
+
+
+def test_allow_patterns_add_matching_repo_files(tmp_path, files, hubs, zoo):
+    hubs[0].add_repo("acme/tiny-lm", {**files, "extra/generation_config.json": b"{}", "README.md": b"# hi"})
+    env = make_env(tmp_path, hubs)
+    manifest = Path(env["PYTHONPATH"]) / "zoo_testhf" / "family.toml"
+    manifest.write_text(manifest.read_text().replace('repo = "acme/tiny-lm", revision = "main"', 'repo = "acme/tiny-lm", revision = "main", allow_patterns = ["*.json"]'))
+    [pulled] = json.loads(zoo("pull", "tiny-hf-cpu-fp32", "--json", env=env, check=True).stdout)
+    assert sorted(f["path"] for f in pulled["files"]) == ["config.json", "extra/generation_config.json", "model.tflite", "tokenizer.json"]
+    assert (store_root() / "artifacts" / "tiny-hf-cpu-fp32" / "extra" / "generation_config.json").read_bytes() == b"{}"
+    assert json.loads(zoo("pull", "tiny-hf-cpu-fp32", "--json", env=env, check=True).stdout)[0]["already_present"]

@@ -36,7 +36,7 @@ def pull_command(queries, locked, repair, quiet, as_json, **filters) -> None:
         for row in rows:
             result = pull(catalog, catalog.variant(row["id"]), locked=locked, repair=repair, reporter=progress)
             results.append(result)
-            if not as_json:
+            if not as_json and not quiet:
                 state = "already in the store" if result.already_present else (
                     f"downloaded {_size(result.downloaded_bytes)}" + (f", reused {_size(result.reused_bytes)}" if result.reused_bytes else "")
                 )
@@ -57,4 +57,4 @@ def pull_command(queries, locked, repair, quiet, as_json, **filters) -> None:
         ])
     else:
         for r in results:
-            terminal.print(str(r.path), markup=False)
+            terminal.line(str(r.path))

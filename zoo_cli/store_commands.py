@@ -73,7 +73,7 @@ def path_command(query: str, as_dir: bool) -> None:
     """Print the path of a stored artifact, for scripts."""
     store, entry = entry_for(query)
     directory = store.artifact_dir(entry.id)
-    terminal.print(str(directory if as_dir else directory / entry.main), markup=False, soft_wrap=True)
+    terminal.line(str(directory if as_dir else directory / entry.main))
 
 
 @click.command("rm")

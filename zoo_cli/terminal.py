@@ -19,6 +19,11 @@ class Terminal:
     def print(self, *objects: Any, **kwargs: Any) -> None:
         self.out.print(*objects, **kwargs)
 
+    def line(self, text: str) -> None:
+        """One line of data on stdout, never wrapped or styled (paths, ids)."""
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
     def json(self, data: Any) -> None:
         """Plain JSON on stdout, never wrapped or coloured, so scripts can parse it."""
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")

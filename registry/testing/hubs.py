@@ -310,7 +310,7 @@ class HuggingFaceHub(_Hub):
             handler.send_blob(blob, digest, head=head)
             return
         match = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
-        api = re.fullmatch(r"/api/models/([^/]+/[^/]+)/revision/([^/]+)", path)
+        api = re.fullmatch(r"/api/models/([^/]+/[^/]+)/(revision|tree)/([^/]+)", path)
         repo_id = (match or api).group(1) if (match or api) else None
         repo = self.repos.get(repo_id) if repo_id else None
         if repo is None:
@@ -321,12 +321,21 @@ class HuggingFaceHub(_Hub):
         if repo.gated and token not in repo.tokens:
             self._error(handler, 401 if token is None else 403, "GatedRepo", head)
             return
-        revision = (match or api).group(2)
+        revision = match.group(2) if match else api.group(3)
         if revision not in ("main", repo.commit):
             self._error(handler, 404, "RevisionNotFound", head)
             return
-        if api:
+        if api and api.group(2) == "revision":
             handler.reply(200, json.dumps({"id": repo_id, "sha": repo.commit}).encode(), {"Content-Type": "application/json"}, head=head)
+            return
+        if api:  # the tree listing, in one page
+            entries = []
+            for file_path, blob in sorted(repo.files.items()):
+                entry = {"type": "file", "path": file_path, "size": blob.size, "oid": _git_blob_sha1(blob) if file_path not in repo.lfs else blob.digest("sha1")}
+                if file_path in repo.lfs:
+                    entry["lfs"] = {"oid": blob.digest("sha256"), "size": blob.size, "pointerSize": 134}
+                entries.append(entry)
+            handler.reply(200, json.dumps(entries).encode(), {"Content-Type": "application/json"}, head=head)
             return
         file_path = match.group(3)
         blob = repo.files.get(file_path)
