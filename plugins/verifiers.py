@@ -42,11 +42,14 @@ class TFLiteFlatbuffer(Verifier):
 
 class MediaPipeMetadata(Verifier):
     name = "mediapipe-metadata"
-    description = "A MediaPipe .bin's metadata (LlmModelType, backend, tokenizer) matches the variant."
+    description = (
+        "A MediaPipe .bin's metadata matches the variant: model type, backend, the model type's parameters "
+        "(sizes and layer count), every layer's tensors, the tokenizer, and a LoRA file's rank."
+    )
     formats = ("bin",)
 
     def check(self, path, variant, output):
-        from registry.tflite import LLM_MODEL_TYPES
+        from registry.tflite import EXPECTED_SHAPES, LLM_MODEL_TYPES, NotTFLite, llm_shape
 
         problems: list[str] = []
         info = _read_tflite(path, problems)
@@ -58,17 +61,55 @@ class MediaPipeMetadata(Verifier):
             problems.append("no 'backend' metadata: not a MediaPipe LLM file")
         elif backend != variant.backend:
             problems.append(f"its backend metadata says '{backend}', but {variant.id} is a {variant.backend} variant")
-        expected_type = variant.expect.get("model_type") or (variant.recipe.params.get("model_type") if variant.recipe else None)
-        raw_type = meta.get("odml.infra.LlmModelType")
-        if raw_type is None:
+        expected = output.expect.get("model_type") or variant.expect.get("model_type") or (
+            variant.recipe.params.get("model_type") if variant.recipe else None)
+        code = info.metadata_buffer_index.get("odml.infra.LlmModelType")
+        found = LLM_MODEL_TYPES.get(code, f"unknown type {code}") if code is not None else None
+        if found is None:
             problems.append("no 'odml.infra.LlmModelType' metadata")
-        elif expected_type:
-            found = LLM_MODEL_TYPES.get(raw_type[0], f"unknown type {raw_type[0]}") if raw_type else "empty"
-            if found != expected_type:
-                problems.append(f"its model type is {found}, but the manifest expects {expected_type}")
+        elif expected and found != expected:
+            problems.append(f"its model type is {found}, but the manifest expects {expected}")
+        if output.expect.get("lora_rank") is not None:
+            rank = info.metadata_buffer_index.get("lora_rank")
+            if rank != output.expect["lora_rank"]:
+                problems.append(f"its lora_rank metadata is {rank}, expected {output.expect['lora_rank']}")
+            return problems  # a LoRA file holds adapter weights only
         if not meta.get("spm_vocab_model"):
             problems.append("no tokenizer ('spm_vocab_model' metadata)")
+        shape = EXPECTED_SHAPES.get(found or "")
+        if shape:
+            try:
+                actual = llm_shape(meta.get("odml.infra.proto.LlmParameters", b""))
+            except NotTFLite as exc:
+                problems.append(f"unreadable LlmParameters: {exc}")
+                return problems
+            if actual != shape:
+                problems.append(f"its LlmParameters say {actual}, but {found} is {shape}")
+            problems += _missing_tensors(info.tensor_names, shape.layers)
         return problems
+
+
+def _missing_tensors(names: list[str], layers: int) -> list[str]:
+    """Every layer needs its attention (q, k, v, post) and feed-forward tensors; the model its head."""
+    present = set(names)
+    missing = []
+    for prefix in ("params.lm.softmax.logits_ffn", "params.lm.final_ln"):
+        if not any(n.startswith(prefix) for n in present):
+            missing.append(prefix)
+    for i in range(layers):
+        base = f"params.lm.transformer.x_layers_{i}."
+        for part in ("self_attention.q", "self_attention.k", "self_attention.v", "self_attention.post",
+                     "ff_layer.ffn_layer1", "ff_layer.ffn_layer2"):
+            if not any(n.startswith(base + part + ".") for n in present):
+                missing.append(base + part)
+    extra = sorted({n.split(".")[3] for n in present if n.startswith("params.lm.transformer.x_layers_")}
+                   - {f"x_layers_{i}" for i in range(layers)})
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} expected tensors are missing, e.g. {', '.join(missing[:3])}")
+    if extra:
+        problems.append(f"tensors for layers the model does not have: {', '.join(extra[:3])}")
+    return problems
 
 
 class TaskBundle(Verifier):

@@ -198,3 +198,18 @@ class NeedsBuildError(ZooError):
     """`zoo pull` of a variant that is built, not downloaded ready-made."""
 
     exit_code = ExitCode.USAGE
+
+
+class ToolchainError(ZooError):
+    """A converter toolchain could not be created or used."""
+
+    exit_code = ExitCode.BUILD_FAILED
+
+
+class BuildError(ZooError):
+    """A build step failed: the converter crashed or refused, or the output failed verification.
+
+    Nothing is installed when this is raised.
+    """
+
+    exit_code = ExitCode.BUILD_FAILED

@@ -285,6 +285,9 @@ class OutputSpec(StrictModel):
 
     path: SafeRelativePath
     checks: list[Identifier] = Field(default_factory=list)
+    expect: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Facts only this output's checks verify, e.g. lora_rank = 4."
+    )
 
 
 # --------------------------------------------------------------------------- manifest

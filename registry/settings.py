@@ -47,6 +47,8 @@ class Settings:
     """ZOO_DOWNLOAD_WORKERS: files fetched in parallel (default 4)."""
     kagglehub_cache: Path | None
     """KAGGLEHUB_CACHE as the user set it; None lets zoo keep kagglehub's files under ZOO_HOME."""
+    toolchains_dir: Path
+    """ZOO_TOOLCHAINS: where converter toolchains live (default ZOO_HOME/toolchains); safe to share."""
     kaggle_endpoint: str | None
     """ZOO_KAGGLE_ENDPOINT: a Kaggle-compatible API server (a mirror, or the test servers).
     kagglehub >= 0.4 ignores KAGGLE_API_ENDPOINT, so zoo offers its own switch."""
@@ -81,6 +83,8 @@ def get() -> Settings:
         download_workers=max(1, int(os.environ.get("ZOO_DOWNLOAD_WORKERS") or 4)),
         kagglehub_cache=Path(os.environ["KAGGLEHUB_CACHE"]) if os.environ.get("KAGGLEHUB_CACHE") else None,
         kaggle_endpoint=os.environ.get("ZOO_KAGGLE_ENDPOINT") or None,
+        toolchains_dir=Path(os.environ["ZOO_TOOLCHAINS"]).expanduser() if os.environ.get("ZOO_TOOLCHAINS")
+        else (Path(home).expanduser() if home else _default_home()) / "toolchains",
     )
 
 

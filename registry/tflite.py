@@ -17,7 +17,9 @@ from pathlib import Path
 IDENTIFIER = b"TFL3"
 
 # MediaPipe's odml.infra.proto.LlmModelType, as its native code numbers it (read from the
-# descriptor embedded in mediapipe 0.10.35's libmediapipe.so). The .bin stores the value as one byte.
+# descriptor embedded in mediapipe 0.10.35's libmediapipe.so). A .bin stores the value in the
+# `buffer` field of its "odml.infra.LlmModelType" metadata entry itself, not in a buffer's bytes
+# (seen in a real FALCON_RW_1B conversion: buffer index 5).
 LLM_MODEL_TYPES = {
     5: "FALCON_RW_1B",
     6: "GEMMA_2B",
@@ -41,6 +43,8 @@ class TFLiteInfo:
     operator_count: int = 0
     signature_keys: list[str] = field(default_factory=list)
     metadata: dict[str, bytes] = field(default_factory=dict)
+    metadata_buffer_index: dict[str, int] = field(default_factory=dict)
+    """Each metadata entry's raw `buffer` field (MediaPipe keeps its model type there)."""
 
 
 class _Reader:
@@ -120,8 +124,9 @@ def read_bytes(buf) -> TFLiteInfo:
     buffers = r.tables(model, 4)
     for entry in r.tables(model, 6):
         name, index = r.string(entry, 0), r.scalar(entry, 1, "<I")
+        info.metadata_buffer_index[name] = index
         if index >= len(buffers):
-            raise NotTFLite(f"metadata '{name}' points at buffer {index}, but there are {len(buffers)}")
+            continue  # not a buffer reference (see LLM_MODEL_TYPES)
         buffer = buffers[index]
         start, length = r.vector(buffer, 0)
         if length:
@@ -146,3 +151,70 @@ def read(path: Path) -> TFLiteInfo:
                 return read_bytes(mm)
             except struct.error as exc:
                 raise NotTFLite(f"corrupt flatbuffer ({exc})") from None
+
+
+def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(buf):
+            raise NotTFLite("truncated protobuf")
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, pos
+
+
+def proto_fields(buf: bytes) -> dict[int, list]:
+    """A protobuf message's fields by number (varints as ints, length-delimited as bytes), schema-free."""
+    fields: dict[int, list] = {}
+    pos = 0
+    while pos < len(buf):
+        key, pos = read_varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = read_varint(buf, pos)
+        elif wire == 2:
+            length, pos = read_varint(buf, pos)
+            value, pos = bytes(buf[pos : pos + length]), pos + length
+        elif wire == 5:
+            value, pos = bytes(buf[pos : pos + 4]), pos + 4
+        elif wire == 1:
+            value, pos = bytes(buf[pos : pos + 8]), pos + 8
+        else:
+            raise NotTFLite(f"unsupported protobuf wire type {wire}")
+        fields.setdefault(number, []).append(value)
+    return fields
+
+
+@dataclass(frozen=True)
+class LlmShape:
+    embedding_dim: int
+    hidden_dim: int
+    layers: int
+    vocab_size: int
+
+
+# What odml.infra.proto.LlmParameters must hold per model type: TransformerParameters (field 1)
+# embedding_dim (3), hidden_dimension (4), num_stacks (7); vocab_size (2). Field numbers were read
+# from a real FALCON_RW_1B conversion; the sizes are those of the published Hugging Face configs.
+EXPECTED_SHAPES = {
+    "FALCON_RW_1B": LlmShape(2048, 8192, 24, 50304),
+    "PHI_2": LlmShape(2560, 10240, 32, 51200),
+    "STABLELM_4E1T_3B": LlmShape(2560, 6912, 32, 50304),
+    "GEMMA_2B": LlmShape(2048, 16384, 18, 256000),
+    "GEMMA_7B": LlmShape(3072, 24576, 28, 256000),
+    "GEMMA2_2B": LlmShape(2304, 9216, 26, 256000),
+}
+
+
+def llm_shape(parameters: bytes) -> LlmShape:
+    top = proto_fields(parameters)
+    transformer = proto_fields(top.get(1, [b""])[0])
+
+    def first(fields: dict[int, list], number: int) -> int:
+        values = fields.get(number) or [0]
+        return values[0] if isinstance(values[0], int) else 0
+
+    return LlmShape(first(transformer, 3), first(transformer, 4), first(transformer, 7), first(top, 2))

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from registry.tflite import LLM_MODEL_TYPES
+from registry.tflite import EXPECTED_SHAPES, LLM_MODEL_TYPES, LlmShape
 
 
 def build_tflite(
     *, metadata: dict[str, bytes] | None = None, tensor_names: list[str] | None = None, subgraph_name: str = "",
-    signature_keys: list[str] | None = None,
+    signature_keys: list[str] | None = None, index_metadata: dict[str, int] | None = None,
 ) -> bytes:
+    """`index_metadata` entries carry a bare number in their buffer field, as MediaPipe's model type does."""
     import flatbuffers
 
     b = flatbuffers.Builder(4096)
@@ -37,7 +38,8 @@ def build_tflite(
     metadata = metadata or {}
     buffers = [buffer(b"")] + [buffer(data) for data in metadata.values()]
     entries = []
-    for index, name in enumerate(metadata, start=1):
+    slots = [(name, index) for index, name in enumerate(metadata, start=1)] + list((index_metadata or {}).items())
+    for name, index in slots:
         n = b.CreateString(name)
         b.StartObject(2)
         b.PrependUOffsetTRelativeSlot(0, n, 0)
@@ -75,12 +77,46 @@ def build_tflite(
     return bytes(b.Output())
 
 
-def mediapipe_like_bin(model_type: str, backend: str, *, padding: int = 0, tokenizer: bytes = b"\x0a\x05spm") -> bytes:
-    """A flatbuffer carrying MediaPipe's LLM metadata; `padding` appends bytes (weights stand-in)."""
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def llm_parameters(shape: LlmShape) -> bytes:
+    """odml.infra.proto.LlmParameters with the fields zoo checks (numbers as in real MediaPipe output)."""
+    transformer = b"".join(_varint(field << 3) + _varint(value) for field, value in
+                           ((3, shape.embedding_dim), (4, shape.hidden_dim), (7, shape.layers)))
+    return _varint(1 << 3 | 2) + _varint(len(transformer)) + transformer + _varint(2 << 3) + _varint(shape.vocab_size)
+
+
+def mediapipe_tensor_names(layers: int) -> list[str]:
+    """The tensors of a MediaPipe LLM file, as a real FALCON_RW_1B conversion names them."""
+    names = ["params.lm.final_ln.scale", "params.lm.softmax.logits_ffn.w", "params.lm.token_embedding.w"]
+    for i in range(layers):
+        p = f"params.lm.transformer.x_layers_{i}."
+        names += [p + "pre_layer_norm.scale", p + "ff_layer.pre_layer_norm.scale",
+                  p + "ff_layer.ffn_layer1.linear.w", p + "ff_layer.ffn_layer2.linear.w"]
+        names += [p + f"self_attention.{x}.linear.w" for x in ("q", "k", "v", "post")]
+    return names
+
+
+def mediapipe_like_bin(
+    model_type: str, backend: str, *, padding: int = 0, tokenizer: bytes = b"\x0a\x05spm",
+    shape: LlmShape | None = None, layers: int | None = None, extra_metadata: dict[str, bytes] | None = None,
+) -> bytes:
+    """A flatbuffer carrying MediaPipe's LLM metadata and tensor names; `padding` stands in for weights."""
     code = {name: number for number, name in LLM_MODEL_TYPES.items()}[model_type]
+    shape = shape or EXPECTED_SHAPES[model_type]
     data = build_tflite(
-        metadata={"backend": backend.encode(), "odml.infra.LlmModelType": bytes([code]), "spm_vocab_model": tokenizer},
-        tensor_names=["params.lm.softmax.logits_ffn.w"],
+        metadata={"backend": backend.encode(), "spm_vocab_model": tokenizer,
+                  "odml.infra.proto.LlmParameters": llm_parameters(shape), **(extra_metadata or {})},
+        index_metadata={"odml.infra.LlmModelType": code},
+        tensor_names=mediapipe_tensor_names(shape.layers if layers is None else layers),
         subgraph_name=model_type,
     )
     return data + b"\0" * padding

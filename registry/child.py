@@ -1,0 +1,162 @@
+"""Running a converter, bundler or runtime check in its toolchain, as a child process.
+
+Native converters abort, segfault or get OOM-killed instead of raising, so they never run in
+zoo's process. A job is a standalone runner script (stdlib plus the toolchain's packages, never
+zoo's own modules) given a JSON request file. It reports on stdout, one JSON object per line:
+
+    {"event": "progress", "message": "writing weights"}
+    {"event": "result", "data": {...}}
+    {"event": "error", "message": "...", "fix": "..."}     (then exits non-zero)
+
+Anything else it prints is kept as log. zoo records wall time and peak RSS (wait4's rusage) and
+turns a signal into an error that names it and its likely cause.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .errors import BuildError
+
+
+@dataclass
+class JobResult:
+    seconds: float
+    peak_rss_bytes: int
+    data: dict = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+
+
+def machine_ram_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def available_ram_bytes() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return machine_ram_bytes()
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:.1f} GB"
+
+
+def explain_signal(number: int, what: str, ram_gb: float | None) -> tuple[str, str]:
+    name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else f"signal {number}"
+    if number == signal.SIGKILL:
+        need = f"{what} needs about {ram_gb:g} GB of RAM; " if ram_gb else ""
+        return (
+            f"The {what} step was killed by {name}, most likely by the kernel's out-of-memory killer: "
+            f"{need}this machine has {_gb(machine_ram_bytes())} ({_gb(available_ram_bytes())} free now).",
+            "Close other programs or use a machine with more memory; int4 variants need less.",
+        )
+    if number in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE):
+        return (
+            f"The {what} step crashed in native code ({name}). This usually means the checkpoint does not have "
+            "the shapes this model type requires (the converter fixes every dimension), or a converter bug.",
+            "Check that the checkpoint is the model the manifest names; run with ZOO_DEBUG=1 to see the converter's log.",
+        )
+    return (f"The {what} step was stopped by {name}.", "Run the command again.")
+
+
+def run_job(
+    python: Path,
+    runner: Path,
+    request: dict,
+    work_dir: Path,
+    *,
+    what: str,
+    ram_gb: float | None = None,
+    on_progress: Callable[[str], None] | None = None,
+    env: dict[str, str] | None = None,
+) -> JobResult:
+    """Run `runner` with `request` under `python`; raise BuildError on any failure."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    request_file = work_dir / f"{runner.stem}.request.json"
+    request_file.write_text(json.dumps(request))
+    child_env = dict(os.environ)
+    child_env.pop("PYTHONPATH", None)  # the toolchain sees only its own packages
+    child_env.update({"PYTHONUNBUFFERED": "1", "PYTHONNOUSERSITE": "1"})
+    child_env.update(env or {})
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [str(python), str(runner), str(request_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=work_dir,
+        env=child_env,
+        start_new_session=True,  # Ctrl-C reaches zoo, which then stops the whole job
+    )
+    log: deque[str] = deque(maxlen=200)
+    stderr_tail: deque[str] = deque(maxlen=40)
+    result: dict = {}
+    error: dict = {}
+
+    def drain_stderr() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            stderr_tail.append(line.rstrip())
+
+    reader = threading.Thread(target=drain_stderr, daemon=True)
+    reader.start()
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            line = line.rstrip()
+            event = None
+            if line.startswith("{"):
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    event = None
+            if not isinstance(event, dict) or "event" not in event:
+                log.append(line)
+                continue
+            if event["event"] == "progress" and on_progress:
+                on_progress(str(event.get("message", "")))
+            elif event["event"] == "result":
+                result = event.get("data") or {}
+            elif event["event"] == "error":
+                error = event
+        _, status, usage = os.wait4(process.pid, 0)
+    except BaseException:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+        raise
+    reader.join(timeout=5)
+    seconds = time.monotonic() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    peak = usage.ru_maxrss * 1024  # kilobytes on Linux
+    if os.WIFSIGNALED(status):
+        message, fix = explain_signal(os.WTERMSIG(status), what, ram_gb)
+        raise BuildError(message + _tail(stderr_tail), fix=fix)
+    if process.returncode != 0:
+        if error:
+            raise BuildError(f"The {what} step failed: {error.get('message')}", fix=error.get("fix") or "See the message above.")
+        raise BuildError(
+            f"The {what} step exited with status {process.returncode}." + _tail(stderr_tail),
+            fix="Run with ZOO_DEBUG=1 for the full log; `zoo toolchain doctor` checks the toolchain.",
+        )
+    return JobResult(seconds, peak, result, list(log))
+
+
+def _tail(lines: deque[str]) -> str:
+    useful = [line for line in lines if line.strip()][-3:]
+    return (" Last output: " + " | ".join(useful)[-600:]) if useful else ""

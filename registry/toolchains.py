@@ -1,0 +1,250 @@
+"""Toolchains: isolated, pinned Python environments that converters run in as child processes.
+
+The converter stacks conflict (shared/research/dependency-pins.md): litert-torch forces
+typing-extensions < 4.13, keras-hub pins kagglesdk against kagglehub, GPT-2 needs TensorFlow 2.19
+while litert-torch brings protobuf 7. So each converter declares a toolchain (name, pinned
+requirements, Python version) and zoo creates it on first use as a virtual environment keyed by
+the hash of its requirements, records its exact package list (the lock) and reuses it.
+
+pip runs inside the new environment, so the user's pip configuration (pip.conf, PIP_INDEX_URL,
+PIP_FIND_LINKS, PIP_CONSTRAINT, ...) applies as it would to any pip install.
+Only `bin/python` of an environment is ever run: the directory is renamed into place after it is
+built, which leaves console-script shebangs pointing at the old name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from filelock import FileLock
+
+from . import settings
+from .components import Toolchain
+from .errors import ToolchainError
+from .fsutil import write_atomically
+
+RECORD = "zoo-toolchain.json"
+
+
+@dataclass
+class Environment:
+    """A usable toolchain: which python to run, and the exact packages it holds."""
+
+    spec: Toolchain
+    python: Path
+    path: Path | None
+    """None when zoo's own interpreter already satisfies the toolchain."""
+    lock: list[str]
+
+    @property
+    def lock_digest(self) -> str:
+        return hashlib.sha256("\n".join(sorted(self.lock)).encode()).hexdigest()
+
+    def describe(self) -> dict:
+        return {
+            "name": self.spec.name,
+            "python": str(self.python),
+            "path": str(self.path) if self.path else None,
+            "requirements": list(self.spec.requirements),
+            "lock": self.lock,
+            "lock_sha256": self.lock_digest,
+        }
+
+
+def key(spec: Toolchain) -> str:
+    data = json.dumps([spec.name, sorted(spec.requirements), spec.python])
+    return hashlib.sha256(data.encode()).hexdigest()[:12]
+
+
+def root() -> Path:
+    return settings.get().toolchains_dir
+
+
+def location(spec: Toolchain) -> Path:
+    return root() / f"{spec.name}-{key(spec)}"
+
+
+def _current_python_matches(spec: Toolchain) -> bool:
+    return f"{sys.version_info.major}.{sys.version_info.minor}" == spec.python
+
+
+def satisfied_by_current(spec: Toolchain) -> bool:
+    """True when this very interpreter has every pinned requirement (then no environment is needed)."""
+    if not _current_python_matches(spec):
+        return False
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import Requirement
+
+    for text in spec.requirements:
+        requirement = Requirement(text)
+        try:
+            installed = version(requirement.name)
+        except PackageNotFoundError:
+            return False
+        if requirement.specifier and not requirement.specifier.contains(installed, prereleases=True):
+            return False
+    return True
+
+
+def _freeze(python: Path) -> list[str]:
+    out = subprocess.run([str(python), "-m", "pip", "freeze", "--all"], capture_output=True, text=True, check=True)
+    return sorted(line for line in out.stdout.splitlines() if line and not line.startswith("#"))
+
+
+def find(spec: Toolchain) -> Environment | None:
+    if satisfied_by_current(spec):
+        return Environment(spec, Path(sys.executable), None, _current_lock())
+    path = location(spec)
+    try:
+        record = json.loads((path / RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    python = path / "bin" / "python"
+    if not python.exists():
+        return None
+    return Environment(spec, python, path, record["lock"])
+
+
+_CURRENT_LOCK: list[str] | None = None
+
+
+def _current_lock() -> list[str]:
+    global _CURRENT_LOCK
+    if _CURRENT_LOCK is None:
+        from importlib.metadata import distributions
+
+        _CURRENT_LOCK = sorted({f"{d.metadata['Name']}=={d.version}" for d in distributions() if d.metadata["Name"]})
+    return _CURRENT_LOCK
+
+
+def _interpreter(spec: Toolchain) -> str:
+    if _current_python_matches(spec):
+        return sys.executable
+    found = shutil.which(f"python{spec.python}")
+    if found:
+        return found
+    raise ToolchainError(
+        f"The {spec.name} toolchain needs Python {spec.python}, and no python{spec.python} is on PATH.",
+        fix=f"Install Python {spec.python} (e.g. `apt-get install python{spec.python}` or pyenv), then run "
+        f"`zoo toolchain install {spec.name}`.",
+    )
+
+
+def ensure(spec: Toolchain, on_line: Callable[[str], None] | None = None) -> Environment:
+    """The toolchain's environment, created first if it does not exist yet."""
+    found = find(spec)
+    if found:
+        return found
+    if settings.get().offline:
+        raise ToolchainError(
+            f"The {spec.name} toolchain is not installed, and zoo is offline.",
+            fix=f"Run `zoo toolchain install {spec.name}` while online.",
+        )
+    return create(spec, on_line)
+
+
+def create(spec: Toolchain, on_line: Callable[[str], None] | None = None) -> Environment:
+    target = location(spec)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        found = find(spec)  # another process may have built it while we waited
+        if found:
+            return found
+        staging = target.with_name(f".{target.name}.{os.getpid()}.building")
+        shutil.rmtree(staging, ignore_errors=True)
+        say = on_line or (lambda line: None)
+        started = time.monotonic()
+        try:
+            say(f"Creating the {spec.name} toolchain in {target} ...")
+            _run([_interpreter(spec), "-m", "venv", str(staging)], say, spec)
+            python = staging / "bin" / "python"
+            _run([str(python), "-m", "pip", "install", "--upgrade", "pip"], say, spec)
+            _run([str(python), "-m", "pip", "install", *spec.requirements], say, spec)
+            lock = _freeze(python)
+            record = {
+                "name": spec.name,
+                "key": key(spec),
+                "requirements": list(spec.requirements),
+                "python": spec.python,
+                "lock": lock,
+                "created_at": time.time(),
+                "seconds": round(time.monotonic() - started, 1),
+            }
+            write_atomically(staging / RECORD, json.dumps(record, indent=2))
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        say(f"The {spec.name} toolchain is ready ({record['seconds']} s, {len(lock)} packages).")
+        return Environment(spec, target / "bin" / "python", target, lock)
+
+
+def _run(cmd: list[str], say: Callable[[str], None], spec: Toolchain) -> None:
+    """Run a step, streaming its output; on failure show the tail of it."""
+    tail: list[str] = []
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    for line in process.stdout:
+        line = line.rstrip()
+        tail = (tail + [line])[-15:]
+        if line and not line.startswith(("  ", "Requirement already")):
+            say(line)
+    if process.wait() != 0:
+        raise ToolchainError(
+            f"Creating the {spec.name} toolchain failed at `{' '.join(Path(c).name if i == 0 else c for i, c in enumerate(cmd))}`:\n"
+            + "\n".join(tail),
+            fix="Check the network and your pip configuration (index, proxies), then run "
+            f"`zoo toolchain install {spec.name}` again.",
+        )
+
+
+def installed() -> list[dict]:
+    out = []
+    base = root()
+    if not base.exists():
+        return out
+    for path in sorted(base.iterdir()):
+        try:
+            record = json.loads((path / RECORD).read_text())
+        except (OSError, ValueError):
+            continue
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+        out.append(record | {"path": str(path), "bytes": size})
+    return out
+
+
+def remove(name: str) -> list[Path]:
+    removed = []
+    base = root()
+    if base.exists():
+        for path in base.iterdir():
+            if path.is_dir() and path.name.rsplit("-", 1)[0] == name:
+                shutil.rmtree(path)
+                removed.append(path)
+    return removed
+
+
+def doctor(env: Environment, probe: str | None) -> list[str]:
+    """Problems with an environment: pip check, the probe import, a lock that drifted."""
+    problems = []
+    check = subprocess.run([str(env.python), "-m", "pip", "check"], capture_output=True, text=True)
+    if check.returncode != 0:
+        problems.append("pip check: " + (check.stdout.strip() or check.stderr.strip()).splitlines()[0])
+    if probe:
+        ran = subprocess.run([str(env.python), "-c", probe], capture_output=True, text=True)
+        if ran.returncode != 0:
+            problems.append(f"probe failed: {(ran.stderr.strip().splitlines() or ['?'])[-1]}")
+    if env.path is not None and _freeze(env.python) != env.lock:
+        problems.append("its packages no longer match the recorded lock (something installed into it)")
+    return problems
