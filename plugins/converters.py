@@ -1,16 +1,9 @@
-"""The built-in converters, each running in its own pinned toolchain."""
+"""Built-in converters declared ahead of their implementation (GPT-2 via Keras, PyTorch via litert-torch)."""
 
 from registry.components import Converter
 from registry.hookspecs import hookimpl
 
 from plugins import toolchains
-
-
-class MediaPipeConverter(Converter):
-    name = "mediapipe"
-    description = "MediaPipe genai converter (PHI_2, FALCON_RW_1B, STABLELM_4E1T_3B, GEMMA_2B, GEMMA2_2B, GEMMA_7B) to a .bin."
-    toolchain = toolchains.MEDIAPIPE
-    produces = ("bin",)
 
 
 class KerasTFLiteConverter(Converter):
@@ -29,5 +22,5 @@ class LiteRTTorchConverter(Converter):
 
 @hookimpl
 def register_converters(register):
-    for converter in (MediaPipeConverter(), KerasTFLiteConverter(), LiteRTTorchConverter()):
+    for converter in (KerasTFLiteConverter(), LiteRTTorchConverter()):
         register(converter)

@@ -12,6 +12,7 @@ MEDIAPIPE = Toolchain(
     # 0.10.35 is the last release with mediapipe.tasks.python.genai (converter and bundler).
     requirements=("mediapipe==0.10.35", "torch==2.13.0", "jax==0.10.2", "jaxlib==0.10.2", "sentencepiece", "safetensors", "numpy"),
     notes=("The genai converter and bundler were removed in mediapipe 1.x.",),
+    probe="from mediapipe.tasks.python.genai import converter, bundler",
 )
 
 TENSORFLOW_219 = Toolchain(
@@ -19,6 +20,7 @@ TENSORFLOW_219 = Toolchain(
     # TF 2.21's Python interpreter has no Flex delegate, so it cannot run the GPT-2 model it converts.
     requirements=("tensorflow==2.19.*", "tensorflow-text==2.19.*", "keras-hub==0.29.1"),
     notes=("TF 2.19 converts GPT-2 into a model its own interpreter can run; TF 2.21 does not.",),
+    probe="import tensorflow, tensorflow_text, keras_hub",
 )
 
 LITERT_TORCH = Toolchain(
@@ -33,4 +35,5 @@ LITERT_TORCH = Toolchain(
         "litert-lm-api==0.18.1",
     ),
     notes=("litert-torch forces typing-extensions<4.13, which is why it never shares zoo's own environment.",),
+    probe="import litert_torch.generative, litert_lm",
 )

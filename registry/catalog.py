@@ -282,6 +282,18 @@ class Catalog:
             self._objects, self.host = full._objects, full.host
         return self._objects[kind].get(name)
 
+    def toolchains(self) -> dict:
+        """Every toolchain a loaded converter, bundler or verifier declares, by name."""
+        self.component("converter", "")  # loads the plugins if this catalog came from a snapshot
+        assert self._objects is not None
+        found = {}
+        for kind in ("converter", "bundler", "verifier"):
+            for component in self._objects[kind].values():
+                toolchain = getattr(component, "toolchain", None)
+                if toolchain is not None:
+                    found.setdefault(toolchain.name, toolchain)
+        return dict(sorted(found.items()))
+
     def provided_by(self, plugin: str) -> list[str]:
         out = [f"family:{f.name}" for f in self.families.values() if f.plugin == plugin]
         for kind, registered in self.components.items():

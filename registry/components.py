@@ -84,6 +84,36 @@ class Toolchain:
     requirements: tuple[str, ...]
     python: str = "3.11"
     notes: tuple[str, ...] = field(default_factory=tuple)
+    probe: str | None = None
+    """Python code that must run in the environment (`zoo toolchain doctor`), e.g. an import."""
+
+
+@dataclass
+class BuildRequest:
+    """What the build pipeline hands a converter, bundler or runtime check."""
+
+    variant: "Variant"
+    inputs_dir: Path
+    """The input files under their manifest names (the store's inputs entry, or --from DIR)."""
+    work_dir: Path
+    """Scratch space on the store's file system; deleted after the build."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Build options, e.g. lora_path (already mapped to the converter's key names) and lora_rank."""
+    outputs: dict[str, Path] = field(default_factory=dict)
+    """Artifact path -> produced file, filled in as steps run (bundlers and checks read it)."""
+
+
+@dataclass
+class Job:
+    """One child-process step: a standalone runner script and its JSON request (registry/child.py)."""
+
+    runner: Path
+    request: dict[str, Any]
+    what: str
+    """Names the step in messages, e.g. 'FALCON_RW_1B conversion'."""
+    outputs: dict[str, Path] = field(default_factory=dict)
+    """Artifact path -> the file the step writes."""
+    ram_gb: float | None = None
 
 
 class Converter(Component):
@@ -93,6 +123,12 @@ class Converter(Component):
     toolchain: ClassVar[Toolchain]
     produces: ClassVar[tuple[str, ...]] = ()
 
+    def validate(self, variant: "Variant", options: dict[str, Any]) -> None:
+        """Refuse an unsupported combination (BuildError with the fix) before anything is fetched."""
+
+    def plan(self, request: BuildRequest) -> Job:
+        raise NotImplementedError(f"converter '{self.name}' has no implementation yet")
+
 
 class Bundler(Component):
     """Packs converted weights with the tokenizer and metadata into one file."""
@@ -100,6 +136,9 @@ class Bundler(Component):
     kind = "bundler"
     toolchain: ClassVar[Toolchain | None] = None
     produces: ClassVar[str] = ""
+
+    def plan(self, request: BuildRequest) -> Job:
+        raise NotImplementedError(f"bundler '{self.name}' has no implementation yet")
 
 
 class Verifier(Component):
@@ -115,3 +154,7 @@ class Verifier(Component):
     def check(self, path: Path, variant: "Variant", output: "OutputSpec") -> list[str]:
         """Problems found in `path` (empty when it passes). Structural checks must not import heavy stacks."""
         raise NotImplementedError(f"check '{self.name}' has no implementation in zoo's process")
+
+    def plan(self, request: BuildRequest, output: "OutputSpec", path: Path) -> Job:
+        """For checks that run the model: the job that runs it in the toolchain (its result holds 'problems')."""
+        raise NotImplementedError(f"check '{self.name}' cannot run the model yet")

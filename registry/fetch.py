@@ -88,9 +88,11 @@ def quiet_hub_clients() -> None:
     os.environ.setdefault("KAGGLEHUB_VERBOSITY", "error")
 
 
-def expected_digests(variant: Variant, files: list[FileSpec] | None = None) -> dict[str, tuple[str | None, int | None, str]]:
+def expected_digests(
+    variant: Variant, files: list[FileSpec] | None = None, lock_key: str | None = None
+) -> dict[str, tuple[str | None, int | None, str]]:
     """path -> (sha256, size, who promised it): the manifest wins, then the lock file."""
-    pinned = lockfile.pins(variant.id)
+    pinned = lockfile.pins(lock_key or variant.id)
     out = {}
     for f in files or variant.files:
         if f.sha256:
@@ -102,10 +104,10 @@ def expected_digests(variant: Variant, files: list[FileSpec] | None = None) -> d
     return out
 
 
-def entry_is_complete(store: Store, variant: Variant, entry: Entry | None) -> bool:
+def entry_is_complete(store: Store, variant: Variant, entry: Entry | None, lock_key: str | None = None) -> bool:
     if entry is None:
         return False
-    expected = expected_digests(variant)
+    expected = expected_digests(variant, lock_key=lock_key)
     have = {f.path: f for f in entry.files}
     if not set(expected) <= set(have):  # a source may add files (allow-patterns) to the manifest's list
         return False
@@ -131,33 +133,56 @@ def pull(
     locked: bool = False,
     repair: bool = False,
     reporter: Reporter | None = None,
-    source_root: Path | None = None,
 ) -> PullResult:
-    reporter = reporter or QuietReporter()
-    started = time.monotonic()
-    quiet_hub_clients()
+    """Download a ready-made variant into the store."""
     if not variant.prebuilt:
         raise NeedsBuildError(
             f"{variant.id} is not published ready-made: zoo builds it from {variant.source.kind} "
             f"with the {variant.recipe.converter} converter.",
             fix=f"Run `zoo build {variant.model} --backend {variant.backend} --quant {variant.quantization_label}`.",
         )
+    return fetch_files(catalog, variant, variant.id, kind="pulled", locked=locked, repair=repair, reporter=reporter)
+
+
+def inputs_entry_id(variant: Variant) -> str:
+    """Build inputs are shared by every variant of a model: one store entry per model."""
+    return f"{variant.model}.inputs"
+
+
+def fetch_inputs(catalog: Catalog, variant: Variant, *, reporter: Reporter | None = None, locked: bool = False) -> PullResult:
+    """Download (or reuse) a buildable variant's input files, verified, into the store."""
+    return fetch_files(catalog, variant, inputs_entry_id(variant), kind="inputs", locked=locked, reporter=reporter)
+
+
+def fetch_files(
+    catalog: Catalog,
+    variant: Variant,
+    entry_id: str,
+    *,
+    kind: str,
+    locked: bool = False,
+    repair: bool = False,
+    reporter: Reporter | None = None,
+) -> PullResult:
+    reporter = reporter or QuietReporter()
+    started = time.monotonic()
+    quiet_hub_clients()
     store = default_store()
-    variant_lock = store.lock(f"variant-{variant.id}")
-    _acquire(variant_lock, reporter, f"pulling {variant.id}")
+    entry_lock = store.lock(f"variant-{entry_id}")
+    _acquire(entry_lock, reporter, f"fetching {entry_id}")
     try:
-        existing = store.entry(variant.id)
+        existing = store.entry(entry_id)
         if repair and existing:
             _drop_corrupt_blobs(store, existing, reporter)
-        if entry_is_complete(store, variant, existing):
-            return PullResult(variant.id, existing, store.artifact_dir(variant.id) / existing.main,
+        if entry_is_complete(store, variant, existing, lock_key=entry_id):
+            return PullResult(entry_id, existing, store.artifact_dir(entry_id) / existing.main,
                               already_present=True, seconds=time.monotonic() - started)
         if settings.get().offline:
             raise OfflineError(
-                f"{variant.id} is not in the store, and zoo is offline (ZOO_OFFLINE or HF_HUB_OFFLINE is set).",
-                fix=f"Unset ZOO_OFFLINE / HF_HUB_OFFLINE and run `zoo pull {variant.id}` while online; `zoo ls` shows what is local.",
+                f"{entry_id} is not in the store, and zoo is offline (ZOO_OFFLINE or HF_HUB_OFFLINE is set).",
+                fix=f"Unset ZOO_OFFLINE / HF_HUB_OFFLINE and run the command again while online; `zoo ls` shows what is local.",
             )
-        expected = expected_digests(variant)
+        expected = expected_digests(variant, lock_key=entry_id)
         unpinned = [p for p, (sha, _, _) in expected.items() if not sha]
         if locked and unpinned:
             raise IntegrityError(
@@ -171,15 +196,16 @@ def pull(
                 f"{variant.id} comes from a '{variant.source.kind}' source, and no loaded plugin provides it.",
                 fix="Install the plugin that provides it; `zoo plugins` shows what is loaded.",
             )
-        context = FetchContext(variant, list(variant.files), source_root=source_root, timeout=settings.get().http_timeout)
+        context = FetchContext(variant, list(variant.files), timeout=settings.get().http_timeout)
         plan = source.prepare(context)
         files = plan.files or list(variant.files)
         if plan.files:
-            expected = expected_digests(variant, files)
+            expected = expected_digests(variant, files, lock_key=entry_id)
         arrived = _transfer_all(store, variant, files, plan, expected, reporter)
         try:
-            _format_checks(catalog, variant, arrived)
-            result = _commit(store, variant, files, plan, arrived, expected, reporter)
+            if kind == "pulled":
+                _format_checks(catalog, variant, arrived)
+            result = _commit(store, variant, entry_id, kind, files, plan, arrived, expected, reporter)
         finally:
             for item in arrived.values():
                 if item.move:  # a verified download that did not make it in: do not keep bad bytes around
@@ -187,7 +213,7 @@ def pull(
         result.seconds = time.monotonic() - started
         return result
     finally:
-        variant_lock.release()
+        entry_lock.release()
 
 
 def _drop_corrupt_blobs(store: Store, entry: Entry, reporter: Reporter) -> None:
@@ -311,7 +337,8 @@ def run_structural_checks(catalog: Catalog, variant: Variant, output, path: Path
     return problems
 
 
-def _commit(store: Store, variant: Variant, specs: list[FileSpec], plan: FetchPlan, arrived, expected, reporter) -> PullResult:
+def _commit(store: Store, variant: Variant, entry_id: str, kind: str, specs: list[FileSpec], plan: FetchPlan, arrived,
+            expected, reporter) -> PullResult:
     files = []
     downloaded = reused = 0
     for f in specs:
@@ -325,8 +352,8 @@ def _commit(store: Store, variant: Variant, specs: list[FileSpec], plan: FetchPl
             reused += files[-1].size
     main = variant.outputs[0].path if any(f.path == variant.outputs[0].path for f in files) else files[0].path
     entry = Entry(
-        id=variant.id,
-        kind="pulled",
+        id=entry_id,
+        kind=kind,
         files=files,
         main=main,
         source=variant.source.model_dump(mode="json") | {"resolved": plan.resolved},
@@ -342,12 +369,12 @@ def _commit(store: Store, variant: Variant, specs: list[FileSpec], plan: FetchPl
     store.record_fingerprints({f.sha256: store.stat_fingerprint(store.blob_path(f.sha256)) for f in files})
     newly_pinned = [f.path for f in files if expected[f.path][2] not in ("the manifest", "zoo.lock")]
     if newly_pinned:
-        lockfile.record(variant.id, {f.path: {"sha256": f.sha256, "size": f.size} for f in files if f.path in newly_pinned}, plan.resolved)
+        lockfile.record(entry_id, {f.path: {"sha256": f.sha256, "size": f.size} for f in files if f.path in newly_pinned}, plan.resolved)
         reporter.message(
             f"The manifest pins no digest for {', '.join(newly_pinned)}; zoo trusted this first download and "
             f"pinned it in {settings.get().lock_file}. Later pulls must match it."
         )
-    return PullResult(variant.id, entry, store.artifact_dir(variant.id) / entry.main, downloaded, reused, pinned_now=newly_pinned)
+    return PullResult(entry_id, entry, store.artifact_dir(entry_id) / entry.main, downloaded, reused, pinned_now=newly_pinned)
 
 
 def partial_key(*parts: object) -> str:

@@ -24,6 +24,8 @@ COMMANDS = {
     "rm": "zoo_cli.store_commands:rm_command",
     "gc": "zoo_cli.store_commands:gc_command",
     "verify": "zoo_cli.verify:verify_command",
+    "build": "zoo_cli.build:build_command",
+    "toolchain": "zoo_cli.toolchain:toolchain_group",
 }
 
 

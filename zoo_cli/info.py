@@ -66,6 +66,47 @@ def _variant_table(row: dict) -> list[list[str]]:
     return rows
 
 
+def local_artifacts(variant_id: str) -> list[dict]:
+    """What the store holds for this variant (pulled or built, LoRA builds included), with provenance."""
+    import json
+
+    from registry.store import default_store
+
+    store = default_store()
+    found = []
+    for entry in store.entries():
+        if entry.id != variant_id and entry.source.get("variant") != variant_id:
+            continue
+        item = {"entry": entry.id, "kind": entry.kind, "path": str(store.artifact_dir(entry.id) / entry.main),
+                "size": entry.size, "files": [f.__dict__ for f in entry.files]}
+        record = store.artifact_dir(entry.id) / "provenance.json"
+        if record.is_file():
+            item["provenance"] = json.loads(record.read_text())
+        found.append(item)
+    return found
+
+
+def _local_rows(local: list[dict]) -> list[list[str]]:
+    rows = []
+    for item in local:
+        rows.append(["local", f"{item['path']} ({item['kind']}, {item['size']} bytes)"])
+        record = item.get("provenance")
+        if not record:
+            continue
+        steps = ", ".join(f"{s['what']} {s['seconds']:.0f} s, peak RSS {s['peak_rss_bytes'] / 1e9:.1f} GB" for s in record["steps"])
+        rows.append(["built", f"{steps}; total {record['timings'].get('total', 0):.0f} s"])
+        rows.append(["built from", f"{record['inputs']['source'].get('kind')} "
+                     + ", ".join(f"{f['path']} sha256 {f['sha256'][:12]}" for f in record["inputs"]["files"])])
+        rows.append(["toolchains", ", ".join(f"{n} ({len(t['lock'])} packages, lock {t['lock_sha256'][:12]})"
+                                             for n, t in record["toolchains"].items())])
+        if record.get("lora"):
+            rows.append(["LoRA", f"{record['lora']['file']} rank {record['lora']['rank']} sha256 {record['lora']['sha256'][:12]}"])
+        rows.append(["build key", record["build_key"]])
+        if record.get("command"):
+            rows.append(["command", record["command"]])
+    return rows
+
+
 @click.command("info")
 @click.argument("query")
 @filter_options
@@ -78,10 +119,11 @@ def info_command(query: str, as_json: bool, **filters) -> None:
     found = sorted(candidates(catalog, query, make_filters(**filters)), key=lambda r: r["id"])
     if len(found) == 1:
         row = found[0]
+        local = local_artifacts(row["id"])
         if as_json:
-            terminal.json(row | {"next_step": next_step(row)})
+            terminal.json(row | {"next_step": next_step(row), "local": local})
         else:
-            terminal.table(["FIELD", "VALUE"], _variant_table(row))
+            terminal.table(["FIELD", "VALUE"], _variant_table(row) + _local_rows(local))
         return
     if as_json:
         terminal.json({"query": query, "variants": [summary(r) | {"next_step": next_step(r)} for r in found]})

@@ -30,10 +30,10 @@ class Terminal:
         sys.stdout.flush()
 
     def message(self, text: str) -> None:
-        self.err.print(text, markup=False)
+        self.err.print(text, markup=False, soft_wrap=True)
 
     def warning(self, text: str) -> None:
-        self.err.print(f"[yellow]warning:[/] {_escape(text)}")
+        self.err.print(f"[yellow]warning:[/] {_escape(text)}", soft_wrap=True)
 
     def error(self, text: str) -> None:
         self.err.print(f"[bold red]error:[/] {_escape(text)}", soft_wrap=True)

@@ -1,0 +1,179 @@
+"""The MediaPipe genai converter (mediapipe 0.10.35): PHI_2, FALCON_RW_1B, STABLELM_4E1T_3B,
+GEMMA_2B, GEMMA_7B and GEMMA2_2B checkpoints to a MediaPipe .bin, cpu or gpu, int8, int4 or
+per-part bit widths, with LoRA adapters for Gemma and Phi-2 on gpu.
+
+The conversion itself runs in the mediapipe toolchain (plugins/runners/mediapipe_convert.py).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from registry.components import BuildRequest, Converter, Job
+from registry.errors import BuildError
+from registry.hookspecs import hookimpl
+
+from plugins import toolchains
+
+RUNNER = Path(__file__).parent / "runners" / "mediapipe_convert.py"
+
+# model type -> the checkpoint format the converter reads it from
+CHECKPOINT_FORMATS = {
+    "PHI_2": "safetensors",
+    "FALCON_RW_1B": "pytorch",
+    "STABLELM_4E1T_3B": "safetensors",
+    "GEMMA_2B": "safetensors",
+    "GEMMA_7B": "safetensors",
+    "GEMMA2_2B": "safetensors",
+}
+LORA_MODEL_TYPES = ("GEMMA_2B", "GEMMA2_2B", "PHI_2")
+NAMED_BITS = {"int8": (8, 8, 8), "int4": (4, 4, 4)}  # attention, feedforward, embedding
+
+
+def bit_widths(variant) -> tuple[int, int, int]:
+    q = variant.quantization
+    if isinstance(q, str):
+        if q not in NAMED_BITS:
+            raise BuildError(f"The MediaPipe converter quantizes to int8 or int4, not {q}.",
+                             fix="Use --quant int8 or --quant int4 (or per-part bit widths in the manifest).")
+        return NAMED_BITS[q]
+    return q.attention, q.feedforward, q.embedding
+
+
+_PEFT_ATTENTION = {
+    "PHI_2": {"q_proj": "q", "k_proj": "k", "v_proj": "v", "dense": "post"},
+    "GEMMA": {"q_proj": "q", "k_proj": "k", "v_proj": "v", "o_proj": "post"},
+}
+
+
+def mediapipe_lora_name(name: str, model_type: str) -> str:
+    """Map a standard PEFT LoRA key to the name MediaPipe's converter understands.
+
+    PEFT writes `...self_attn.q_proj.lora_A.weight`, which crashes the converter (SIGSEGV). It
+    wants the attention names its mappers produce: Phi-2 `...self_attention.q.lora_A.linear.weight`,
+    Gemma `...self_attention.q.lora_A.weight` (its mapper turns `lora_A.w` into w_prime_*).
+    """
+    family = "PHI_2" if model_type == "PHI_2" else "GEMMA"
+    name = name.replace(".default.", ".")
+    match = re.fullmatch(r"(.*)\.self_attn\.(\w+)\.lora_([AB])\.weight", name)
+    if not match or match.group(2) not in _PEFT_ATTENTION[family]:
+        raise BuildError(
+            f"The LoRA adapter has a tensor '{name}' that MediaPipe cannot convert: it converts LoRA on the "
+            f"attention projections ({', '.join(_PEFT_ATTENTION[family])}) only.",
+            fix="Train the adapter with target_modules limited to the attention projections.",
+        )
+    prefix, projection, side = match.groups()
+    target = _PEFT_ATTENTION[family][projection]
+    suffix = "linear.weight" if family == "PHI_2" else "weight"
+    return f"{prefix}.self_attention.{target}.lora_{side}.{suffix}"
+
+
+def map_lora_adapter(source: Path, target: Path, model_type: str, rank: int) -> dict[str, str]:
+    from registry import safetensors_file
+
+    header, _ = safetensors_file.read_header(source)
+    names = {}
+    for name, spec in header.items():
+        names[name] = mediapipe_lora_name(name, model_type)
+        shape = spec.get("shape", [])
+        if ".lora_A." in name and shape and shape[0] != rank:
+            raise BuildError(f"The adapter's {name} has rank {shape[0]}, not the --lora-rank {rank} given.",
+                             fix=f"Pass --lora-rank {shape[0]}.")
+    if not names:
+        raise BuildError(f"{source} holds no tensors.", fix="Pass the adapter_model.safetensors that PEFT saved.")
+    safetensors_file.rename(source, target, names)
+    return names
+
+
+class MediaPipeConverter(Converter):
+    name = "mediapipe"
+    description = "MediaPipe genai converter (PHI_2, FALCON_RW_1B, STABLELM_4E1T_3B, GEMMA_2B/7B, GEMMA2_2B) to a .bin."
+    toolchain = toolchains.MEDIAPIPE
+    produces = ("bin",)
+
+    def validate(self, variant, options) -> None:
+        params = variant.recipe.params
+        model_type = params.get("model_type")
+        if model_type not in CHECKPOINT_FORMATS:
+            raise BuildError(
+                f"The MediaPipe converter has no model type {model_type!r} (in {variant.id}'s recipe).",
+                fix=f"Use one of {', '.join(CHECKPOINT_FORMATS)}; other PyTorch models build with "
+                "`zoo build pytorch --from DIR`.",
+            )
+        wanted = CHECKPOINT_FORMATS[model_type]
+        fmt = params.get("checkpoint_format", wanted)
+        if fmt != wanted:
+            raise BuildError(
+                f"MediaPipe converts {model_type} only from a {wanted} checkpoint, but the recipe says {fmt}.",
+                fix="FALCON_RW_1B needs pytorch_model.bin; the others need .safetensors files.",
+            )
+        bit_widths(variant)
+        if options.get("lora_path") is not None:
+            if variant.backend != "gpu":
+                raise BuildError(
+                    f"LoRA adapters convert for the gpu backend only, and {variant.id} is cpu.",
+                    fix=f"Use --backend gpu: `zoo build {variant.model} --backend gpu --lora PATH --lora-rank N`.",
+                )
+            if model_type not in LORA_MODEL_TYPES:
+                raise BuildError(f"MediaPipe converts LoRA adapters for {', '.join(LORA_MODEL_TYPES)} only, not {model_type}.",
+                                 fix="Build without --lora.")
+
+    def input_files(self, variant, inputs_dir: Path) -> None:
+        fmt = CHECKPOINT_FORMATS[variant.recipe.params["model_type"]]
+        if fmt == "pytorch" and not (inputs_dir / "pytorch_model.bin").is_file():
+            found = sorted(p.name for p in inputs_dir.glob("*.safetensors"))
+            raise BuildError(
+                f"{variant.recipe.params['model_type']} converts only from pytorch_model.bin, and {inputs_dir} has "
+                + (f"safetensors files ({', '.join(found)}) instead." if found else "no pytorch_model.bin."),
+                fix="Download the PyTorch checkpoint (pytorch_model.bin) of the model and pass its directory with --from.",
+            )
+        if fmt == "safetensors" and not list(inputs_dir.glob("*.safetensors")):
+            raise BuildError(f"{inputs_dir} has no .safetensors files.", fix="Pass the directory holding the model's safetensors.")
+
+    def plan(self, request: BuildRequest) -> Job:
+        variant = request.variant
+        model_type = variant.recipe.params["model_type"]
+        self.input_files(variant, request.inputs_dir)
+        attention, feedforward, embedding = bit_widths(variant)
+        fmt = CHECKPOINT_FORMATS[model_type]
+        main = variant.outputs[0].path
+        output = request.work_dir / main
+        checkpoint = request.inputs_dir / "pytorch_model.bin" if fmt == "pytorch" else request.inputs_dir
+        tokenizer = request.inputs_dir / "tokenizer.model"
+        config = {
+            "input_ckpt": str(checkpoint),
+            "ckpt_format": fmt,
+            "model_type": model_type,
+            "backend": variant.backend,
+            "output_dir": str(request.work_dir / "mediapipe-work"),
+            "combine_file_only": False,
+            # A sentencepiece model where there is one; else the directory with tokenizer.json,
+            # which the converter turns into one.
+            "vocab_model_file": str(tokenizer if tokenizer.is_file() else request.inputs_dir),
+            "output_tflite_file": str(output),
+            "attention_quant_bits": attention,
+            "feedforward_quant_bits": feedforward,
+            "embedding_quant_bits": embedding,
+        }
+        outputs = {main: output}
+        if request.options.get("lora_path") is not None:
+            lora_name = main.removesuffix(".bin") + "-lora.bin"
+            config.update(
+                lora_ckpt=str(request.options["lora_path"]),
+                lora_rank=int(request.options["lora_rank"]),
+                lora_output_tflite_file=str(request.work_dir / lora_name),
+            )
+            outputs[lora_name] = request.work_dir / lora_name
+        return Job(RUNNER, {"config": config}, f"{model_type} conversion", outputs, variant.recipe.ram_gb)
+
+    def prepare_lora(self, variant, adapter: Path, rank: int, work_dir: Path) -> Path:
+        mapped = work_dir / "adapter.mediapipe.safetensors"
+        work_dir.mkdir(parents=True, exist_ok=True)
+        map_lora_adapter(adapter, mapped, variant.recipe.params["model_type"], rank)
+        return mapped
+
+
+@hookimpl
+def register_converters(register):
+    register(MediaPipeConverter())

@@ -1,0 +1,357 @@
+"""`zoo build`: fetch inputs, convert, bundle, verify and install, with a build cache and provenance.
+
+Every heavy step is a child process in its toolchain (registry/child.py), writing into a scratch
+directory on the store's file system; outputs enter the store only after every check passes, so a
+crash, a refusal or a failed check leaves nothing behind. The cache key covers the input digests,
+the recipe, the toolchain locks, the LoRA adapter and zoo's version: an unchanged rebuild answers
+from the store, and any change rebuilds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__, settings, toolchains
+from .catalog import Catalog
+from .child import available_ram_bytes, machine_ram_bytes, run_job
+from .components import BuildRequest, Job
+from .download import file_sha256
+from .errors import BuildError, ZooError
+from .fetch import QuietReporter, Reporter, fetch_inputs, run_structural_checks
+from .fsutil import write_atomically
+from .manifest import OutputSpec, Variant
+from .store import Entry, EntryFile, default_store
+
+PROVENANCE = "provenance.json"
+
+
+@dataclass
+class BuildOptions:
+    from_dir: Path | None = None
+    lora: Path | None = None
+    lora_rank: int | None = None
+    force: bool = False
+    """Build even when the machine has less RAM or disk than the recipe needs."""
+    rebuild: bool = False
+    """Ignore the build cache."""
+
+
+@dataclass
+class BuildResult:
+    variant_id: str
+    entry: Entry
+    path: Path
+    cache_hit: bool
+    seconds: float
+    provenance: dict = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ inputs
+
+
+def _digest_cache() -> dict:
+    try:
+        return json.loads((settings.get().cache_dir / "file-digests.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def digest_with_cache(path: Path, cache: dict) -> str:
+    """sha256 of a local file, remembered by (size, mtime, inode, ctime) so a rebuild does not re-hash gigabytes."""
+    st = path.stat()
+    stamp = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+    key = str(path.resolve())
+    if cache.get(key, [None])[:-1] == stamp:
+        return cache[key][-1]
+    digest = file_sha256(path)
+    cache[key] = stamp + [digest]
+    return digest
+
+
+def local_inputs(variant: Variant, directory: Path) -> list[dict]:
+    """The files of --from DIR, checked against the manifest (present, and size and sha256 where pinned)."""
+    directory = directory.expanduser().resolve()
+    if not directory.is_dir():
+        raise BuildError(f"--from {directory} is not a directory.", fix="Pass the checkpoint's directory.")
+    declared = variant.files
+    if declared:
+        missing = [f.path for f in declared if not (directory / f.path).is_file()]
+        if missing:
+            raise BuildError(
+                f"{directory} lacks {', '.join(missing)}, which {variant.id} needs.",
+                fix=f"Put the files of the model's checkpoint there (`zoo info {variant.id}` lists them).",
+            )
+        paths = [f.path for f in declared]
+    else:  # a family that takes any checkpoint directory (pytorch): every regular file in it
+        paths = sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file() and not p.name.startswith("."))
+        if not paths:
+            raise BuildError(f"{directory} is empty.", fix="Pass a checkpoint directory (config.json, safetensors, tokenizer).")
+    cache = _digest_cache()
+    pins = {f.path: f for f in declared}
+    files = []
+    for rel in paths:
+        path = directory / rel
+        size = path.stat().st_size
+        digest = digest_with_cache(path, cache)
+        pin = pins.get(rel)
+        if pin and pin.size and pin.size != size:
+            raise BuildError(f"{path} has {size} bytes; the manifest expects {pin.size}.",
+                             fix="Use the checkpoint the manifest names, or re-download that file.")
+        if pin and pin.sha256 and pin.sha256 != digest:
+            raise BuildError(f"{path} has sha256 {digest}; the manifest expects {pin.sha256}.",
+                             fix="Use the checkpoint the manifest names, or re-download that file.")
+        files.append({"path": rel, "sha256": digest, "size": size})
+    write_atomically(settings.get().cache_dir / "file-digests.json", json.dumps(cache))
+    return files
+
+
+# ------------------------------------------------------------------ key and checks
+
+
+def build_key(variant: Variant, inputs: list[dict], environments: dict, lora: dict | None) -> str:
+    recipe = {
+        "id": variant.id,
+        "backend": variant.backend,
+        "quantization": variant.quantization_label,
+        "format": variant.format,
+        "recipe": variant.recipe.model_dump(mode="json") if variant.recipe else None,
+        "bundle": variant.bundle.model_dump(mode="json") if variant.bundle else None,
+        "outputs": [o.model_dump(mode="json") for o in variant.outputs],
+        "expect": variant.expect,
+    }
+    data = {
+        "zoo": __version__,
+        "variant": recipe,
+        "inputs": sorted((f["path"], f["sha256"]) for f in inputs),
+        "toolchains": {name: env.lock_digest for name, env in sorted(environments.items())},
+        "lora": lora,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def check_resources(variant: Variant, force: bool) -> None:
+    recipe = variant.recipe
+    if force or recipe is None:
+        return
+    model = recipe.params.get("model_type") or variant.model
+    if recipe.ram_gb and machine_ram_bytes() < recipe.ram_gb * 1e9:
+        raise BuildError(
+            f"{model} needs about {recipe.ram_gb:g} GB of RAM to convert; this machine has "
+            f"{machine_ram_bytes() / 1e9:.1f} GB ({available_ram_bytes() / 1e9:.1f} GB free).",
+            fix="Use a machine with more memory, or pass --force to try anyway (it may be killed midway).",
+        )
+    if recipe.disk_gb:
+        free = shutil.disk_usage(settings.get().home if settings.get().home.exists() else Path.home()).free
+        if free < recipe.disk_gb * 1e9:
+            raise BuildError(
+                f"Building {variant.id} needs about {recipe.disk_gb:g} GB of free disk under {settings.get().home}; "
+                f"{free / 1e9:.1f} GB are free.",
+                fix="Free space (`zoo gc` removes unused blobs), set ZOO_HOME to a larger disk, or pass --force.",
+            )
+
+
+# ------------------------------------------------------------------ the pipeline
+
+
+def build(catalog: Catalog, variant: Variant, options: BuildOptions | None = None, reporter: Reporter | None = None) -> BuildResult:
+    options = options or BuildOptions()
+    reporter = reporter or QuietReporter()
+    started = time.monotonic()
+    if variant.prebuilt:
+        raise ZooError(f"{variant.id} is published ready-made; there is nothing to build.", fix=f"Run `zoo pull {variant.id}`.")
+    converter = catalog.component("converter", variant.recipe.converter)
+    if converter is None:
+        raise ZooError(f"{variant.id} is built with the '{variant.recipe.converter}' converter, which no loaded plugin provides.",
+                       fix="Install the plugin that provides it; `zoo plugins` shows what is loaded.")
+    _check_lora_options(variant, options)
+    converter.validate(variant, {"lora_path": options.lora, "lora_rank": options.lora_rank})
+    bundlers = [_component(catalog, "bundler", name, variant) for name in (variant.bundle.bundlers if variant.bundle else [])]
+    runtime_checks = [
+        _component(catalog, "verifier", check, variant)
+        for output in variant.outputs for check in output.checks
+        if getattr(catalog.component("verifier", check), "runs_model", False)
+    ]
+    timings: dict[str, float] = {}
+
+    step = time.monotonic()
+    if options.from_dir is not None:
+        inputs_dir = options.from_dir.expanduser().resolve()
+        inputs = local_inputs(variant, inputs_dir)
+        source = {"kind": "local", "path": str(inputs_dir)}
+    elif variant.source.kind == "local" and not getattr(variant.source, "path", None):
+        raise BuildError(f"{variant.id} is built from a checkpoint directory you give.",
+                         fix=f"Pass it with --from DIR: `zoo build {variant.model} --from DIR`.")
+    else:
+        fetched = fetch_inputs(catalog, variant, reporter=reporter)
+        inputs_dir = default_store().artifact_dir(fetched.variant_id)
+        inputs = [f.__dict__ for f in fetched.entry.files]
+        source = fetched.entry.source | {"store_entry": fetched.variant_id}
+    timings["fetch"] = time.monotonic() - step
+
+    specs = {converter.toolchain.name: converter.toolchain}
+    for component in bundlers + runtime_checks:
+        if component.toolchain is not None:
+            specs[component.toolchain.name] = component.toolchain
+    environments = {name: toolchains.ensure(spec, reporter.message) for name, spec in specs.items()}
+
+    lora = None
+    if options.lora is not None:
+        lora = {"file": options.lora.name, "sha256": file_sha256(options.lora), "rank": options.lora_rank}
+    key = build_key(variant, inputs, environments, lora)
+    entry_id = variant.id if lora is None else f"{variant.id}.lora-{lora['sha256'][:12]}"
+    store = default_store()
+    with store.lock(f"variant-{entry_id}"):
+        existing = store.entry(entry_id)
+        if (existing is not None and not options.rebuild and existing.source.get("build_key") == key
+                and all(store.has_blob(f.sha256, f.size) for f in existing.files)):
+            return BuildResult(variant.id, existing, store.artifact_dir(entry_id) / existing.main, True,
+                               time.monotonic() - started, _read_provenance(store, existing))
+        check_resources(variant, options.force)
+        work = settings.get().home / "builds" / f"{entry_id}.{os.getpid()}"
+        shutil.rmtree(work, ignore_errors=True)
+        try:
+            result = _run_steps(store, catalog, variant, converter, bundlers, environments, inputs_dir, work, options,
+                                lora, reporter, timings)
+            outputs, output_specs, steps, checks = result
+            provenance = {
+                "format": 1,
+                "variant": variant.id,
+                "entry": entry_id,
+                "zoo_version": __version__,
+                "command": " ".join(["zoo", *sys.argv[1:]]) if Path(sys.argv[0]).name in ("zoo", "__main__.py") else None,
+                "build_key": key,
+                "built_at": time.time(),
+                "inputs": {"source": source, "files": inputs},
+                "recipe": variant.recipe.model_dump(mode="json"),
+                "backend": variant.backend,
+                "quantization": variant.quantization_label,
+                "bundle": variant.bundle.model_dump(mode="json") if variant.bundle else None,
+                "lora": lora,
+                "toolchains": {name: env.describe() for name, env in environments.items()},
+                "steps": steps,
+                "checks": checks,
+                "timings": {k: round(v, 3) for k, v in timings.items()},
+                "outputs": [],
+            }
+            entry = _install(store, variant, entry_id, key, outputs, output_specs, provenance, started)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return BuildResult(variant.id, entry, store.artifact_dir(entry_id) / entry.main, False, time.monotonic() - started, provenance)
+
+
+def _component(catalog: Catalog, kind: str, name: str, variant: Variant):
+    found = catalog.component(kind, name)
+    if found is None:
+        raise ZooError(f"{variant.id} needs the {kind} '{name}', which no loaded plugin provides.",
+                       fix="Install the plugin that provides it; `zoo plugins` shows what is loaded.")
+    return found
+
+
+def _check_lora_options(variant: Variant, options: BuildOptions) -> None:
+    if options.lora is None:
+        if options.lora_rank is not None:
+            raise BuildError("--lora-rank was given without --lora.", fix="Add --lora PATH/adapter_model.safetensors.")
+        return
+    if options.lora_rank is None:
+        raise BuildError("--lora needs --lora-rank N (the rank the adapter was trained with).", fix="Add --lora-rank N.")
+    if variant.lora is None:
+        where = "the gpu variants of Gemma and Phi-2" if variant.backend == "cpu" else "variants whose manifest allows it"
+        raise BuildError(f"{variant.id} does not take LoRA adapters (LoRA converts for {where}).",
+                         fix=f"Use --backend gpu with a model that allows LoRA (`zoo info {variant.model}`).")
+    if not 1 <= options.lora_rank <= variant.lora.max_rank:
+        raise BuildError(f"LoRA rank {options.lora_rank} is outside 1..{variant.lora.max_rank} for {variant.id}.",
+                         fix=f"Use a rank up to {variant.lora.max_rank}.")
+    if not options.lora.is_file():
+        raise BuildError(f"--lora {options.lora} is not a file.", fix="Pass the adapter_model.safetensors that PEFT saved.")
+
+
+def _run(job: Job, environments: dict, toolchain, work: Path, reporter: Reporter, steps: list, timings: dict, phase: str):
+    env = environments[toolchain.name]
+    reporter.message(f"{job.what} in the {toolchain.name} toolchain ...")
+    result = run_job(env.python, job.runner, job.request, work, what=job.what, ram_gb=job.ram_gb, on_progress=reporter.message)
+    steps.append({"what": job.what, "toolchain": toolchain.name, "seconds": round(result.seconds, 3), "peak_rss_bytes": result.peak_rss_bytes})
+    timings[phase] = timings.get(phase, 0.0) + result.seconds
+    return result
+
+
+def _run_steps(store, catalog, variant, converter, bundlers, environments, inputs_dir, work, options, lora, reporter, timings):
+    request = BuildRequest(variant, inputs_dir, work, {})
+    output_specs = list(variant.outputs)
+    if lora is not None:
+        request.options.update(lora_path=converter.prepare_lora(variant, options.lora, options.lora_rank, work / "lora"),
+                               lora_rank=options.lora_rank)
+    steps: list[dict] = []
+    job = converter.plan(request)
+    _run(job, environments, converter.toolchain, work, reporter, steps, timings, "convert")
+    request.outputs.update(job.outputs)
+    if lora is not None:
+        lora_output = next(p for p in job.outputs if p != variant.outputs[0].path)
+        output_specs.append(OutputSpec(path=lora_output, checks=["tflite-flatbuffer", "mediapipe-metadata"],
+                                       expect={"lora_rank": options.lora_rank}))
+    for bundler in bundlers:
+        job = bundler.plan(request)
+        _run(job, environments, bundler.toolchain, work, reporter, steps, timings, "bundle")
+        request.outputs.update(job.outputs)
+    started = time.monotonic()
+    checks: list[dict] = []
+    problems: list[str] = []
+    for spec in output_specs:
+        path = request.outputs.get(spec.path)
+        if path is None or not path.is_file():
+            problems.append(f"{spec.path} was not produced")
+            continue
+        for found in run_structural_checks(catalog, variant, spec, path):
+            problems.append(f"{spec.path}: {found}")
+        for check in spec.checks:
+            verifier = catalog.component("verifier", check)
+            if verifier is not None and verifier.runs_model:
+                job = verifier.plan(request, spec, path)
+                result = _run(job, environments, verifier.toolchain, work, reporter, steps, timings, "verify")
+                problems += [f"{spec.path}: {check}: {p}" for p in result.data.get("problems", [])]
+                checks.append({"output": spec.path, "check": check, "runs_model": True, "details": result.data})
+            elif verifier is not None:
+                checks.append({"output": spec.path, "check": check, "runs_model": False})
+    timings["verify"] = timings.get("verify", 0.0) + (time.monotonic() - started)
+    if problems:
+        raise BuildError(
+            f"The built {variant.id} failed its checks, so nothing was installed: " + "; ".join(problems) + ".",
+            fix="This is a converter or recipe problem: report it with the command and `zoo toolchain doctor` output.",
+        )
+    return request.outputs, output_specs, steps, checks
+
+
+def _install(store, variant, entry_id, key, outputs, output_specs, provenance, started) -> Entry:
+    files = []
+    for spec in output_specs:
+        path = outputs[spec.path]
+        files.append(EntryFile(spec.path, file_sha256(path), path.stat().st_size))
+    provenance["outputs"] = [f.__dict__ for f in files]
+    provenance["timings"]["total"] = round(time.monotonic() - started, 3)
+    record = json.dumps(provenance, indent=2, sort_keys=True).encode()
+    record_path = outputs[output_specs[0].path].parent / PROVENANCE
+    record_path.write_bytes(record)
+    files.append(EntryFile(PROVENANCE, hashlib.sha256(record).hexdigest(), len(record)))
+    entry = Entry(id=entry_id, kind="built", files=files, main=output_specs[0].path,
+                  source={"build_key": key, "variant": variant.id}, created_at=time.time(), verified_at=time.time())
+    with store.store_lock():
+        for spec in output_specs:
+            f = next(x for x in files if x.path == spec.path)
+            store.add_blob(outputs[spec.path], f.sha256, move=True)
+        store.add_blob(record_path, files[-1].sha256, move=True)
+        store.install(entry)
+    store.record_fingerprints({f.sha256: store.stat_fingerprint(store.blob_path(f.sha256)) for f in files})
+    return entry
+
+
+def _read_provenance(store, entry: Entry) -> dict:
+    try:
+        return json.loads((store.artifact_dir(entry.id) / PROVENANCE).read_text())
+    except (OSError, ValueError):
+        return {}

@@ -1,0 +1,51 @@
+"""`zoo build MODEL`: convert, bundle, verify and install a variant that is not published ready-made."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from zoo_cli.common import filter_options, json_option, load_catalog, make_filters
+from zoo_cli.pull import _size
+from zoo_cli.terminal import terminal
+
+
+@click.command("build")
+@click.argument("query")
+@filter_options
+@click.option("--from", "from_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Build from this local checkpoint directory instead of downloading (its files are still checked).")
+@click.option("--lora", type=click.Path(path_type=Path, dir_okay=False), help="A PEFT adapter_model.safetensors (gpu only).")
+@click.option("--lora-rank", type=int, help="The adapter's LoRA rank.")
+@click.option("--force", is_flag=True, help="Build even if the machine has less RAM or disk than the recipe needs.")
+@click.option("--rebuild", is_flag=True, help="Ignore the build cache.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
+@json_option
+def build_command(query, from_dir, lora, lora_rank, force, rebuild, quiet, as_json, **filters) -> None:
+    """Build a variant with its converter, in its toolchain, and install it verified."""
+    from registry.build import BuildOptions, build
+    from registry.resolver import resolve
+    from zoo_cli.progress import PlainReporter
+
+    catalog = load_catalog()
+    variant = catalog.variant(resolve(catalog, query, make_filters(**filters))["id"])
+    options = BuildOptions(from_dir=from_dir, lora=lora, lora_rank=lora_rank, force=force, rebuild=rebuild)
+    with PlainReporter(quiet) as reporter:
+        result = build(catalog, variant, options, reporter)
+    if as_json:
+        terminal.json({
+            "id": result.variant_id,
+            "entry": result.entry.id,
+            "path": str(result.path),
+            "cache_hit": result.cache_hit,
+            "seconds": round(result.seconds, 3),
+            "files": [f.__dict__ for f in result.entry.files],
+            "provenance": result.provenance,
+        })
+        return
+    if not quiet:
+        main = next(f for f in result.entry.files if f.path == result.entry.main)
+        how = "cache hit, unchanged inputs, recipe and toolchain" if result.cache_hit else f"built in {result.seconds:.0f} s"
+        terminal.message(f"{result.entry.id}: {main.path} ({_size(main.size)}), {how}, verified.")
+    terminal.line(str(result.path))
