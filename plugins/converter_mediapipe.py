@@ -109,6 +109,8 @@ class MediaPipeConverter(Converter):
                 fix="FALCON_RW_1B needs pytorch_model.bin; the others need .safetensors files.",
             )
         bit_widths(variant)
+        if options.get("from_dir") is not None:
+            self.input_files(variant, Path(options["from_dir"]).expanduser())
         if options.get("lora_path") is not None:
             if variant.backend != "gpu":
                 raise BuildError(

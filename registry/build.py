@@ -171,7 +171,7 @@ def build(catalog: Catalog, variant: Variant, options: BuildOptions | None = Non
         raise ZooError(f"{variant.id} is built with the '{variant.recipe.converter}' converter, which no loaded plugin provides.",
                        fix="Install the plugin that provides it; `zoo plugins` shows what is loaded.")
     _check_lora_options(variant, options)
-    converter.validate(variant, {"lora_path": options.lora, "lora_rank": options.lora_rank})
+    converter.validate(variant, {"lora_path": options.lora, "lora_rank": options.lora_rank, "from_dir": options.from_dir})
     bundlers = [_component(catalog, "bundler", name, variant) for name in (variant.bundle.bundlers if variant.bundle else [])]
     runtime_checks = [
         _component(catalog, "verifier", check, variant)
@@ -181,13 +181,12 @@ def build(catalog: Catalog, variant: Variant, options: BuildOptions | None = Non
     timings: dict[str, float] = {}
 
     step = time.monotonic()
-    if options.from_dir is not None:
-        inputs_dir = options.from_dir.expanduser().resolve()
+    if options.from_dir is not None or variant.source.kind == "local":
+        # A directory on this machine is read in place and checked against the manifest's pins;
+        # copying a multi-GB checkpoint into the store first would only cost time and disk.
+        inputs_dir = _local_directory(variant, options.from_dir)
         inputs = local_inputs(variant, inputs_dir)
         source = {"kind": "local", "path": str(inputs_dir)}
-    elif variant.source.kind == "local" and not getattr(variant.source, "path", None):
-        raise BuildError(f"{variant.id} is built from a checkpoint directory you give.",
-                         fix=f"Pass it with --from DIR: `zoo build {variant.model} --from DIR`.")
     else:
         fetched = fetch_inputs(catalog, variant, reporter=reporter)
         inputs_dir = default_store().artifact_dir(fetched.variant_id)
@@ -244,6 +243,16 @@ def build(catalog: Catalog, variant: Variant, options: BuildOptions | None = Non
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return BuildResult(variant.id, entry, store.artifact_dir(entry_id) / entry.main, False, time.monotonic() - started, provenance)
+
+
+def _local_directory(variant: Variant, from_dir: Path | None) -> Path:
+    if from_dir is not None:
+        return from_dir.expanduser().resolve()
+    relative = getattr(variant.source, "path", None)
+    if not relative:
+        raise BuildError(f"{variant.id} is built from a checkpoint directory you give.",
+                         fix=f"Pass it with --from DIR: `zoo build {variant.model} --from DIR`.")
+    return (Path(variant.manifest_path).parent / relative).resolve()
 
 
 def _component(catalog: Catalog, kind: str, name: str, variant: Variant):

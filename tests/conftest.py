@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Converter toolchains are big and slow to create: every test shares one stable directory
+# (CI sets ZOO_TOOLCHAINS to a cache kept between runs) instead of a per-test ZOO_HOME.
+os.environ.setdefault("ZOO_TOOLCHAINS", str(Path.home() / ".cache" / "zoo" / "toolchains"))
 SECRET_VARIABLES = (
     "HF_TOKEN",
     "HUGGING_FACE_HUB_TOKEN",

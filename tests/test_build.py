@@ -1,0 +1,361 @@
+"""`zoo build`: the pipeline with a test converter (fast), and the real MediaPipe converter (slow)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from registry import safetensors_file
+from registry.errors import BuildError, ExitCode
+from registry.testing.plugins import write_plugin_distribution
+from registry.testing.tflite_builder import mediapipe_like_bin
+
+HERE = Path(__file__).parent
+REPO = HERE.parent
+
+
+@pytest.fixture
+def pack_env(tmp_path):
+    """A site directory with the pack test plugin installed and its checkpoint beside its manifest."""
+    site = tmp_path / "site"
+    write_plugin_distribution(site, "zoo-pack-test", "zoo_pack_test", source=(HERE / "plugins" / "pack_plugin.py").read_text())
+    package = site / "zoo_pack_test"
+    shutil.copy(HERE / "plugins" / "pack_runner.py", package)
+    shutil.copy(HERE / "plugins" / "pack_family.toml", package)
+    ckpt = package / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "weights.bin").write_bytes(os.urandom(100_000))
+    (ckpt / "tokenizer.json").write_text('{"model": {"type": "BPE"}}')
+    return {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_pack_test"}, package
+
+
+def store() -> Path:
+    return Path(os.environ["ZOO_HOME"]) / "store"
+
+
+def assert_nothing_stored() -> None:
+    assert not list((store() / "entries").glob("*.json"))
+    assert not list((store() / "blobs" / "sha256").glob("*"))
+    builds = Path(os.environ["ZOO_HOME"]) / "builds"
+    assert not builds.exists() or not list(builds.iterdir())
+
+
+def test_a_build_installs_verified_outputs_with_provenance(pack_env, zoo):
+    env, package = pack_env
+    result = zoo("build", "packer", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    built = json.loads(result.stdout)
+    assert built["cache_hit"] is False and built["entry"] == "packer-cpu-int8"
+    output = Path(built["path"])
+    assert output.name == "packer-cpu-int8.tflite" and output.read_bytes()[4:8] == b"TFL3"
+    record = json.loads((output.parent / "provenance.json").read_text())
+    assert record == built["provenance"]
+    inputs = {f["path"]: f for f in record["inputs"]["files"]}
+    assert inputs["weights.bin"]["size"] == 100_000 and len(inputs["weights.bin"]["sha256"]) == 64
+    assert record["inputs"]["source"]["kind"] == "local"
+    assert record["recipe"]["converter"] == "pack" and record["zoo_version"] == "0.1.0"
+    assert record["command"] == "zoo build packer --json"
+    assert record["toolchains"]["zoo-test-pack"]["lock"] and record["toolchains"]["zoo-test-pack"]["lock_sha256"]
+    [step] = record["steps"]
+    assert step["what"] == "packing" and step["peak_rss_bytes"] > 1_000_000 and step["seconds"] > 0
+    assert set(record["timings"]) >= {"fetch", "convert", "verify", "total"}
+    assert record["outputs"] == [{"path": "packer-cpu-int8.tflite", "sha256": built["files"][0]["sha256"], "size": output.stat().st_size}]
+    assert [c["check"] for c in record["checks"]] == ["tflite-flatbuffer"]
+    info = json.loads(zoo("info", "packer-cpu-int8", "--json", env=env, check=True).stdout)
+    assert info["local"][0]["provenance"]["build_key"] == record["build_key"]
+    assert "build key" in zoo("info", "packer-cpu-int8", env=env, check=True).stdout
+    zoo("verify", "--full", env=env, check=True)
+
+
+def test_the_build_cache_hits_when_nothing_changed_and_misses_for_inputs_and_recipe(pack_env, zoo):
+    env, package = pack_env
+    first = json.loads(zoo("build", "packer", "--json", env=env, check=True).stdout)
+    again = json.loads(zoo("build", "packer", "--json", env=env, check=True).stdout)
+    assert again["cache_hit"] is True and again["files"] == first["files"]
+    (package / "ckpt" / "weights.bin").write_bytes(os.urandom(100_000))  # an input changes
+    changed_input = json.loads(zoo("build", "packer", "--json", env=env, check=True).stdout)
+    assert changed_input["cache_hit"] is False and changed_input["files"][0] != first["files"][0]
+    manifest = package / "pack_family.toml"
+    manifest.write_text(manifest.read_text().replace('params = { mode = "ok" } }', 'params = { mode = "ok", salt = "v2" } }', 1))
+    changed_recipe = json.loads(zoo("build", "packer", "--json", env=env, check=True).stdout)
+    assert changed_recipe["cache_hit"] is False and changed_recipe["provenance"]["recipe"]["params"]["salt"] == "v2"
+    forced = json.loads(zoo("build", "packer", "--rebuild", "--json", env=env, check=True).stdout)
+    assert forced["cache_hit"] is False
+
+
+def test_the_cache_key_covers_toolchain_lock_zoo_version_and_lora(monkeypatch):
+    import registry.build as build_module
+    from registry.catalog import get_catalog
+
+    class Env:
+        def __init__(self, digest):
+            self.lock_digest = digest
+
+    variant = get_catalog().variant("phi-2-gpu-int8")
+    inputs = [{"path": "model.safetensors", "sha256": "a" * 64}]
+    base = build_module.build_key(variant, inputs, {"mediapipe": Env("1")}, None)
+    assert base == build_module.build_key(variant, inputs, {"mediapipe": Env("1")}, None)
+    assert base != build_module.build_key(variant, inputs, {"mediapipe": Env("2")}, None)
+    assert base != build_module.build_key(variant, [{"path": "model.safetensors", "sha256": "b" * 64}], {"mediapipe": Env("1")}, None)
+    assert base != build_module.build_key(variant, inputs, {"mediapipe": Env("1")}, {"sha256": "c" * 64, "rank": 4})
+    assert base != build_module.build_key(get_catalog().variant("phi-2-gpu-int4"), inputs, {"mediapipe": Env("1")}, None)
+    monkeypatch.setattr(build_module, "__version__", "9.9.9")
+    assert base != build_module.build_key(variant, inputs, {"mediapipe": Env("1")}, None)
+
+
+@pytest.mark.parametrize(
+    "model,words",
+    [
+        ("crasher", ["crashed in native code (SIGABRT)"]),
+        ("hungry", ["killed by SIGKILL", "out-of-memory", "needs about 7 GB of RAM", "this machine has"]),
+        ("refuser", ["failed: ValueError: tensor shapes do not match FAKE_MODEL", "Use the right checkpoint"]),
+        ("liar", ["failed its checks, so nothing was installed", "TFL3"]),
+        ("mixup", ["backend metadata says 'cpu'", "gpu variant"]),
+    ],
+)
+def test_a_failing_step_is_one_clear_error_and_leaves_nothing(pack_env, zoo, model, words):
+    env, _ = pack_env
+    result = zoo("build", model, env=env)
+    assert result.returncode == ExitCode.BUILD_FAILED, result.stderr
+    for word in words:
+        assert word in result.stderr
+    assert "Traceback" not in result.stderr
+    assert_nothing_stored()
+
+
+def test_resources_are_checked_before_starting_unless_forced(pack_env, zoo):
+    env, _ = pack_env
+    refused = zoo("build", "greedy", env=env)
+    assert refused.returncode == ExitCode.BUILD_FAILED
+    assert "needs about 100000 GB of RAM to convert; this machine has" in refused.stderr and "--force" in refused.stderr
+    assert_nothing_stored()
+    zoo("build", "greedy", "--force", env=env, check=True)
+
+
+# ---------------------------------------------------------------------------- MediaPipe: refusals and LoRA
+
+
+def test_unsupported_mediapipe_combinations_are_refused_before_any_work(pack_env, tmp_path, zoo):
+    env, _ = pack_env
+    adapter = tmp_path / "adapter_model.safetensors"
+    safetensors_file.write(adapter, {"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": ("F16", [4, 8], b"\0" * 64)})
+    cpu_lora = zoo("build", "phi-2", "--backend", "cpu", "--quant", "int8", "--lora", str(adapter), "--lora-rank", "4", env=env)
+    assert cpu_lora.returncode == ExitCode.BUILD_FAILED and "does not take LoRA adapters" in cpu_lora.stderr
+    assert "--backend gpu" in cpu_lora.stderr
+    no_rank = zoo("build", "phi-2", "--backend", "gpu", "--quant", "int8", "--lora", str(adapter), env=env)
+    assert "--lora-rank" in no_rank.stderr
+    falcon_dir = tmp_path / "falcon"
+    falcon_dir.mkdir()
+    for name in ("model.safetensors", "tokenizer.json", "tokenizer_config.json"):
+        (falcon_dir / name).write_bytes(b"{}")
+    falcon = zoo("build", "falcon-rw-1b", "--backend", "cpu", "--quant", "int8", "--from", str(falcon_dir), env=env)
+    assert falcon.returncode == ExitCode.BUILD_FAILED
+    assert "converts only from pytorch_model.bin" in falcon.stderr and "model.safetensors" in falcon.stderr
+    unknown = zoo("build", "lorafake", env=env)
+    assert unknown.returncode == ExitCode.BUILD_FAILED and "no model type 'LLAMA_7B'" in unknown.stderr
+    assert "PHI_2" in unknown.stderr
+    assert_nothing_stored()
+
+
+def test_peft_lora_keys_are_mapped_to_what_the_converter_needs(tmp_path):
+    from plugins.converter_mediapipe import map_lora_adapter
+
+    rank = 4
+    tensors = {}
+    for layer in (0, 1):
+        for proj in ("q_proj", "k_proj", "v_proj", "dense"):
+            tensors[f"base_model.model.model.layers.{layer}.self_attn.{proj}.lora_A.weight"] = ("F16", [rank, 2560], os.urandom(rank * 2560 * 2))
+            tensors[f"base_model.model.model.layers.{layer}.self_attn.{proj}.lora_B.weight"] = ("F16", [2560, rank], os.urandom(rank * 2560 * 2))
+    adapter = tmp_path / "adapter_model.safetensors"
+    safetensors_file.write(adapter, tensors)
+    mapped = tmp_path / "mapped.safetensors"
+    map_lora_adapter(adapter, mapped, "PHI_2", rank)
+    header, start = safetensors_file.read_header(mapped)
+    assert "base_model.model.model.layers.0.self_attention.q.lora_A.linear.weight" in header
+    assert "base_model.model.model.layers.1.self_attention.post.lora_B.linear.weight" in header
+    assert not any("self_attn" in name for name in header)
+    original, original_start = safetensors_file.read_header(adapter)
+    assert mapped.read_bytes()[start:] == adapter.read_bytes()[original_start:]  # the data is untouched
+
+    gemma = {"base_model.model.model.layers.0.self_attn.o_proj.lora_A.weight": ("F16", [rank, 8], b"\0" * rank * 16)}
+    safetensors_file.write(adapter, gemma)
+    map_lora_adapter(adapter, mapped, "GEMMA_2B", rank)
+    assert list(safetensors_file.read_header(mapped)[0]) == ["base_model.model.model.layers.0.self_attention.post.lora_A.weight"]
+    with pytest.raises(BuildError, match="has rank 4, not the --lora-rank 8"):
+        map_lora_adapter(adapter, mapped, "GEMMA_2B", 8)
+    safetensors_file.write(adapter, {"base_model.model.model.layers.0.mlp.fc1.lora_A.weight": ("F16", [rank, 8], b"\0" * 64)})
+    with pytest.raises(BuildError, match="attention projections"):
+        map_lora_adapter(adapter, mapped, "PHI_2", rank)
+
+
+def test_the_bin_verifier_rejects_wrong_metadata_parameters_and_tensors(tmp_path):
+    from registry.catalog import Catalog
+    from registry.tflite import LlmShape
+
+    catalog = Catalog.load()
+    verifier = catalog.component("verifier", "mediapipe-metadata")
+    gpu = catalog.variant("falcon-rw-1b-gpu-int8")
+
+    def problems(data: bytes, variant=gpu):
+        path = tmp_path / "model.bin"
+        path.write_bytes(data)
+        return verifier.check(path, variant, variant.outputs[0])
+
+    assert problems(mediapipe_like_bin("FALCON_RW_1B", "gpu")) == []
+    assert problems(mediapipe_like_bin("FALCON_RW_1B", "cpu")) == ["its backend metadata says 'cpu', but falcon-rw-1b-gpu-int8 is a gpu variant"]
+    [wrong_type] = problems(mediapipe_like_bin("PHI_2", "gpu"))
+    assert "model type is PHI_2, but the manifest expects FALCON_RW_1B" in wrong_type
+    [shape] = problems(mediapipe_like_bin("FALCON_RW_1B", "gpu", shape=LlmShape(2048, 8192, 24, 32000), layers=24))
+    assert "vocab_size=32000" in shape
+    [missing] = problems(mediapipe_like_bin("FALCON_RW_1B", "gpu", layers=20))
+    assert "24 expected tensors are missing" in missing and "x_layers_20" in missing
+    assert problems(mediapipe_like_bin("FALCON_RW_1B", "gpu", tokenizer=b"")) == ["no tokenizer ('spm_vocab_model' metadata)"]
+
+
+# ---------------------------------------------------------------------------- toolchains
+
+
+def _wheel(directory: Path, name: str, version: str) -> Path:
+    """A minimal pure-Python wheel, so a toolchain can be built with no index at all."""
+    module = name.replace("-", "_")
+    path = directory / f"{module}-{version}-py3-none-any.whl"
+    info = f"{module}-{version}.dist-info"
+    with zipfile.ZipFile(path, "w") as wheel:
+        wheel.writestr(f"{module}/__init__.py", f"VERSION = {version!r}\n")
+        wheel.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: zoo-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        wheel.writestr(f"{info}/RECORD", "")
+    return path
+
+
+def test_a_toolchain_is_created_once_from_the_users_pip_configuration_and_reused(tmp_path, monkeypatch):
+    from registry import settings, toolchains
+    from registry.components import Toolchain
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    _wheel(wheels, "zoo-probe-pkg", "1.0")
+    monkeypatch.setenv("ZOO_TOOLCHAINS", str(tmp_path / "toolchains"))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # the user's pip configuration: only this directory
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+    settings.reload()
+    spec = Toolchain("probe", ("zoo-probe-pkg==1.0",), probe="import zoo_probe_pkg")
+    assert toolchains.find(spec) is None
+    lines = []
+    env = toolchains.ensure(spec, lines.append)
+    assert env.path == toolchains.location(spec) and "zoo-probe-pkg==1.0" in env.lock
+    assert any("Creating the probe toolchain" in line for line in lines)
+    out = subprocess.run([str(env.python), "-c", "import zoo_probe_pkg; print(zoo_probe_pkg.VERSION)"], capture_output=True, text=True)
+    assert out.stdout.strip() == "1.0"
+    record = (env.path / toolchains.RECORD).stat().st_mtime_ns
+    again = toolchains.ensure(spec, lines.append)
+    assert again.path == env.path and (env.path / toolchains.RECORD).stat().st_mtime_ns == record
+    assert toolchains.doctor(again, spec.probe) == []
+    other = Toolchain("probe", ("zoo-probe-pkg==2.0",))
+    assert toolchains.location(other) != env.path  # keyed by the requirements' hash
+    _wheel(wheels, "zoo-probe-pkg", "2.0")
+    subprocess.run([str(env.python), "-m", "pip", "install", "-q", "zoo-probe-pkg==2.0"], check=True)
+    assert any("no longer match" in p for p in toolchains.doctor(again, spec.probe))
+    assert toolchains.remove("probe") == [env.path] and toolchains.find(spec) is None
+
+
+def test_a_toolchain_already_satisfied_by_zoos_interpreter_is_used_directly():
+    from registry import toolchains
+    from registry.components import Toolchain
+
+    env = toolchains.ensure(Toolchain("here", ("pluggy>=1", "click")))
+    assert env.path is None and Path(env.python) == Path(sys.executable)
+    assert any(line.startswith("pluggy==") for line in env.lock)
+
+
+def test_zoo_toolchain_list_names_every_declared_toolchain(zoo):
+    rows = json.loads(zoo("toolchain", "list", "--json", check=True).stdout)
+    assert {r["name"] for r in rows} >= {"mediapipe", "tensorflow-2.19", "litert-torch"}
+    assert next(r for r in rows if r["name"] == "mediapipe")["requirements"][0] == "mediapipe==0.10.35"
+    unknown = zoo("toolchain", "install", "nope")
+    assert unknown.returncode != 0 and "Known toolchains" in unknown.stderr
+
+
+# ---------------------------------------------------------------------------- the real MediaPipe converter (slow)
+
+
+@pytest.fixture(scope="module")
+def mediapipe_python():
+    from plugins.toolchains import MEDIAPIPE
+    from registry import settings, toolchains
+
+    settings.reload()
+    return toolchains.ensure(MEDIAPIPE, print).python
+
+
+@pytest.fixture(scope="module")
+def falcon_checkpoint(mediapipe_python, tmp_path_factory):
+    """A full-size FALCON_RW_1B checkpoint with random weights (2.8 GB), deleted after the module."""
+    directory = tmp_path_factory.mktemp("falcon-checkpoint")
+    subprocess.run([str(mediapipe_python), str(REPO / "registry" / "testing" / "make_checkpoint.py"), "FALCON_RW_1B", str(directory)],
+                   check=True, capture_output=True)
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_the_gpu_fix_passes_null_for_exactly_the_image_arguments(mediapipe_python):
+    """The fix at its seam, in the real toolchain: mediapipe's own combined_weight_bins_to_tflite
+    calls a recording stand-in for the native library; 0.10.35 passes b'' for the image encoder and
+    adapter, and with the fix those two (and only those) become NULL."""
+    script = f"""
+import json, sys
+sys.path.insert(0, {str(REPO / 'plugins' / 'runners')!r})
+from mediapipe.tasks.python.genai.converter import llm_converter
+import mediapipe_convert
+
+class RecordingLib:
+    calls = []
+    def MpLlmConverterGenerateGpuTfLite(self, *args):
+        self.calls.append([a.decode() if isinstance(a, bytes) else a for a in args])
+
+llm_converter.serial_dispatcher.SerialDispatcher = lambda lib, signatures: lib  # no ctypes: call the recorder
+
+def gpu_call():
+    converter = llm_converter._LlmConverter(RecordingLib())
+    converter.combined_weight_bins_to_tflite("PHI_2", "gpu", "/w", "/o.bin", False, "/v")
+    return RecordingLib.calls.pop()
+
+before = gpu_call()
+mediapipe_convert.apply_gpu_fix(llm_converter)
+after = gpu_call()
+print(json.dumps({{"before": before, "after": after}}))
+"""
+    out = subprocess.run([str(mediapipe_python), "-c", script], capture_output=True, text=True, check=True)
+    calls = json.loads(out.stdout.strip().splitlines()[-1])
+    before, after = calls["before"], calls["after"]
+    assert before[10] == "" and before[11] == ""  # the bug: empty strings, which the native shim reads as requests
+    assert after[10] is None and after[11] is None  # the fix
+    assert [a for i, a in enumerate(after) if i not in (10, 11)] == [a for i, a in enumerate(before) if i not in (10, 11)]
+    assert after[0] == "PHI_2" and after[5] == "/o.bin"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["cpu", "gpu"])
+def test_real_falcon_conversion_builds_verifies_and_caches(falcon_checkpoint, backend, zoo):
+    result = zoo("build", "falcon-rw-1b", "--backend", backend, "--quant", "int8", "--from", str(falcon_checkpoint), "--json", timeout=900)
+    assert result.returncode == 0, result.stderr
+    built = json.loads(result.stdout)
+    output = Path(built["path"])
+    assert output.name == f"falcon-rw-1b-{backend}-int8.bin"
+    assert 1.3e9 < output.stat().st_size < 1.5e9
+    record = built["provenance"]
+    assert record["steps"][0]["what"] == "FALCON_RW_1B conversion" and record["steps"][0]["peak_rss_bytes"] > 2e9
+    assert "mediapipe==0.10.35" in record["toolchains"]["mediapipe"]["lock"]
+    assert {c["check"] for c in record["checks"]} == {"tflite-flatbuffer", "mediapipe-metadata"}
+    again = json.loads(zoo("build", "falcon-rw-1b", "--backend", backend, "--quant", "int8", "--from", str(falcon_checkpoint), "--json").stdout)
+    assert again["cache_hit"] is True
+    zoo("rm", f"falcon-rw-1b-{backend}-int8", check=True)
+    zoo("gc", check=True)  # the multi-GB outputs go now, not at the end of the session
