@@ -19,7 +19,8 @@ IDENTIFIER = b"TFL3"
 # MediaPipe's odml.infra.proto.LlmModelType, as its native code numbers it (read from the
 # descriptor embedded in mediapipe 0.10.35's libmediapipe.so). A .bin stores the value in the
 # `buffer` field of its "odml.infra.LlmModelType" metadata entry itself, not in a buffer's bytes
-# (seen in a real FALCON_RW_1B conversion: buffer index 5).
+# (seen in a real FALCON_RW_1B conversion: buffer index 5); "lora_rank" is stored the same way.
+# MediaPipe's runtime reads both so: TfliteModelData::GetModelType / LoRARank return metadata->buffer().
 LLM_MODEL_TYPES = {
     5: "FALCON_RW_1B",
     6: "GEMMA_2B",

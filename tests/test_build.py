@@ -359,3 +359,26 @@ def test_real_falcon_conversion_builds_verifies_and_caches(falcon_checkpoint, ba
     assert again["cache_hit"] is True
     zoo("rm", f"falcon-rw-1b-{backend}-int8", check=True)
     zoo("gc", check=True)  # the multi-GB outputs go now, not at the end of the session
+
+
+def test_inputs_are_fetched_through_the_verified_pull_machinery(pack_env, zoo):
+    from registry.testing.hubs import HuggingFaceHub
+
+    env, _ = pack_env
+    weights = os.urandom(2_000_000)
+    with HuggingFaceHub() as hub:
+        hub.add_repo("acme/pack-ckpt", {"weights.safetensors": weights, "tokenizer.json": b'{"model": {}}'})
+        env = env | {"HF_ENDPOINT": hub.endpoint, "HF_HUB_DISABLE_XET": "1"}
+        built = json.loads(zoo("build", "hubpacker", "--json", env=env, check=True).stdout)
+        source = built["provenance"]["inputs"]["source"]
+        assert source["kind"] == "huggingface" and source["resolved"]["revision"] == hub.repos["acme/pack-ckpt"].commit
+        assert source["store_entry"] == "hubpacker.inputs"
+        inputs = {f["path"]: f["sha256"] for f in built["provenance"]["inputs"]["files"]}
+        import hashlib
+
+        assert inputs["weights.safetensors"] == hashlib.sha256(weights).hexdigest()
+        fetched = len(hub.body_requests("lfs/"))
+        assert json.loads(zoo("build", "hubpacker", "--json", env=env, check=True).stdout)["cache_hit"] is True
+        assert len(hub.body_requests("lfs/")) == fetched  # inputs came from the store the second time
+    listed = {e["id"]: e["kind"] for e in json.loads(zoo("ls", "--json", env=env, check=True).stdout)}
+    assert listed == {"hubpacker.inputs": "inputs", "hubpacker-cpu-int8": "built"}
