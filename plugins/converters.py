@@ -1,4 +1,4 @@
-"""Built-in converters declared ahead of their implementation (GPT-2 via Keras, PyTorch via litert-torch)."""
+"""Built-in converters declared ahead of their implementation (GPT-2 via Keras)."""
 
 from registry.components import Converter
 from registry.hookspecs import hookimpl
@@ -13,14 +13,6 @@ class KerasTFLiteConverter(Converter):
     produces = ("tflite",)
 
 
-class LiteRTTorchConverter(Converter):
-    name = "litert-torch"
-    description = "AI Edge Torch generative API: a PyTorch decoder to a multi-signature LiteRT model (prefill_*, decode)."
-    toolchain = toolchains.LITERT_TORCH
-    produces = ("tflite",)
-
-
 @hookimpl
 def register_converters(register):
-    for converter in (KerasTFLiteConverter(), LiteRTTorchConverter()):
-        register(converter)
+    register(KerasTFLiteConverter())

@@ -14,6 +14,7 @@ from registry.hookspecs import hookimpl
 
 from plugins import toolchains
 
+RUNNERS = Path(__file__).parent / "runners"
 TASK_MEMBERS = ("TF_LITE_PREFILL_DECODE", "TOKENIZER_MODEL", "METADATA")
 
 
@@ -138,8 +139,23 @@ class TaskBundle(Verifier):
 
 class LiteRTLMBundle(Verifier):
     name = "litertlm-bundle"
-    description = "A .litertlm container with its header and sections readable."
+    description = "A .litertlm container: the LITERTLM magic, a known major version, and a body after the header."
     formats = ("litertlm",)
+
+    def check(self, path, variant, output):
+        import struct
+
+        with open(path, "rb") as fh:
+            head = fh.read(32)
+            size = fh.seek(0, 2)
+        if head[:8] != b"LITERTLM":
+            return ["not a .litertlm file (no LITERTLM magic)"]
+        (major,) = struct.unpack_from("<I", head, 8)
+        if major != 1:
+            return [f"unknown .litertlm major version {major}"]
+        if size <= 64:
+            return ["the .litertlm file has no sections"]
+        return []
 
 
 class TFLiteSignatures(Verifier):
@@ -174,6 +190,25 @@ class LiteRTLMGeneration(Verifier):
     formats = ("task", "litertlm")
     runs_model = True
     toolchain = toolchains.LITERT_TORCH
+
+    def plan(self, request, output, path):
+        from registry.components import Job
+
+        variant = request.variant
+        params = variant.recipe.params | (request.options.get("params") or {})
+        return Job(
+            RUNNERS / "litertlm_generate.py",
+            {
+                "mode": "verify",
+                "artifact": str(path),
+                "checkpoint": str(request.inputs_dir),
+                "tokenizer": str(request.inputs_dir / "tokenizer.model"),
+                "prompt": str(variant.expect.get("prompt", "Hello")),
+                "max_tokens": int(variant.expect.get("max_tokens", 8)),
+                "context": int(params.get("kv_cache_max_len", 64)),
+            },
+            f"the generation check of {output.path}",
+        )
 
 
 @hookimpl

@@ -41,6 +41,8 @@ class BuildOptions:
     """Build even when the machine has less RAM or disk than the recipe needs."""
     rebuild: bool = False
     """Ignore the build cache."""
+    params: dict = field(default_factory=dict)
+    """Converter options that override the recipe's params (e.g. arch, kv_cache_max_len)."""
 
 
 @dataclass
@@ -115,7 +117,7 @@ def local_inputs(variant: Variant, directory: Path) -> list[dict]:
 # ------------------------------------------------------------------ key and checks
 
 
-def build_key(variant: Variant, inputs: list[dict], environments: dict, lora: dict | None) -> str:
+def build_key(variant: Variant, inputs: list[dict], environments: dict, lora: dict | None, params: dict | None = None) -> str:
     recipe = {
         "id": variant.id,
         "backend": variant.backend,
@@ -132,6 +134,7 @@ def build_key(variant: Variant, inputs: list[dict], environments: dict, lora: di
         "inputs": sorted((f["path"], f["sha256"]) for f in inputs),
         "toolchains": {name: env.lock_digest for name, env in sorted(environments.items())},
         "lora": lora,
+        "params": params or {},
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
@@ -171,7 +174,8 @@ def build(catalog: Catalog, variant: Variant, options: BuildOptions | None = Non
         raise ZooError(f"{variant.id} is built with the '{variant.recipe.converter}' converter, which no loaded plugin provides.",
                        fix="Install the plugin that provides it; `zoo plugins` shows what is loaded.")
     _check_lora_options(variant, options)
-    converter.validate(variant, {"lora_path": options.lora, "lora_rank": options.lora_rank, "from_dir": options.from_dir})
+    converter.validate(variant, {"lora_path": options.lora, "lora_rank": options.lora_rank, "from_dir": options.from_dir,
+                                 "params": options.params})
     bundlers = [_component(catalog, "bundler", name, variant) for name in (variant.bundle.bundlers if variant.bundle else [])]
     runtime_checks = [
         _component(catalog, "verifier", check, variant)
@@ -203,7 +207,7 @@ def build(catalog: Catalog, variant: Variant, options: BuildOptions | None = Non
     lora = None
     if options.lora is not None:
         lora = {"file": options.lora.name, "sha256": file_sha256(options.lora), "rank": options.lora_rank}
-    key = build_key(variant, inputs, environments, lora)
+    key = build_key(variant, inputs, environments, lora, options.params)
     entry_id = variant.id if lora is None else f"{variant.id}.lora-{lora['sha256'][:12]}"
     store = default_store()
     with store.lock(f"variant-{entry_id}"):
@@ -233,6 +237,7 @@ def build(catalog: Catalog, variant: Variant, options: BuildOptions | None = Non
                 "quantization": variant.quantization_label,
                 "bundle": variant.bundle.model_dump(mode="json") if variant.bundle else None,
                 "lora": lora,
+                "params": options.params,
                 "toolchains": {name: env.describe() for name, env in environments.items()},
                 "steps": steps,
                 "checks": checks,
@@ -291,7 +296,7 @@ def _run(job: Job, environments: dict, toolchain, work: Path, reporter: Reporter
 
 
 def _run_steps(store, catalog, variant, converter, bundlers, environments, inputs_dir, work, options, lora, reporter, timings):
-    request = BuildRequest(variant, inputs_dir, work, {})
+    request = BuildRequest(variant, inputs_dir, work, {"params": dict(options.params)})
     output_specs = list(variant.outputs)
     if lora is not None:
         request.options.update(lora_path=converter.prepare_lora(variant, options.lora, options.lora_rank, work / "lora"),

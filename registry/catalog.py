@@ -34,6 +34,7 @@ COMPONENT_HOOKS: dict[str, str] = {
     "converter": "register_converters",
     "bundler": "register_bundlers",
     "verifier": "register_verifiers",
+    "runtime": "register_runtimes",
 }
 SNAPSHOT_FORMAT = 1
 
@@ -118,10 +119,10 @@ class Catalog:
         return catalog
 
     def _component_acceptor(self, kind: str) -> Callable:
-        from .components import Bundler, Converter, SourceKind, Verifier
+        from .components import Bundler, Converter, Runtime, SourceKind, Verifier
         from .manifest import check_identifier
 
-        base = {"source": SourceKind, "converter": Converter, "bundler": Bundler, "verifier": Verifier}[kind]
+        base = {"source": SourceKind, "converter": Converter, "bundler": Bundler, "verifier": Verifier, "runtime": Runtime}[kind]
 
         def accept(items: list[Any], plugin: str) -> Callable[[], None]:
             staged: dict[str, "Component"] = {}
@@ -287,12 +288,18 @@ class Catalog:
         self.component("converter", "")  # loads the plugins if this catalog came from a snapshot
         assert self._objects is not None
         found = {}
-        for kind in ("converter", "bundler", "verifier"):
+        for kind in ("converter", "bundler", "verifier", "runtime"):
             for component in self._objects[kind].values():
                 toolchain = getattr(component, "toolchain", None)
                 if toolchain is not None:
                     found.setdefault(toolchain.name, toolchain)
         return dict(sorted(found.items()))
+
+    def runtime_for(self, artifact_format: str):
+        """The first loaded runtime that runs artifacts of this format, or None."""
+        self.component("runtime", "")
+        assert self._objects is not None
+        return next((r for r in self._objects["runtime"].values() if artifact_format in r.formats), None)
 
     def provided_by(self, plugin: str) -> list[str]:
         out = [f"family:{f.name}" for f in self.families.values() if f.plugin == plugin]

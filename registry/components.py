@@ -158,3 +158,15 @@ class Verifier(Component):
     def plan(self, request: BuildRequest, output: "OutputSpec", path: Path) -> Job:
         """For checks that run the model: the job that runs it in the toolchain (its result holds 'problems')."""
         raise NotImplementedError(f"check '{self.name}' cannot run the model yet")
+
+
+class Runtime(Component):
+    """Generates text with an artifact of the formats it lists, in its toolchain (`zoo run`)."""
+
+    kind = "runtime"
+    formats: ClassVar[tuple[str, ...]] = ()
+    toolchain: ClassVar[Toolchain | None] = None
+
+    def plan(self, artifact: Path, prompt: str, max_tokens: int, context: int) -> Job:
+        """The job that prints the generated text; its result holds {"text": ...}."""
+        raise NotImplementedError(f"runtime '{self.name}' cannot generate")

@@ -70,3 +70,14 @@ def register_verifiers(register):
     :param register: call ``register(verifier)`` with an instance of
         :class:`registry.components.Verifier`; its ``name`` is the check's name.
     """
+
+
+# ---------------------------------------------------------------- run
+
+
+@hookspec
+def register_runtimes(register):
+    """Register runtimes: what `zoo run` uses to generate text with a stored artifact of a format.
+
+    :param register: call ``register(runtime)`` with an instance of :class:`registry.components.Runtime`.
+    """

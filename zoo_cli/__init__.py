@@ -26,6 +26,7 @@ COMMANDS = {
     "verify": "zoo_cli.verify:verify_command",
     "build": "zoo_cli.build:build_command",
     "toolchain": "zoo_cli.toolchain:toolchain_group",
+    "run": "zoo_cli.run:run_command",
 }
 
 

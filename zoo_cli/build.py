@@ -18,11 +18,15 @@ from zoo_cli.terminal import terminal
               help="Build from this local checkpoint directory instead of downloading (its files are still checked).")
 @click.option("--lora", type=click.Path(path_type=Path, dir_okay=False), help="A PEFT adapter_model.safetensors (gpu only).")
 @click.option("--lora-rank", type=int, help="The adapter's LoRA rank.")
+@click.option("--arch", help="The decoder architecture of a --from checkpoint (pytorch family; `zoo info pytorch`).")
+@click.option("--prefill-lengths", help="Prefill signature lengths, e.g. 8,32 (pytorch family).")
+@click.option("--kv-cache-length", type=int, help="KV-cache length, the model's context (pytorch family).")
 @click.option("--force", is_flag=True, help="Build even if the machine has less RAM or disk than the recipe needs.")
 @click.option("--rebuild", is_flag=True, help="Ignore the build cache.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 @json_option
-def build_command(query, from_dir, lora, lora_rank, force, rebuild, quiet, as_json, **filters) -> None:
+def build_command(query, from_dir, lora, lora_rank, arch, prefill_lengths, kv_cache_length, force, rebuild, quiet, as_json,
+                  **filters) -> None:
     """Build a variant with its converter, in its toolchain, and install it verified."""
     from registry.build import BuildOptions, build
     from registry.resolver import resolve
@@ -30,7 +34,9 @@ def build_command(query, from_dir, lora, lora_rank, force, rebuild, quiet, as_js
 
     catalog = load_catalog()
     variant = catalog.variant(resolve(catalog, query, make_filters(**filters))["id"])
-    options = BuildOptions(from_dir=from_dir, lora=lora, lora_rank=lora_rank, force=force, rebuild=rebuild)
+    params = {"arch": arch, "prefill_seq_len": prefill_lengths, "kv_cache_max_len": kv_cache_length}
+    options = BuildOptions(from_dir=from_dir, lora=lora, lora_rank=lora_rank, force=force, rebuild=rebuild,
+                           params={k: v for k, v in params.items() if v is not None})
     with PlainReporter(quiet) as reporter:
         result = build(catalog, variant, options, reporter)
     if as_json:

@@ -1,0 +1,55 @@
+"""`zoo run ID --prompt TEXT`: generate text with a stored artifact, through a runtime plugin."""
+
+from __future__ import annotations
+
+import click
+
+from zoo_cli.terminal import terminal
+
+
+@click.command("run")
+@click.argument("query")
+@click.option("--prompt", required=True, help="The text to continue.")
+@click.option("--max-tokens", type=int, default=16, show_default=True, help="How many tokens to generate (greedy).")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def run_command(query: str, prompt: str, max_tokens: int, as_json: bool) -> None:
+    """Generate from a stored artifact (e.g. .task or .litertlm with LiteRT-LM on CPU)."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from registry import toolchains
+    from registry.child import run_job
+    from registry.errors import ZooError
+    from zoo_cli.common import load_catalog
+    from zoo_cli.store_commands import entry_for
+
+    store, entry = entry_for(query)
+    catalog = load_catalog()
+    directory = store.artifact_dir(entry.id)
+    candidates = [f.path for f in entry.files if f.path == entry.main] + [f.path for f in entry.files if f.path != entry.main]
+    for name in candidates:
+        runtime = catalog.runtime_for(name.rsplit(".", 1)[-1])
+        if runtime is not None:
+            break
+    else:
+        raise ZooError(
+            f"No loaded runtime can run {entry.id} ({', '.join(f.path for f in entry.files)}).",
+            fix="zoo runs .task and .litertlm files with LiteRT-LM; other formats run on the device "
+            "(MediaPipe's LLM Inference API for .bin).",
+        )
+    context = 64
+    record = directory / "provenance.json"
+    if record.is_file():
+        provenance = json.loads(record.read_text())
+        params = (provenance.get("recipe") or {}).get("params", {}) | (provenance.get("params") or {})
+        context = int(params.get("kv_cache_max_len", context))
+    env = toolchains.ensure(runtime.toolchain, terminal.message)
+    job = runtime.plan(directory / name, prompt, max_tokens, context)
+    with tempfile.TemporaryDirectory(prefix="zoo-run-") as work:
+        result = run_job(env.python, job.runner, job.request, Path(work), what=job.what)
+    text = result.data.get("text", "")
+    if as_json:
+        terminal.json({"id": entry.id, "artifact": name, "prompt": prompt, "text": text})
+    else:
+        terminal.line(prompt + text)
