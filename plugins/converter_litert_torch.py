@@ -34,10 +34,16 @@ def effective_params(variant, options) -> dict:
 
 
 class LiteRTTorchConverter(Converter):
+    """Plugins add an architecture by registering a subclass with its own `name` and
+    `architectures`: arch -> (description, path of a module with model_config(hf_config), run in
+    the toolchain by the same runner). Everything else (export settings, bundles, the generation
+    check) is shared."""
+
     name = "litert-torch"
     description = "AI Edge Torch generative API: a PyTorch decoder to a multi-signature LiteRT model (prefill_*, decode)."
     toolchain = toolchains.LITERT_TORCH
     produces = ("tflite",)
+    architectures: dict[str, tuple[str, Path | None]] = {arch: (text, None) for arch, text in ARCHITECTURES.items()}
 
     def validate(self, variant, options) -> None:
         unknown = set(options.get("params") or {}) - PARAMS
@@ -45,10 +51,10 @@ class LiteRTTorchConverter(Converter):
             raise BuildError(f"The litert-torch converter has no option {', '.join(sorted(unknown))}.",
                              fix=f"Its options are {', '.join(sorted(PARAMS))}.")
         params = effective_params(variant, options)
-        if params.get("arch") not in ARCHITECTURES:
+        if params.get("arch") not in self.architectures:
             raise BuildError(
-                f"zoo does not convert the architecture {params.get('arch')!r} with litert-torch.",
-                fix=f"Use --arch with one of: {', '.join(ARCHITECTURES)} (`zoo info pytorch` describes them).",
+                f"The {self.name} converter has no architecture {params.get('arch')!r}.",
+                fix=f"Use --arch with one of: {', '.join(self.architectures)} (`zoo info pytorch` describes them).",
             )
         if variant.quantization_label not in QUANTIZE:
             raise BuildError(f"litert-torch quantizes to {', '.join(QUANTIZE)}, not {variant.quantization_label}.",
@@ -89,6 +95,7 @@ class LiteRTTorchConverter(Converter):
                 "prefill_seq_len": params["prefill_seq_len"],
                 "kv_cache_max_len": params["kv_cache_max_len"],
                 "quantize": QUANTIZE[variant.quantization_label],
+                "architecture_module": str(self.architectures[params["arch"]][1] or "") or None,
             },
             f"{params['arch']} conversion with litert-torch",
             {name: output},

@@ -59,6 +59,17 @@ def llama_config(hf: dict):
 ARCHITECTURES = {"llama": llama_config, "qwen2": llama_config}
 
 
+def load_architecture(path):
+    """A plugin's architecture module: model_config(hf_config) -> ModelConfig, and optionally
+    tensor_names(model_builder, config) -> TensorNames and MODEL_TYPE (config.json's model_type)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("zoo_architecture", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main():
     request = json.loads(Path(sys.argv[1]).read_text())
     started = time.monotonic()
@@ -68,9 +79,11 @@ def main():
     except (OSError, ValueError) as exc:
         fail(f"cannot read {checkpoint / 'config.json'} ({exc})", "Pass a Hugging Face checkpoint directory with config.json.")
     arch = request["arch"]
-    if arch not in ARCHITECTURES:
+    module = load_architecture(request["architecture_module"]) if request.get("architecture_module") else None
+    if module is None and arch not in ARCHITECTURES:
         fail(f"unknown architecture {arch!r}", f"Use one of {', '.join(ARCHITECTURES)}.")
-    if hf.get("model_type") not in (arch, None):
+    expected_type = getattr(module, "MODEL_TYPE", arch) if module else arch
+    if hf.get("model_type") not in (expected_type, None):
         fail(f"config.json says model_type {hf.get('model_type')!r}, but --arch is {arch!r}",
              f"Pass --arch {hf.get('model_type')} if zoo supports it (`zoo info pytorch`).")
     emit("progress", message="loading litert-torch")
@@ -78,8 +91,13 @@ def main():
     from litert_torch.generative.utilities import converter, model_builder
     from litert_torch.generative.utilities.export_config import ExportConfig
 
-    config = ARCHITECTURES[arch](hf)
-    names = model_builder.TENSOR_NAMES if config.lm_head_share_weight_with_embedding else model_builder.TENSOR_NAMES_WITH_SEPARATE_LM_HEAD
+    config = module.model_config(hf) if module else ARCHITECTURES[arch](hf)
+    if module is not None and hasattr(module, "tensor_names"):
+        names = module.tensor_names(model_builder, config)
+    elif config.lm_head_share_weight_with_embedding:
+        names = model_builder.TENSOR_NAMES
+    else:
+        names = model_builder.TENSOR_NAMES_WITH_SEPARATE_LM_HEAD
     emit("progress", message=f"building a {config.num_layers}-layer {arch} model from {checkpoint.name}")
     try:
         model = model_builder.build_decoder_only_model(
