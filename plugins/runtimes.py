@@ -1,4 +1,4 @@
-"""The built-in runtime: LiteRT-LM's engine on CPU runs .task and .litertlm files (`zoo run`)."""
+"""The built-in runtimes for `zoo run`: LiteRT-LM on CPU (.task, .litertlm) and the TFLite interpreter (GPT-2 .tflite)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,18 @@ class LiteRTLM(Runtime):
         return Job(RUNNER, request, f"generating with {Path(artifact).name}")
 
 
+class TFLiteText(Runtime):
+    name = "tflite-text"
+    description = "TensorFlow 2.19's TFLite interpreter with TF-Text ops, for string-in, string-out models (GPT-2)."
+    formats = ("tflite",)
+    toolchain = toolchains.TENSORFLOW_219
+
+    def plan(self, artifact, prompt, max_tokens, context):
+        request = {"mode": "run", "artifact": str(artifact), "prompt": prompt}
+        return Job(Path(__file__).parent / "runners" / "tflite_generate.py", request, f"generating with {Path(artifact).name}")
+
+
 @hookimpl
 def register_runtimes(register):
     register(LiteRTLM())
+    register(TFLiteText())

@@ -178,10 +178,31 @@ class TFLiteSignatures(Verifier):
 
 class TFLiteGeneration(Verifier):
     name = "tflite-generation"
-    description = "Runs the model in the TFLite interpreter with TF-Text ops and compares with the Keras model's greedy text."
+    description = (
+        "Runs the model in the TFLite interpreter with TF-Text ops: non-empty text that starts with the prompt, "
+        "and for float32 equal to the Keras model's own greedy output."
+    )
     formats = ("tflite",)
     runs_model = True
     toolchain = toolchains.TENSORFLOW_219
+
+    def plan(self, request, output, path):
+        from registry.components import Job
+
+        variant = request.variant
+        params = variant.recipe.params | (request.options.get("params") or {})
+        return Job(
+            RUNNERS / "tflite_generate.py",
+            {
+                "mode": "verify",
+                "artifact": str(path),
+                "preset": str(request.inputs_dir),
+                "prompt": str(variant.expect.get("prompt", "My trip to Yosemite was")),
+                "max_length": int(params.get("max_length", 100)),
+                "quantization": variant.quantization_label,
+            },
+            f"the interpreter check of {output.path}",
+        )
 
 
 class LiteRTLMGeneration(Verifier):

@@ -27,6 +27,7 @@ COMMANDS = {
     "build": "zoo_cli.build:build_command",
     "toolchain": "zoo_cli.toolchain:toolchain_group",
     "run": "zoo_cli.run:run_command",
+    "export": "zoo_cli.export:export_command",
 }
 
 

@@ -21,12 +21,14 @@ from zoo_cli.terminal import terminal
 @click.option("--arch", help="The decoder architecture of a --from checkpoint (pytorch family; `zoo info pytorch`).")
 @click.option("--prefill-lengths", help="Prefill signature lengths, e.g. 8,32 (pytorch family).")
 @click.option("--kv-cache-length", type=int, help="KV-cache length, the model's context (pytorch family).")
+@click.option("--param", "param_pairs", multiple=True, metavar="KEY=VALUE",
+              help="A converter option, e.g. --param max_length=64 (`zoo info MODEL` lists them).")
 @click.option("--force", is_flag=True, help="Build even if the machine has less RAM or disk than the recipe needs.")
 @click.option("--rebuild", is_flag=True, help="Ignore the build cache.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 @json_option
-def build_command(query, from_dir, lora, lora_rank, arch, prefill_lengths, kv_cache_length, force, rebuild, quiet, as_json,
-                  **filters) -> None:
+def build_command(query, from_dir, lora, lora_rank, arch, prefill_lengths, kv_cache_length, param_pairs, force, rebuild,
+                  quiet, as_json, **filters) -> None:
     """Build a variant with its converter, in its toolchain, and install it verified."""
     from registry.build import BuildOptions, build
     from registry.resolver import resolve
@@ -35,6 +37,11 @@ def build_command(query, from_dir, lora, lora_rank, arch, prefill_lengths, kv_ca
     catalog = load_catalog()
     variant = catalog.variant(resolve(catalog, query, make_filters(**filters))["id"])
     params = {"arch": arch, "prefill_seq_len": prefill_lengths, "kv_cache_max_len": kv_cache_length}
+    for pair in param_pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--param")
+        params[key.strip()] = int(value) if value.strip().isdigit() else value.strip()
     options = BuildOptions(from_dir=from_dir, lora=lora, lora_rank=lora_rank, force=force, rebuild=rebuild,
                            params={k: v for k, v in params.items() if v is not None})
     with PlainReporter(quiet) as reporter:

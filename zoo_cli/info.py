@@ -86,10 +86,26 @@ def local_artifacts(variant_id: str) -> list[dict]:
     return found
 
 
-def _local_rows(local: list[dict]) -> list[list[str]]:
+def _float32_size(row: dict) -> int | None:
+    """The stored size of the same model's float32 variant, for "size against float32"."""
+    from registry.store import default_store
+    from zoo_cli.common import load_catalog
+
+    for other in load_catalog().rows.values():
+        if other["model"] == row["model"] and other["family"] == row["family"] and other["quantization_label"] == "fp32":
+            entry = default_store().entry(other["id"])
+            if entry is not None:
+                return next((f.size for f in entry.files if f.path == entry.main), None)
+    return None
+
+
+def _local_rows(local: list[dict], row: dict) -> list[list[str]]:
     rows = []
+    reference = _float32_size(row) if local else None
     for item in local:
-        rows.append(["local", f"{item['path']} ({item['kind']}, {item['size']} bytes)"])
+        main = next((f["size"] for f in item["files"] if item["path"].endswith("/" + f["path"])), item["size"])
+        versus = f"; {main / reference:.2f}x the float32 build's size" if reference and row["quantization_label"] != "fp32" else ""
+        rows.append(["local", f"{item['path']} ({item['kind']}, {main} bytes{versus})"])
         record = item.get("provenance")
         if not record:
             continue
@@ -123,7 +139,7 @@ def info_command(query: str, as_json: bool, **filters) -> None:
         if as_json:
             terminal.json(row | {"next_step": next_step(row), "local": local})
         else:
-            terminal.table(["FIELD", "VALUE"], _variant_table(row) + _local_rows(local))
+            terminal.table(["FIELD", "VALUE"], _variant_table(row) + _local_rows(local, row))
         return
     if as_json:
         terminal.json({"query": query, "variants": [summary(r) | {"next_step": next_step(r)} for r in found]})
