@@ -160,7 +160,7 @@ class Inference(StrictModel):
 
 
 class KaggleSource(StrictModel):
-    kind: Literal["kaggle"]
+    kind: Literal["kaggle"] = Field(description="Kaggle Models, through kagglehub.")
     handle: str = Field(description="owner/model/framework/variation[/version], e.g. google/gemma/tfLite/gemma-2b-it-cpu-int4")
 
     @model_validator(mode="after")
@@ -180,7 +180,7 @@ class KaggleSource(StrictModel):
 
 
 class HuggingFaceSource(StrictModel):
-    kind: Literal["huggingface"]
+    kind: Literal["huggingface"] = Field(description="The Hugging Face Hub, through huggingface_hub.")
     repo: str = Field(description="owner/name on the Hugging Face Hub.")
     revision: str = Field("main", description="Branch, tag or (best) a 40-hex commit.")
     allow_patterns: list[SafeRelativePath] | None = Field(
@@ -201,12 +201,12 @@ class HuggingFaceSource(StrictModel):
 
 
 class HttpsSource(StrictModel):
-    kind: Literal["https"]
+    kind: Literal["https"] = Field(description="Plain https downloads.")
     url: HttpsUrl = Field(description="Base URL; each file's path is appended to it.")
 
 
 class LocalSource(StrictModel):
-    kind: Literal["local"]
+    kind: Literal["local"] = Field(description="A directory on this machine.")
     path: SafeRelativePath | None = Field(
         None, description="Directory relative to the manifest; omitted when the user passes --from DIR."
     )
@@ -215,8 +215,8 @@ class LocalSource(StrictModel):
 class PluginSource(StrictModel):
     """A source kind added by a plugin; its options are validated by that plugin."""
 
-    kind: Identifier
-    options: dict[str, Any] = Field(default_factory=dict)
+    kind: Identifier = Field(description="The name a plugin registered with register_sources.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Passed to that source.")
 
 
 BUILTIN_SOURCE_KINDS = ("kaggle", "huggingface", "https", "local")
@@ -243,8 +243,8 @@ SOURCE_TAGS = set(BUILTIN_SOURCE_KINDS) | {"plugin"}
 class FileSpec(StrictModel):
     """One file a variant needs, checked against its size and digest before it enters the store."""
 
-    path: SafeRelativePath
-    role: FileRole
+    path: SafeRelativePath = Field(description="Relative path inside the artifact (no '..', no absolute paths).")
+    role: FileRole = Field(description="weights, tokenizer, config, adapter or other.")
     size: int | None = Field(None, gt=0, description="Bytes; checked when known.")
     sha256: Sha256 | None = Field(None, description="Checked when known; otherwise pinned on first download.")
 
@@ -252,7 +252,7 @@ class FileSpec(StrictModel):
 class Recipe(StrictModel):
     """How a variant is made when it is not downloaded ready-made."""
 
-    converter: Identifier
+    converter: Identifier = Field(description="A registered converter, e.g. 'mediapipe', 'litert-torch', 'keras-tflite'.")
     params: dict[str, str | int | float | bool | list[str] | list[int]] = Field(
         default_factory=dict, description="Converter-specific, e.g. model_type = 'PHI_2'."
     )
@@ -269,9 +269,9 @@ class BundleStep(StrictModel):
     """Packs converted weights with the tokenizer and run-time metadata (.task, .litertlm)."""
 
     bundlers: list[Identifier] = Field(min_length=1, description="Each bundler writes one output format.")
-    start_token: str | None = None
-    stop_tokens: list[str] = Field(min_length=1)
-    prompt_template: PromptTemplate | None = None
+    start_token: str | None = Field(None, description="Must be in the tokenizer's vocabulary.")
+    stop_tokens: list[str] = Field(min_length=1, description="Must be in the tokenizer's vocabulary.")
+    prompt_template: PromptTemplate | None = Field(None, description="Wraps each user prompt.")
 
 
 class LoraOptions(StrictModel):
@@ -283,8 +283,8 @@ class LoraOptions(StrictModel):
 class OutputSpec(StrictModel):
     """A file the variant produces and the checks that must pass on it before it is installed."""
 
-    path: SafeRelativePath
-    checks: list[Identifier] = Field(default_factory=list)
+    path: SafeRelativePath = Field(description="The produced file's name, e.g. 'phi-2-gpu-int8.bin'.")
+    checks: list[Identifier] = Field(default_factory=list, description="Verifier names that must pass (`zoo plugins`).")
     expect: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="Facts only this output's checks verify, e.g. lora_rank = 4."
     )
@@ -296,21 +296,21 @@ class OutputSpec(StrictModel):
 class VariantSpec(StrictModel):
     """One concrete artifact. Fields left out are inherited from the model."""
 
-    id: Identifier
-    aliases: list[Identifier] = Field(default_factory=list)
-    description: str | None = None
-    backend: Backend
-    quantization: QuantizationName | BitWidths
-    format: ArtifactFormat
-    platforms: list[Platform] | None = None
-    min_device_ram_mb: int | None = Field(None, gt=0)
-    inference: Inference | None = None
-    source: Source | None = None
-    files: list[FileSpec] | None = None
-    recipe: Recipe | None = None
-    bundle: BundleStep | None = None
-    lora: LoraOptions | None = None
-    outputs: list[OutputSpec] | None = None
+    id: Identifier = Field(description="Unique across all plugins, e.g. 'gemma-2b-it-gpu-int4'.")
+    aliases: list[Identifier] = Field(default_factory=list, description="Other names that resolve to this variant.")
+    description: str | None = Field(None, description="Overrides the model's description.")
+    backend: Backend = Field(description="The runtime backend the artifact targets.")
+    quantization: QuantizationName | BitWidths = Field(description="int4, int8, fp16, fp32, or per-part bit widths.")
+    format: ArtifactFormat = Field(description="The main artifact's format: bin (MediaPipe), task, tflite, litertlm.")
+    platforms: list[Platform] | None = Field(None, description="Where it runs; web needs the gpu backend.")
+    min_device_ram_mb: int | None = Field(None, gt=0, description="Smallest device RAM it is meant for.")
+    inference: Inference | None = Field(None, description="Default generation options.")
+    source: Source | None = Field(None, description="Where the files come from.")
+    files: list[FileSpec] | None = Field(None, description="The files fetched (the artifact, or a build's inputs).")
+    recipe: Recipe | None = Field(None, description="How to build it; absent for ready-made variants.")
+    bundle: BundleStep | None = Field(None, description="Bundles made after conversion.")
+    lora: LoraOptions | None = Field(None, description="Allows --lora for this variant (gpu only).")
+    outputs: list[OutputSpec] | None = Field(None, description="The files produced and their checks.")
     expect: dict[str, str | int | float | bool] | None = Field(
         None, description="Merged over the model's expect: facts the checks verify, e.g. model_type = 'GEMMA_2B'."
     )
@@ -332,17 +332,17 @@ class VariantSpec(StrictModel):
 class ModelSpec(StrictModel):
     """A model and what its variants share."""
 
-    name: Identifier
-    description: str = Field(min_length=1)
-    license: License
-    aliases: list[Identifier] = Field(default_factory=list)
-    platforms: list[Platform] = Field(min_length=1)
-    min_device_ram_mb: int | None = Field(None, gt=0)
-    inference: Inference = Field(default_factory=Inference)
-    source: Source
-    files: list[FileSpec] = Field(default_factory=list)
-    recipe: Recipe | None = None
-    bundle: BundleStep | None = None
+    name: Identifier = Field(description="The model name users type with options, e.g. 'phi-2'.")
+    description: str = Field(min_length=1, description="One sentence shown by `zoo info`.")
+    license: License = Field(description="The weights' licence.")
+    aliases: list[Identifier] = Field(default_factory=list, description="Other names for the model.")
+    platforms: list[Platform] = Field(min_length=1, description="Where its variants run (variants may narrow it).")
+    min_device_ram_mb: int | None = Field(None, gt=0, description="Smallest device RAM its variants are meant for.")
+    inference: Inference = Field(default_factory=Inference, description="Default generation options.")
+    source: Source = Field(description="Where the files come from.")
+    files: list[FileSpec] = Field(default_factory=list, description="The files every variant fetches, unless it lists its own.")
+    recipe: Recipe | None = Field(None, description="How variants are built; absent for ready-made models.")
+    bundle: BundleStep | None = Field(None, description="Bundles made after conversion (.task, .litertlm).")
     lora: LoraOptions | None = Field(None, description="Applies to this model's gpu variants only.")
     notes: list[str] = Field(default_factory=list, description="Shown by `zoo info`.")
     expect: dict[str, str | int | float | bool] = Field(
@@ -352,11 +352,11 @@ class ModelSpec(StrictModel):
 
 
 class Manifest(StrictModel):
-    schema_version: Literal[1]
-    family: Identifier
-    description: str = Field(min_length=1)
-    homepage: HttpsUrl | None = None
-    models: list[ModelSpec] = Field(min_length=1)
+    schema_version: Literal[1] = Field(description="The manifest format version; this zoo reads 1.")
+    family: Identifier = Field(description="The family's name, unique across plugins.")
+    description: str = Field(min_length=1, description="One sentence about the family.")
+    homepage: HttpsUrl | None = Field(None, description="Where people learn about the models.")
+    models: list[ModelSpec] = Field(min_length=1, description="The family's models; `[[models]]`.")
 
     def variants(self, plugin: str = "", manifest_path: str = "") -> list["Variant"]:
         return [

@@ -8,10 +8,13 @@ from zoo_cli.common import json_option
 from zoo_cli.terminal import terminal
 
 
-@click.command("plugins")
+@click.group("plugins", invoke_without_command=True)
 @json_option
-def plugins_command(as_json: bool) -> None:
+@click.pass_context
+def plugins_command(ctx: click.Context, as_json: bool) -> None:
     """List plugins: name, version, package, hooks and status (failed ones included)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from registry.catalog import get_catalog
 
     records = list(get_catalog().records.values())
@@ -37,3 +40,26 @@ def plugins_command(as_json: bool) -> None:
             "Failed plugins are skipped; the rest work. Fix or uninstall them, or choose plugins with "
             "ZOO_LOAD_PLUGINS=name1,name2 (ZOO_DISABLE_PLUGIN_AUTOLOAD=1 loads none but the built-ins)."
         )
+
+
+@plugins_command.command("check")
+@click.argument("name")
+@json_option
+def check_command(name: str, as_json: bool) -> None:
+    """Check that plugin NAME conforms: loads, registers valid, resolvable things (for plugin authors)."""
+    from registry.catalog import Catalog
+    from registry.conformance import check_plugin
+    from registry.errors import ExitCode
+
+    catalog = Catalog.load()  # always the plugins themselves, never the startup snapshot
+    problems = check_plugin(name, catalog)
+    if as_json:
+        terminal.json({"plugin": name, "ok": not problems, "problems": problems, "provides": catalog.provided_by(name)})
+    elif problems:
+        terminal.print(f"FAILED  {name}", markup=False)
+        for problem in problems:
+            terminal.print(f"  {problem}", markup=False)
+    else:
+        terminal.print(f"ok      {name}: " + ", ".join(catalog.provided_by(name)), markup=False)
+    if problems:
+        raise click.exceptions.Exit(int(ExitCode.PLUGIN_ERROR))

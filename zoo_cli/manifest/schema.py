@@ -4,9 +4,16 @@ import click
 
 
 @click.command("schema")
-def schema_command() -> None:
+@click.option("--markdown", is_flag=True, help="Print the reference as Markdown (docs/manifest.md) instead.")
+def schema_command(markdown: bool) -> None:
     """Print the manifest JSON Schema (the same as manifests/schema.json)."""
-    from registry.manifest import json_schema
     from zoo_cli.terminal import terminal
+
+    if markdown:
+        from registry.manifest_docs import render
+
+        terminal.line(render())
+        return
+    from registry.manifest import json_schema
 
     terminal.json(json_schema())

@@ -1,4 +1,4 @@
-"""Architecture module run inside the litert-torch toolchain: config.json -> litert-torch ModelConfig."""
+"""TinyStories architecture, run inside zoo's litert-torch toolchain: config.json -> litert-torch ModelConfig."""
 
 MODEL_TYPE = "llama"
 

@@ -1,0 +1,1 @@
+pytest_plugins = ["registry.testing.pytest_plugin"]  # zoo's test kit

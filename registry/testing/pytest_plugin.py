@@ -1,0 +1,104 @@
+"""zoo's test kit for plugin authors, as a pytest plugin. Enable it in your tests' conftest.py:
+
+    pytest_plugins = ["registry.testing.pytest_plugin"]
+
+Fixtures:
+    zoo_home        an isolated ZOO_HOME (and HOME, HF_HOME, KAGGLEHUB_CACHE), no credentials, no
+                    other third-party plugins; every test gets its own
+    plugin_catalog  plugin_catalog(plugin, name) -> a Catalog of the built-ins plus only your plugin
+                    (a module or object with hook implementations), through a fresh plugin manager
+    hf_hub          a local Hugging Face hub (registry.testing.hubs.HuggingFaceHub), HF_ENDPOINT set
+    kaggle_hub      a local Kaggle API (registry.testing.hubs.KaggleHub), ZOO_KAGGLE_ENDPOINT set
+    zoo_cli         zoo_cli("list", "--json") runs the real `zoo` in a child process with the above
+Helper:
+    assert_conforms(catalog, name)  fails listing every problem `zoo plugins check NAME` would report
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CREDENTIALS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN",
+               "KAGGLE_CONFIG_DIR", "KAGGLE_KERNEL_RUN_TYPE", "TBE_RUNTIME_ADDR")
+
+
+@pytest.fixture
+def zoo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from registry import catalog, settings
+
+    home = tmp_path / "zoo-test-home"
+    monkeypatch.setenv("ZOO_HOME", str(home / "zoo"))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+    monkeypatch.setenv("KAGGLEHUB_CACHE", str(home / "kagglehub"))
+    monkeypatch.setenv("ZOO_DISABLE_PLUGIN_AUTOLOAD", "1")
+    for name in CREDENTIALS + ("ZOO_LOAD_PLUGINS", "ZOO_OFFLINE", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    settings.reload()
+    catalog.reset()
+    yield home
+    settings.reload()
+    catalog.reset()
+
+
+@pytest.fixture
+def plugin_catalog(zoo_home):
+    """Build a catalog from zoo's built-in plugins plus the one plugin under test."""
+    from registry.catalog import Catalog
+    from registry.plugins import PluginHost, discover_entry_points
+
+    def make(plugin: object, name: str) -> Catalog:
+        host = PluginHost()
+        host.load_entry_points([ep for ep in discover_entry_points() if ep.builtin])
+        host.register(plugin, name)
+        return Catalog.load(host)
+
+    return make
+
+
+def assert_conforms(catalog, name: str) -> None:
+    from registry.conformance import check_plugin
+
+    problems = check_plugin(name, catalog)
+    assert not problems, f"plugin '{name}' does not conform:\n  " + "\n  ".join(problems)
+
+
+@pytest.fixture
+def hf_hub(monkeypatch):
+    from registry.testing.hubs import HuggingFaceHub
+
+    with HuggingFaceHub() as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)  # read by child processes (zoo_cli)
+        yield hub
+
+
+@pytest.fixture
+def kaggle_hub(monkeypatch):
+    from registry import settings
+    from registry.testing.hubs import KaggleHub
+
+    with KaggleHub() as hub:
+        monkeypatch.setenv("ZOO_KAGGLE_ENDPOINT", hub.endpoint)
+        settings.reload()
+        yield hub
+
+
+@pytest.fixture
+def zoo_cli(zoo_home):
+    """Run the real zoo CLI in a child process; pass env={...} to add variables (e.g. ZOO_LOAD_PLUGINS)."""
+
+    def run(*args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 600):
+        full = dict(os.environ) | (env or {})
+        result = subprocess.run([sys.executable, "-m", "zoo_cli", *args], capture_output=True, text=True, env=full, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"zoo {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+        return result
+
+    return run

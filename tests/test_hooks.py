@@ -1,0 +1,185 @@
+"""Meta-tests: every hook is documented and exercised; every Python example in docs/ runs.
+
+Each hook has a test named test_hook_<name> here, and a heading `## <name>(register)` in
+docs/hooks.md whose example registers, through a fresh plugin manager, without a problem.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from registry import hookspecs
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs"
+HOOKS = sorted(name for name, f in vars(hookspecs).items() if callable(f) and hasattr(f, "zoo_spec"))
+pytest_plugins = ["registry.testing.pytest_plugin"]
+
+
+def python_blocks(path: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
+
+
+def hook_section(name: str) -> str:
+    text = (DOCS / "hooks.md").read_text()
+    match = re.search(rf"^## {name}\(register\)\n(.*?)(?=^## |\Z)", text, flags=re.S | re.M)
+    assert match, f"docs/hooks.md has no section '## {name}(register)'"
+    return match.group(1)
+
+
+def load_example(code: str, name: str) -> types.ModuleType:
+    module = types.ModuleType(f"docs_example_{name}")
+    exec(compile(code, f"<docs example {name}>", "exec"), module.__dict__)
+    return module
+
+
+def test_every_hook_is_documented_with_its_signature_and_tested():
+    assert HOOKS == ["register_bundlers", "register_converters", "register_families", "register_runtimes",
+                     "register_sources", "register_verifiers"]
+    tests = {name for name, _ in inspect.getmembers(sys.modules[__name__], inspect.isfunction)}
+    for hook in HOOKS:
+        assert list(inspect.signature(getattr(hookspecs, hook)).parameters) == ["register"]
+        hook_section(hook)
+        assert f"test_hook_{hook}" in tests, f"no test_hook_{hook} in tests/test_hooks.py"
+
+
+def run_hook_example(hook: str, plugin_catalog):
+    [code] = python_blocks_in(hook_section(hook))
+    module = load_example(code, hook)
+    catalog = plugin_catalog(module, f"docs-{hook}")
+    record = catalog.records[f"docs-{hook}"]
+    assert record.status == "loaded", record.error
+    assert record.hooks == [hook] and record.provides, record
+    return catalog
+
+
+def python_blocks_in(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+def test_hook_register_families(plugin_catalog):
+    catalog = run_hook_example("register_families", plugin_catalog)
+    assert catalog.rows["docs-lm-cpu-int8"]["source"]["kind"] == "https"
+
+
+def test_hook_register_sources(plugin_catalog):
+    from registry.components import FetchContext
+
+    catalog = run_hook_example("register_sources", plugin_catalog)
+    source = catalog.component("source", "docs-mirror")
+    base = catalog.variant("phi-2-gpu-int8")
+    variant = type(base).model_validate(
+        base.model_dump() | {"source": {"kind": "docs-mirror", "options": {"url": "https://mirror.example/phi-2/"}}})
+    plan = source.prepare(FetchContext(variant, list(variant.files)))
+    assert [t.url for t in plan.transfers][0] == "https://mirror.example/phi-2/tokenizer.json"
+
+
+def test_hook_register_converters(plugin_catalog, tmp_path):
+    from registry.components import BuildRequest
+
+    catalog = run_hook_example("register_converters", plugin_catalog)
+    converter = catalog.component("converter", "docs-copy")
+    job = converter.plan(BuildRequest(catalog.variant("phi-2-gpu-int8"), tmp_path / "in", tmp_path / "work"))
+    assert job.outputs == {"phi-2-gpu-int8.bin": tmp_path / "work" / "phi-2-gpu-int8.bin"}
+
+
+def test_hook_register_bundlers(plugin_catalog):
+    catalog = run_hook_example("register_bundlers", plugin_catalog)
+    assert catalog.component("bundler", "docs-zip").produces == "zip"
+
+
+def test_hook_register_verifiers(plugin_catalog, tmp_path):
+    catalog = run_hook_example("register_verifiers", plugin_catalog)
+    verifier = catalog.component("verifier", "docs-not-empty")
+    empty = tmp_path / "empty.tflite"
+    empty.write_bytes(b"")
+    variant = catalog.variant("gpt2-cpu-int8")
+    assert verifier.check(empty, variant, variant.outputs[0]) == ["the file is empty"]
+
+
+def test_hook_register_runtimes(plugin_catalog):
+    catalog = run_hook_example("register_runtimes", plugin_catalog)
+    assert catalog.runtime_for("echo").name == "docs-echo"
+    assert catalog.runtime_for("task").name == "litert-lm"  # built-ins stay in place
+
+
+@pytest.mark.parametrize("doc", ["tutorial.md", "troubleshooting.md", "hooks.md"])
+def test_every_python_example_in_the_docs_runs(doc, plugin_catalog, tmp_path, monkeypatch):
+    """Each block runs; one that implements hooks must also load and register through a fresh manager.
+
+    They run beside the example plugin's family.toml, which the tutorial's examples register."""
+    import shutil
+
+    shutil.copy(REPO / "examples" / "zoo-tinystories" / "zoo_tinystories" / "family.toml", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    for number, code in enumerate(python_blocks(DOCS / doc)):
+        module = load_example(code, f"{doc}-{number}")
+        if any(callable(f) and hasattr(f, "zoo_impl") for f in vars(module).values()):
+            catalog = plugin_catalog(module, f"docs-{number}")
+            record = catalog.records[f"docs-{number}"]
+            assert record.status == "loaded" and record.provides, f"{doc} example {number}: {record.error}"
+
+
+def test_the_manifest_reference_is_generated_from_the_models():
+    from registry.manifest_docs import render
+
+    assert (DOCS / "manifest.md").read_text() == render() + "\n", "run `zoo manifest schema --markdown > docs/manifest.md`"
+
+
+def test_a_scaffolded_plugin_passes_its_own_tests(tmp_path):
+    import subprocess
+
+    from zoo_cli import main
+
+    assert main(["plugin", "new", "acme-lm", "--dir", str(tmp_path)]) == 0
+    project = tmp_path / "zoo-acme-lm"
+    assert (project / "zoo_acme_lm" / "family.toml").is_file()
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site),
+                    str(project)], check=True, capture_output=True)
+    env = {"PYTHONPATH": str(site), "PATH": __import__("os").environ["PATH"], "HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project / "tests")],
+                            capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
+    checked = subprocess.run([sys.executable, "-m", "zoo_cli", "plugins", "check", "acme-lm"], capture_output=True, text=True,
+                             env=env | {"ZOO_HOME": str(tmp_path / "home")})
+    assert checked.returncode == 0 and checked.stdout.startswith("ok"), checked.stderr
+
+
+def test_zoo_plugins_check_reports_problems(tmp_path, zoo):
+    from registry.testing.plugins import write_plugin_distribution
+
+    site = tmp_path / "site"
+    write_plugin_distribution(site, "zoo-sloppy", "zoo_sloppy", source='''
+from registry.components import Converter, Toolchain, Verifier
+from registry.hookspecs import hookimpl
+
+class Sloppy(Converter):
+    name = "sloppy"
+    toolchain = Toolchain("sloppy", ("not a requirement !!",))
+
+@hookimpl
+def register_converters(register):
+    register(Sloppy())
+
+@hookimpl
+def register_families(register):
+    register({"schema_version": 1, "family": "sloppy", "description": "d", "models": [{
+        "name": "sloppy-lm", "description": "d", "platforms": ["android"], "license": {"name": "MIT"},
+        "source": {"kind": "nowhere"}, "recipe": {"converter": "sloppy"},
+        "variants": [{"id": "sloppy-lm-cpu-int8", "backend": "cpu", "quantization": "int8", "format": "tflite",
+                      "outputs": [{"path": "sloppy-lm-cpu-int8.tflite", "checks": ["task-bundle", "no-such-check"]}]}]}]})
+''')
+    result = zoo("plugins", "check", "zoo_sloppy", "--json", env={"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_sloppy"})
+    assert result.returncode != 0
+    problems = " | ".join(__import__("json").loads(result.stdout)["problems"])
+    for expected in ["has no description", "not a requirement !!", "source 'nowhere'", "verifier 'no-such-check'",
+                     "'task-bundle' reads task files"]:
+        assert expected in problems, problems
