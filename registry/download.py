@@ -107,7 +107,7 @@ def download(
         if offset:
             request_headers["Range"] = f"bytes={offset}-"
         try:
-            with session.get(url, headers=request_headers, stream=True, timeout=(timeout, timeout), allow_redirects=True) as response:
+            with _get_following_same_origin(session, url, request_headers, timeout) as response:
                 if response.status_code in (401, 403, 404):
                     raise NetworkError(
                         f"The server answered {response.status_code} for {what} ({_safe_url(url)}).",
@@ -177,6 +177,28 @@ def download(
                     fix="Check the connection and run the same command again, or raise ZOO_HTTP_TIMEOUT / ZOO_HTTP_RETRIES.",
                 ) from None
             time.sleep(min(8.0, 0.25 * 2**attempt) * (0.5 + random.random() / 2))
+
+
+def _get_following_same_origin(session, url: str, headers: dict[str, str], timeout: float):
+    """GET, following redirects only within the origin: the hub client already resolved the file's
+    host, and a server that moves the download to another host midway is refused, not followed."""
+    for _ in range(5):
+        response = session.get(url, headers=headers, stream=True, timeout=(timeout, timeout), allow_redirects=False)
+        if response.status_code not in (301, 302, 303, 307, 308):
+            return response
+        location = response.headers.get("Location", "")
+        response.close()
+        target = requests_compat_join(url, location)
+        if not same_origin(target, url):
+            raise _ServerMisbehaved(f"it redirected the download to another host ({_safe_url(target)})")
+        url = target
+    raise _ServerMisbehaved("too many redirects")
+
+
+def requests_compat_join(base: str, location: str) -> str:
+    from urllib.parse import urljoin
+
+    return urljoin(base, location)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -228,10 +228,11 @@ def _drop_corrupt_blobs(store: Store, entry: Entry, reporter: Reporter) -> None:
 
 def _transfer_all(store, variant, files: list[FileSpec], plan: FetchPlan, expected, reporter) -> dict[str, "_Arrived"]:
     specs = {f.path: f for f in files}
+    git_index = store.git_index()
     todo = []
     for transfer in plan.transfers:
         sha, size, _ = expected.get(transfer.path, (None, None, ""))
-        known = sha or transfer.hub_sha256
+        known = sha or transfer.hub_sha256 or git_index.get(transfer.hub_git_sha1 or "")
         if known and store.has_blob(known, size or transfer.size):  # shared with another variant, or an earlier try
             if not sha:
                 expected[transfer.path] = (known, size or transfer.size, "the hub's ETag")
@@ -262,6 +263,21 @@ def _transfer_one(store: Store, variant: Variant, spec: FileSpec, transfer: Tran
     if transfer.url is not None:
         partial = store.partial_path(transfer.partial_key)
         with store.lock(f"partial-{transfer.partial_key}"):
+            # Another process may have fetched this very file while we waited for the lock.
+            known = sha or transfer.hub_sha256 or store.git_index().get(transfer.hub_git_sha1 or "")
+            if known and store.has_blob(known, size):
+                reporter.file_done(spec.path)
+                blob = store.blob_path(known)
+                return _Arrived(spec, transfer, blob, known, blob.stat().st_size, False, 0)
+            finished = _finished_earlier(partial)
+            if finished is not None:  # verified by a pull that was killed before it could commit
+                got_sha, got_size = file_sha256(finished), finished.stat().st_size
+                if finished.name.endswith(f".{got_sha[:16]}.verified"):
+                    _verify_file(variant, spec, finished, got_sha, got_size, sha, size, promised_by, transfer)
+                    reporter.advance(spec.path, got_size)
+                    reporter.file_done(spec.path)
+                    return _Arrived(spec, transfer, finished, got_sha, got_size, True, 0)
+                finished.unlink()
             result = download(
                 transfer.url,
                 partial,
@@ -294,6 +310,10 @@ def _transfer_one(store: Store, variant: Variant, spec: FileSpec, transfer: Tran
         _verify_file(variant, spec, local, got_sha, got_size, sha, size, promised_by, transfer)
     reporter.file_done(spec.path)
     return _Arrived(spec, transfer, local, got_sha, got_size, move, downloaded)
+
+
+def _finished_earlier(partial: Path) -> Path | None:
+    return next(iter(sorted(partial.parent.glob(f"{partial.stem}.*.verified"))), None)
 
 
 def _verify_file(variant, spec, local, got_sha, got_size, sha, size, promised_by, transfer: Transfer) -> None:
@@ -367,6 +387,7 @@ def _commit(store: Store, variant: Variant, entry_id: str, kind: str, specs: lis
                 store.add_blob(item.local, item.sha256, move=item.move)
         store.install(entry)
     store.record_fingerprints({f.sha256: store.stat_fingerprint(store.blob_path(f.sha256)) for f in files})
+    store.record_git_ids({item.transfer.hub_git_sha1: item.sha256 for item in arrived.values() if item.transfer.hub_git_sha1})
     newly_pinned = [f.path for f in files if expected[f.path][2] not in ("the manifest", "zoo.lock")]
     if newly_pinned:
         lockfile.record(entry_id, {f.path: {"sha256": f.sha256, "size": f.size} for f in files if f.path in newly_pinned}, plan.resolved)

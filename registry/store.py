@@ -240,6 +240,23 @@ class Store:
                 self.forget_fingerprints(set(freed))
         return freed, total
 
+    # ------------------------------------------------------------------ hub ids
+
+    def git_index(self) -> dict[str, str]:
+        """git blob id (a hub's ETag for small files) -> sha256 of a stored blob with that content."""
+        try:
+            return json.loads((self.root / "git-index.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def record_git_ids(self, ids: dict[str, str]) -> None:
+        if not ids:
+            return
+        with self.lock("git-index"):
+            data = self.git_index()
+            data.update(ids)
+            write_atomically(self.root / "git-index.json", json.dumps(data))
+
     # ------------------------------------------------------------------ fingerprints
 
     def fingerprints(self) -> dict[str, list[int]]:

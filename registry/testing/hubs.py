@@ -42,6 +42,8 @@ class Fault:
     """Answer 302 to this URL instead of sending the body."""
     corrupt: bool = False
     """Flip one bit in the body."""
+    no_length: bool = False
+    """Send no Content-Length: the body ends when the server closes the connection."""
     pause_after: int | None = None
     """Send this many body bytes, then sleep `pause_seconds` before the rest (to kill a client mid-file)."""
     pause_seconds: float = 0.0
@@ -84,6 +86,12 @@ class RequestRecord:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)  # a client that went away is not news
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -143,7 +151,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
-        self.send_header("Content-Length", str(announced))
+        if fault and fault.no_length:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(announced))
         self.end_headers()
         if head:
             return

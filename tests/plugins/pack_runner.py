@@ -35,6 +35,10 @@ def main():
         sys.exit(3)
     from registry.testing.tflite_builder import build_tflite, mediapipe_like_bin
 
+    if mode == "big":  # fills a small disk: 64 MB of output
+        with open(output, "wb") as fh:
+            for _ in range(64):
+                fh.write(b"\0" * (1 << 20))
     if mode == "garbage":
         output.write_bytes(b"this is not a flatbuffer" * 10)
     elif mode == "wrong-backend":

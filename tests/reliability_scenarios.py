@@ -1,0 +1,354 @@
+"""Reliability and security scenarios: each runs the real zoo against local hubs and returns figures.
+
+tests/test_reliability.py asserts on them; benchmarks/reliability.py prints them as a table.
+Every scenario works in a directory it is given and sets its own ZOO_HOME there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from registry.testing.hubs import Fault, HuggingFaceHub
+from registry.testing.plugins import write_plugin_distribution
+from registry.testing.tflite_builder import build_tflite
+
+MIB = 1 << 20
+HF_TOKEN = "hf_RELIABILITYsecret0123456789abcdef"
+KAGGLE_TOKEN = "KGAT_RELIABILITYsecret0123456789"
+
+MANIFEST = """
+schema_version = 1
+family = "rel"
+description = "Reliability scenarios."
+
+[[models]]
+name = "rel"
+description = "Three LFS files and two small ones."
+platforms = ["android"]
+source = { kind = "huggingface", repo = "acme/rel" }
+license = { name = "MIT" }
+
+[[models.variants]]
+id = "rel-cpu-fp32"
+backend = "cpu"
+quantization = "fp32"
+format = "tflite"
+files = [
+  { path = "model.tflite", role = "weights" },
+  { path = "extra-a.safetensors", role = "other" },
+  { path = "extra-b.safetensors", role = "other" },
+  { path = "tokenizer.json", role = "tokenizer" },
+  { path = "config.json", role = "config" },
+]
+outputs = [{ path = "model.tflite", checks = ["tflite-flatbuffer"] }]
+
+[[models.variants]]
+id = "rel-cpu-int8"
+backend = "cpu"
+quantization = "int8"
+format = "tflite"
+files = [
+  { path = "model-int8.tflite", role = "weights" },
+  { path = "extra-a.safetensors", role = "other" },
+  { path = "tokenizer.json", role = "tokenizer" },
+  { path = "config.json", role = "config" },
+]
+outputs = [{ path = "model-int8.tflite", checks = ["tflite-flatbuffer"] }]
+"""
+
+
+def _payload(size: int, seed: int, header: bytes = b"") -> bytes:
+    rng = random.Random(seed)
+    return header + rng.randbytes(size - len(header))
+
+
+def make_files() -> dict[str, bytes]:
+    return {
+        "model.tflite": _payload(6 * MIB, 1, build_tflite(tensor_names=["w"])),
+        "model-int8.tflite": _payload(3 * MIB, 2, build_tflite(tensor_names=["q"])),
+        "extra-a.safetensors": _payload(4 * MIB + 12345, 3),
+        "extra-b.safetensors": _payload(3 * MIB + 777, 4),
+        "tokenizer.json": b'{"model": {"type": "BPE", "vocab": {"a": 0}}}',
+        "config.json": b'{"hidden_size": 64}',
+    }
+
+
+VARIANT_FILES = {
+    "rel-cpu-fp32": ["model.tflite", "extra-a.safetensors", "extra-b.safetensors", "tokenizer.json", "config.json"],
+    "rel-cpu-int8": ["model-int8.tflite", "extra-a.safetensors", "tokenizer.json", "config.json"],
+}
+
+
+class World:
+    """A local hub serving the scenario repo, the plugin that declares it, and a ZOO_HOME."""
+
+    def __init__(self, root: Path, hub: HuggingFaceHub, files: dict[str, bytes]):
+        self.root, self.hub, self.files = root, hub, files
+        site = root / "site"
+        if not site.exists():
+            write_plugin_distribution(site, "zoo-rel", "zoo_rel", manifest=MANIFEST)
+        self.home = root / "home"
+        self.env = {
+            "PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_rel", "HF_ENDPOINT": hub.endpoint, "HF_HUB_DISABLE_XET": "1",
+            "ZOO_HOME": str(self.home), "ZOO_HTTP_TIMEOUT": "2", "ZOO_HTTP_RETRIES": "2", "HF_HUB_DISABLE_TELEMETRY": "1",
+        }
+
+    def fresh_home(self) -> None:
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def zoo(self, *args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        full = {k: v for k, v in os.environ.items() if k not in ("ZOO_DISABLE_PLUGIN_AUTOLOAD",)} | self.env | (env or {})
+        return subprocess.run([sys.executable, "-m", "zoo_cli", *args], capture_output=True, text=True, env=full, timeout=timeout)
+
+    def popen(self, *args: str, env: dict | None = None) -> subprocess.Popen:
+        full = {k: v for k, v in os.environ.items() if k not in ("ZOO_DISABLE_PLUGIN_AUTOLOAD",)} | self.env | (env or {})
+        return subprocess.Popen([sys.executable, "-m", "zoo_cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full)
+
+    def digest(self, name: str) -> str:
+        return hashlib.sha256(self.files[name]).hexdigest()
+
+    def stored_ok(self, variant: str) -> bool:
+        artifacts = self.home / "store" / "artifacts" / variant
+        return all((artifacts / name).is_file() and (artifacts / name).read_bytes() == self.files[name] for name in VARIANT_FILES[variant])
+
+    def store_is_empty(self) -> bool:
+        store = self.home / "store"
+        return not list((store / "entries").glob("*.json")) and not list((store / "blobs" / "sha256").glob("*")) if store.exists() else True
+
+    def served_bytes(self, since: int) -> int:
+        """Body bytes the hub sent (or started to send) to GET requests after request number `since`."""
+        total = 0
+        for record in self.hub.requests[since:]:
+            if record.method != "GET":
+                continue
+            name = next((n for n in self.files if record.path.endswith("/" + n) or record.path.endswith(self.digest(n))), None)
+            if name is None:
+                continue
+            start = int(record.range[6:-1]) if record.range else 0
+            total += len(self.files[name]) - start
+        return total
+
+
+def _sizes(directory: Path, pattern: str) -> list[int]:
+    sizes = []
+    for path in directory.glob(pattern) if directory.exists() else []:
+        try:
+            sizes.append(path.stat().st_size)
+        except FileNotFoundError:  # renamed by the pull meanwhile
+            pass
+    return sizes
+
+
+@contextmanager
+def world(root: Path):
+    root.mkdir(parents=True, exist_ok=True)
+    files = make_files()
+    with HuggingFaceHub() as hub:
+        hub.add_repo("acme/rel", files)
+        yield World(root, hub, files)
+
+
+# ---------------------------------------------------------------------------- 1. crash and resume
+
+
+def crash_resume(root: Path, points: int = 20, seed: int = 7) -> dict:
+    """SIGKILL `zoo pull` at random points across a multi-file variant, then run it again."""
+    rng = random.Random(seed)
+    lfs = ["model.tflite", "extra-a.safetensors", "extra-b.safetensors"]
+    rows = []
+    with world(root) as w:
+        total = sum(len(w.files[n]) for n in VARIANT_FILES["rel-cpu-fp32"])
+        for _ in range(points):
+            w.fresh_home()
+            name = rng.choice(lfs)
+            cut = rng.randint(1, len(w.files[name]) // MIB - 1) * MIB
+            w.hub.add_fault(w.digest(name), Fault(pause_after=cut, pause_seconds=30))
+            child = w.popen("pull", "rel-cpu-fp32", "-q")
+            partials = w.home / "store" / "partials"
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if any(size >= cut for size in _sizes(partials, "*.part")):
+                    break
+                time.sleep(0.02)
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+            w.hub.faults.clear()
+            on_disk = sum(_sizes(partials, "*"))
+            before = len(w.hub.requests)
+            rerun = w.zoo("pull", "rel-cpu-fp32", "--json")
+            fetched = w.served_bytes(before)
+            rows.append({"file": name, "cut_at": cut, "on_disk": on_disk, "refetched": fetched, "minimum": total - on_disk,
+                         "ok": rerun.returncode == 0 and w.stored_ok("rel-cpu-fp32")})
+    return {
+        "runs": len(rows),
+        "completed_correctly": sum(r["ok"] for r in rows),
+        "bytes_refetched": sum(r["refetched"] for r in rows),
+        "bytes_minimum": sum(r["minimum"] for r in rows),
+        "rows": rows,
+    }
+
+
+# ---------------------------------------------------------------------------- 2. corruption and repair
+
+
+def corruption(root: Path, flips: int = 50, seed: int = 11) -> dict:
+    """Flip single bits at random offsets in stored files; verify must catch each, repair must refetch only it."""
+    from registry.store import Store
+    from registry.verify import verify_entries
+
+    rng = random.Random(seed)
+    caught = named = repaired_only_bad = 0
+    with world(root) as w:
+        assert w.zoo("pull", "rel-cpu-fp32", "-q").returncode == 0
+        store = Store(w.home / "store")
+        for _ in range(flips):
+            name = rng.choice(VARIANT_FILES["rel-cpu-fp32"])
+            blob = store.blob_path(w.digest(name))
+            offset = rng.randrange(blob.stat().st_size)
+            os.chmod(blob, 0o644)
+            with open(blob, "r+b") as fh:
+                fh.seek(offset)
+                byte = fh.read(1)[0]
+                fh.seek(offset)
+                fh.write(bytes([byte ^ (1 << rng.randrange(8))]))
+            os.chmod(blob, 0o444)
+            [report] = verify_entries(store, [store.entry("rel-cpu-fp32")])
+            bad = [f.path for f in report.files if not f.ok]
+            caught += not report.ok
+            named += bad == [name]
+            before = len(w.hub.requests)
+            w.zoo("pull", "--repair", "rel-cpu-fp32", "-q")
+            refetched = {r.path for r in w.hub.requests[before:] if r.method == "GET"}
+            resolved = {n for n in w.files if any(p.endswith("/" + n) or p.endswith(w.digest(n)) for p in refetched)}
+            repaired_only_bad += resolved == {name} and w.stored_ok("rel-cpu-fp32")
+    return {"flips": flips, "caught": caught, "named_the_file": named, "repair_fetched_only_the_bad_file": repaired_only_bad}
+
+
+# ---------------------------------------------------------------------------- 3. concurrency
+
+
+def concurrency(root: Path, pullers: int = 8, collectors: int = 2) -> dict:
+    """Pull two variants that share files from many processes while others run gc in a loop."""
+    with world(root) as w:
+        variants = ["rel-cpu-fp32", "rel-cpu-int8"]
+        pulls = [w.popen("pull", variants[i % 2], "-q") for i in range(pullers)]
+        stop = time.monotonic() + 60
+        gc_runs = 0
+        gcs = [w.popen("gc") for _ in range(collectors)]
+        while any(p.poll() is None for p in pulls) and time.monotonic() < stop:
+            for i, g in enumerate(gcs):
+                if g.poll() is not None:
+                    gc_runs += 1
+                    gcs[i] = w.popen("gc")
+            time.sleep(0.01)
+        codes = [p.wait(timeout=60) for p in pulls]
+        for g in gcs:
+            g.wait(timeout=60)
+        verify = w.zoo("verify", "--full")
+        downloads = {}
+        for name in w.files:
+            downloads[name] = sum(1 for r in w.hub.requests if r.method == "GET"
+                                  and (r.path.endswith("/" + name) or r.path.endswith(w.digest(name))))
+    return {
+        "pulls": pullers,
+        "pulls_succeeded": codes.count(0),
+        "gc_runs": gc_runs + collectors,
+        "verify_ok": verify.returncode == 0 and all(w.stored_ok(v) for v in variants),
+        "max_downloads_per_file": max(downloads.values()),
+        "downloads": downloads,
+    }
+
+
+# ---------------------------------------------------------------------------- 5. hostile servers
+
+
+HOSTILE = {
+    "lies about the size": lambda w: Fault(announce_size=len(w.files["model.tflite"]) + 1000, times=-1),
+    "sends more bytes than announced": lambda w: Fault(no_length=True, extra_bytes=4096, times=-1),
+    "stalls": lambda w: Fault(stall_seconds=30, times=-1),
+    "redirects to another host mid-download": lambda w: Fault(redirect_to=f"{w.hub.endpoint}/elsewhere/model.tflite", times=-1),
+    "corrupts the bytes": lambda w: Fault(corrupt=True, times=-1),
+}
+
+
+def hostile_servers(root: Path) -> dict:
+    rows = {}
+    with world(root) as w:
+        for name, make in HOSTILE.items():
+            w.fresh_home()
+            w.hub.faults.clear()
+            w.hub.add_fault(w.digest("model.tflite"), make(w))
+            started = time.monotonic()
+            result = w.zoo("pull", "rel-cpu-fp32", timeout=120)
+            rows[name] = {
+                "failed_cleanly": result.returncode != 0 and "Traceback" not in result.stderr and result.stderr.startswith("error:"),
+                "seconds": round(time.monotonic() - started, 2),
+                "store_empty": w.store_is_empty(),
+                "message": result.stderr.strip().splitlines()[0][:200] if result.stderr.strip() else "",
+            }
+        w.hub.faults.clear()
+    return rows
+
+
+# ---------------------------------------------------------------------------- 6. resource exhaustion
+
+
+@contextmanager
+def small_filesystem(path: Path, megabytes: int):
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(path)], capture_output=True)
+    if mounted.returncode != 0:
+        raise PermissionError(mounted.stderr.decode().strip() or "mount failed")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def disk_full_pull(root: Path) -> dict:
+    with world(root) as w, small_filesystem(root / "tiny", 5) as tiny:
+        result = w.zoo("pull", "rel-cpu-fp32", env={"ZOO_HOME": str(tiny / "home")})
+        leftovers = [p for p in (tiny / "home" / "store" / "partials").glob("*")] if (tiny / "home" / "store" / "partials").exists() else []
+        return {
+            "failed_cleanly": result.returncode != 0 and "Traceback" not in result.stderr,
+            "says_disk": "No space left" in result.stderr or "Free space" in result.stderr,
+            "partial_files_left": len(leftovers),
+            "entries": len(list((tiny / "home" / "store" / "entries").glob("*.json"))) if (tiny / "home" / "store").exists() else 0,
+            "message": result.stderr.strip()[:200],
+        }
+
+
+# ---------------------------------------------------------------------------- 7. secrets
+
+
+def secrets(root: Path) -> dict:
+    """Run pulls (fine and failing), verify, ls, info and a gated refusal with tokens set; scan everything."""
+    texts = []
+    with world(root) as w:
+        env = {"HF_TOKEN": HF_TOKEN, "KAGGLE_API_TOKEN": KAGGLE_TOKEN}
+        for args in (["pull", "rel-cpu-fp32", "--json"], ["verify", "--full"], ["ls", "--json"], ["info", "rel-cpu-fp32", "--json"],
+                     ["pull", "gemma-2b-it-gpu-int4"]):
+            result = w.zoo(*args, env=env | ({"ZOO_LOAD_PLUGINS": "zoo_rel", "ZOO_KAGGLE_ENDPOINT": w.hub.endpoint}
+                                              if args[1] == "gemma-2b-it-gpu-int4" else {}))
+            texts += [result.stdout, result.stderr]
+        w.hub.add_fault(w.digest("model-int8.tflite"), Fault(corrupt=True, times=-1))
+        failing = w.zoo("pull", "rel-cpu-int8", env=env)
+        texts += [failing.stdout, failing.stderr]
+        leaks = sum(t.count(HF_TOKEN) + t.count(KAGGLE_TOKEN) for t in texts)
+        scanned = 0
+        for path in w.home.rglob("*"):
+            if path.is_file() and "blobs" not in path.parts:
+                data = path.read_bytes()
+                scanned += 1
+                leaks += data.count(HF_TOKEN.encode()) + data.count(KAGGLE_TOKEN.encode())
+    return {"outputs_scanned": len(texts), "files_scanned": scanned, "token_occurrences": leaks}

@@ -1,0 +1,218 @@
+"""Proof under faults and hostile input (issue: reliability and security). Figures: benchmarks/reliability.py."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import reliability_scenarios as scenarios
+from registry.errors import ManifestError, ZooError
+from registry.manifest import load_manifest, parse_manifest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_sigkill_at_20_random_points_always_resumes_to_correct_files(tmp_path):
+    figures = scenarios.crash_resume(tmp_path, points=20)
+    assert figures["completed_correctly"] == 20, figures["rows"]
+    for row in figures["rows"]:
+        assert row["refetched"] <= row["minimum"] + (2 << 20), row  # at most the blocks in flight are fetched again
+
+
+@pytest.mark.slow
+def test_50_bit_flips_are_all_caught_and_repaired_one_file_at_a_time(tmp_path):
+    figures = scenarios.corruption(tmp_path, flips=50)
+    assert figures == {"flips": 50, "caught": 50, "named_the_file": 50, "repair_fetched_only_the_bad_file": 50}
+
+
+@pytest.mark.slow
+def test_eight_pulls_and_two_gc_loops_at_once(tmp_path):
+    figures = scenarios.concurrency(tmp_path)
+    assert figures["pulls_succeeded"] == 8 and figures["verify_ok"], figures
+    assert figures["max_downloads_per_file"] == 1, figures["downloads"]
+
+
+def test_hostile_servers_end_in_clear_errors_with_nothing_stored(tmp_path):
+    for name, row in scenarios.hostile_servers(tmp_path).items():
+        assert row["failed_cleanly"] and row["store_empty"], (name, row)
+        assert row["seconds"] < 20, (name, row)  # ZOO_HTTP_TIMEOUT=2, ZOO_HTTP_RETRIES=2 in the scenario
+
+
+def test_a_full_disk_during_pull_is_a_clear_error_with_no_partial_files(tmp_path):
+    try:
+        figures = scenarios.disk_full_pull(tmp_path)
+    except PermissionError as exc:
+        pytest.skip(f"cannot mount a small file system here: {exc}")
+    assert figures["failed_cleanly"] and figures["says_disk"], figures
+    assert figures["partial_files_left"] == 0 and figures["entries"] == 0, figures
+
+
+def test_a_full_disk_during_build_is_a_clear_error_with_nothing_left(tmp_path, zoo):
+    from test_build import HERE
+    from registry.testing.plugins import write_plugin_distribution
+
+    site = tmp_path / "site"
+    write_plugin_distribution(site, "zoo-pack-test", "zoo_pack_test", source=(HERE / "plugins" / "pack_plugin.py").read_text())
+    for name in ("pack_runner.py", "pack_family.toml"):
+        shutil.copy(HERE / "plugins" / name, site / "zoo_pack_test")
+    (site / "zoo_pack_test" / "ckpt").mkdir()
+    (site / "zoo_pack_test" / "ckpt" / "weights.bin").write_bytes(b"w" * 1000)
+    try:
+        with scenarios.small_filesystem(tmp_path / "tiny", 16) as tiny:
+            home = tiny / "home"
+            result = zoo("build", "bulky", env={"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_pack_test", "ZOO_HOME": str(home)})
+            assert result.returncode != 0 and "Traceback" not in result.stderr.split("Last output")[0]
+            assert "No space left on device" in result.stderr
+            assert not list((home / "builds").glob("*")) if (home / "builds").exists() else True
+            assert not list((home / "store" / "entries").glob("*.json"))
+    except PermissionError as exc:
+        pytest.skip(f"cannot mount a small file system here: {exc}")
+
+
+# ---------------------------------------------------------------------------- hostile manifests
+
+
+BASE = {
+    "schema_version": 1,
+    "family": "fuzz",
+    "description": "d",
+    "models": [{
+        "name": "fuzz-lm", "description": "d", "platforms": ["android"], "license": {"name": "MIT"},
+        "source": {"kind": "huggingface", "repo": "a/b"},
+        "files": [{"path": "m.tflite", "role": "weights"}],
+        "variants": [{"id": "fuzz-lm-cpu-int8", "backend": "cpu", "quantization": "int8", "format": "tflite"}],
+    }],
+}
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=True) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=12,
+)
+
+
+def _paths(data, prefix=()):
+    yield prefix
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _paths(value, prefix + (key,))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _paths(value, prefix + (index,))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_fuzzed_manifests_are_refused_with_clear_errors_never_tracebacks(data):
+    manifest = copy.deepcopy(BASE)
+    path = data.draw(st.sampled_from(list(_paths(manifest))[1:]))
+    parent = manifest
+    for part in path[:-1]:
+        parent = parent[part]
+    parent[path[-1]] = data.draw(json_values)
+    if data.draw(st.booleans()):
+        manifest[data.draw(st.text(min_size=1, max_size=8))] = data.draw(json_values)
+    try:
+        parse_manifest(manifest, "fuzz.toml")
+    except ManifestError as error:
+        assert error.problems and all(p.fix and p.problem for p in error.problems)
+        assert "fuzz.toml" in error.message
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_fuzzed_manifest_files_are_refused_cleanly(tmp_path_factory, raw):
+    path = tmp_path_factory.mktemp("fuzz") / "family.toml"
+    path.write_bytes(raw)
+    try:
+        load_manifest(path)
+    except ManifestError as error:
+        assert error.problems
+
+
+def test_a_local_source_refuses_symlinks_that_leave_its_directory(tmp_path):
+    from registry.catalog import Catalog
+    from registry.components import FetchContext
+
+    catalog = Catalog.load()
+    source = catalog.component("source", "local")
+    checkpoint = tmp_path / "ckpt"
+    checkpoint.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("ssh key")
+    for name in ("config.json", "model.safetensors"):
+        (checkpoint / name).write_text("{}")
+    (checkpoint / "tokenizer.model").symlink_to(secret)
+    variant = catalog.variant("zoo-demo-cpu-int8")
+    with pytest.raises(ZooError, match="points outside"):
+        source.prepare(FetchContext(variant, list(variant.files), source_root=checkpoint))
+
+
+def test_a_task_bundle_with_a_zip_slip_member_is_refused(tmp_path):
+    from registry.catalog import Catalog
+    from registry.testing.tflite_builder import build_tflite
+
+    catalog = Catalog.load()
+    verifier = catalog.component("verifier", "task-bundle")
+    variant = catalog.variant("zoo-demo-cpu-int8")
+    bundle = tmp_path / "evil.task"
+    with zipfile.ZipFile(bundle, "w") as z:
+        z.writestr("TF_LITE_PREFILL_DECODE", build_tflite())
+        z.writestr("TOKENIZER_MODEL", b"spm")
+        z.writestr("METADATA", b"")
+        z.writestr("../../outside.txt", b"gotcha")
+    problems = verifier.check(bundle, variant, variant.outputs[0])
+    assert any("zip-slip" in p for p in problems)
+
+
+def test_zoo_never_unpickles_a_checkpoint_itself():
+    """Only the MediaPipe converter loads pytorch_model.bin, inside its toolchain, with torch's
+    weights_only loader (the default since torch 2.6; the toolchain pins 2.13.0)."""
+    offenders = []
+    for path in list((REPO / "registry").rglob("*.py")) + list((REPO / "plugins").rglob("*.py")) + list((REPO / "zoo_cli").rglob("*.py")):
+        text = path.read_text()
+        if re.search(r"^\s*(import pickle|from pickle|import dill|import joblib)", text, re.M) or re.search(r"torch\.load\(", text):
+            offenders.append(str(path.relative_to(REPO)))
+    assert offenders == []
+    from plugins.toolchains import MEDIAPIPE
+
+    assert "torch==2.13.0" in MEDIAPIPE.requirements
+
+
+@pytest.mark.slow
+def test_a_malicious_pytorch_checkpoint_does_not_run_code(tmp_path, zoo):
+    """A pytorch_model.bin whose pickle runs a command: the real converter refuses it, and the command never runs."""
+    from plugins.toolchains import MEDIAPIPE
+    from registry import toolchains
+
+    python = toolchains.ensure(MEDIAPIPE).python
+    marker = tmp_path / "pwned"
+    checkpoint = tmp_path / "ckpt"
+    checkpoint.mkdir()
+    import subprocess
+
+    subprocess.run([str(python), "-c", f"""
+import os, torch
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch {marker}",))
+torch.save({{"transformer.word_embeddings.weight": Evil()}}, "{checkpoint / 'pytorch_model.bin'}", _use_new_zipfile_serialization=True)
+"""], check=True)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(REPO / "tests" / "plugins" / "pack_family.toml", checkpoint / name)
+    result = zoo("build", "falcon-rw-1b", "--backend", "cpu", "--quant", "int8", "--from", str(checkpoint), timeout=600)
+    assert result.returncode != 0
+    assert not marker.exists()
+
+
+def test_tokens_never_appear_in_output_logs_or_records(tmp_path):
+    figures = scenarios.secrets(tmp_path)
+    assert figures["token_occurrences"] == 0 and figures["files_scanned"] > 5, figures
