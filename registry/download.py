@@ -188,14 +188,14 @@ def _get_following_same_origin(session, url: str, headers: dict[str, str], timeo
             return response
         location = response.headers.get("Location", "")
         response.close()
-        target = requests_compat_join(url, location)
+        target = _resolve_location(url, location)
         if not same_origin(target, url):
             raise _ServerMisbehaved(f"it redirected the download to another host ({_safe_url(target)})")
         url = target
     raise _ServerMisbehaved("too many redirects")
 
 
-def requests_compat_join(base: str, location: str) -> str:
+def _resolve_location(base: str, location: str) -> str:
     from urllib.parse import urljoin
 
     return urljoin(base, location)

@@ -15,17 +15,9 @@ import os
 import sys
 import time
 from pathlib import Path
+from protocol import emit, fail
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
-
-
-def fail(message, fix):
-    emit("error", message=message, fix=fix)
-    sys.exit(3)
 
 
 def load(preset, max_length):

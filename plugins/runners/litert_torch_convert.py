@@ -11,15 +11,7 @@ import json
 import sys
 import time
 from pathlib import Path
-
-
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
-
-
-def fail(message, fix):
-    emit("error", message=message, fix=fix)
-    sys.exit(3)
+from protocol import emit, fail
 
 
 def llama_config(hf: dict):

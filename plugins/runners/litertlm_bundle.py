@@ -4,7 +4,7 @@ import json
 import sys
 from pathlib import Path
 
-from tokens import emit, fail, require_tokens_in_vocabulary
+from protocol import emit, fail, require_tokens_in_vocabulary
 
 
 def main():

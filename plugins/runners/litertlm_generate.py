@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from tokens import emit, fail
+from protocol import emit, fail
 
 
 def engine_text(artifact, prompt, max_tokens, context):

@@ -7,10 +7,7 @@ keyword arguments under "config". Events go to stdout as JSON lines (see registr
 import json
 import sys
 import time
-
-
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
+from protocol import emit
 
 
 class _GpuImageArgumentsFix:

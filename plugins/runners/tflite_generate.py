@@ -9,12 +9,9 @@ import json
 import os
 import sys
 from pathlib import Path
+from protocol import emit
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
 
 
 def tflite_text(model_path, prompt):

@@ -1,4 +1,7 @@
-"""Shared by the bundler runners: the protocol's emit(), and the vocabulary check of start/stop tokens."""
+"""What every runner shares: the child-process protocol (registry/child.py) and the vocabulary check.
+
+Runners are run as scripts, so their own directory is on sys.path and `from protocol import ...` works.
+"""
 
 import json
 import sys
