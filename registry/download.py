@@ -165,7 +165,7 @@ def download(
             exc = failed.__cause__
             raise DiskError(
                 f"Writing {what} to {partial.parent} failed: {exc.strerror or exc}.",
-                fix=f"Free space (`zoo gc` removes unused blobs) or set ZOO_HOME to a larger disk, then run the command again.",
+                fix="Free space (`zoo gc` removes unused blobs) or set ZOO_HOME to a larger disk, then run the command again.",
             ) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as exc:
             attempt += 1

@@ -180,7 +180,7 @@ def fetch_files(
         if settings.get().offline:
             raise OfflineError(
                 f"{entry_id} is not in the store, and zoo is offline (ZOO_OFFLINE or HF_HUB_OFFLINE is set).",
-                fix=f"Unset ZOO_OFFLINE / HF_HUB_OFFLINE and run the command again while online; `zoo ls` shows what is local.",
+                fix="Unset ZOO_OFFLINE / HF_HUB_OFFLINE and run the command again while online; `zoo ls` shows what is local.",
             )
         expected = expected_digests(variant, lock_key=entry_id)
         unpinned = [p for p, (sha, _, _) in expected.items() if not sha]

@@ -7,7 +7,6 @@ Every scenario works in a directory it is given and sets its own ZOO_HOME there.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 import shutil

@@ -9,7 +9,6 @@ toolchain (it needs torch and safetensors):
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 SHAPES = {
