@@ -104,3 +104,30 @@ def test_the_tripwire_itself_works(heavy_import_tripwire, zoo):
 def test_python_dash_m_and_version(zoo):
     result = zoo("--version", check=True)
     assert "0.1.0" in result.stdout
+
+
+def test_every_command_the_readme_shows_exists_with_its_options():
+    """The README's commands are real: each names an existing (sub)command and options it accepts.
+    (The main job itself, `zoo build zoo-demo` then `zoo run`, runs in tests/test_pytorch.py.)"""
+    import re
+    import shlex
+
+    import click
+
+    from zoo_cli import cli
+
+    readme = (REPO / "README.md").read_text()
+    lines = [line.split("#")[0].strip() for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+             for line in block.splitlines() if line.strip().startswith("zoo ")]
+    assert any(line.startswith("zoo build zoo-demo") for line in lines)
+    for line in lines:
+        words = shlex.split(line)[1:]
+        command, context = cli, click.Context(cli)
+        while isinstance(command, click.Group) and words and not words[0].startswith("-"):
+            command = command.get_command(context, words.pop(0))
+            assert command is not None, line
+            context = click.Context(command)
+        known = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        for word in words:
+            if word.startswith("--"):
+                assert word.split("=")[0] in known, f"{line}: {word} is not an option of {command.name}"
