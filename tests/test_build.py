@@ -382,3 +382,42 @@ def test_inputs_are_fetched_through_the_verified_pull_machinery(pack_env, zoo):
         assert len(hub.body_requests("lfs/")) == fetched  # inputs came from the store the second time
     listed = {e["id"]: e["kind"] for e in json.loads(zoo("ls", "--json", env=env, check=True).stdout)}
     assert listed == {"hubpacker.inputs": "inputs", "hubpacker-cpu-int8": "built"}
+
+
+@pytest.mark.slow
+def test_a_real_peft_lora_adapter_converts_for_phi_2_on_gpu(mediapipe_python, tmp_path_factory, zoo):
+    """A full-size PHI_2 checkpoint and a standard PEFT adapter (keys that crash the converter as they are):
+    zoo maps the keys, converts base and LoRA, and verifies both, the LoRA file's rank included."""
+    directory = tmp_path_factory.mktemp("phi-2")
+    checkpoint, adapter = directory / "ckpt", directory / "adapter_model.safetensors"
+    try:
+        subprocess.run([str(mediapipe_python), str(REPO / "registry" / "testing" / "make_checkpoint.py"), "PHI_2", str(checkpoint)],
+                       check=True, capture_output=True)
+        subprocess.run([str(mediapipe_python), "-c", f"""
+import torch
+from safetensors.torch import save_file
+g = torch.Generator().manual_seed(1)
+tensors = {{}}
+for layer in range(32):
+    for proj in ("q_proj", "k_proj", "v_proj", "dense"):
+        name = f"base_model.model.model.layers.{{layer}}.self_attn.{{proj}}"
+        tensors[name + ".lora_A.weight"] = (torch.randn(4, 2560, generator=g) * 0.01).half()
+        tensors[name + ".lora_B.weight"] = (torch.randn(2560, 4, generator=g) * 0.01).half()
+save_file(tensors, {str(adapter)!r})
+"""], check=True)
+        result = zoo("build", "phi-2", "--backend", "gpu", "--quant", "int4", "--from", str(checkpoint), "--lora", str(adapter),
+                     "--lora-rank", "4", "--json", timeout=900)
+        assert result.returncode == 0, result.stderr
+        built = json.loads(result.stdout)
+        files = {f["path"]: f["size"] for f in built["files"]}
+        assert set(files) == {"phi-2-gpu-int4.bin", "phi-2-gpu-int4-lora.bin", "provenance.json"}
+        assert built["entry"].startswith("phi-2-gpu-int4.lora-") and built["provenance"]["lora"]["rank"] == 4
+        from registry.tflite import read
+
+        lora = read(Path(built["path"]).parent / "phi-2-gpu-int4-lora.bin")
+        assert lora.metadata_buffer_index["lora_rank"] == 4
+        assert any(name.endswith("self_attention.q.w_prime_left") for name in lora.tensor_names)
+        zoo("rm", built["entry"], check=True)
+        zoo("gc", check=True)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
