@@ -108,7 +108,7 @@ def _paths(data, prefix=()):
             yield from _paths(value, prefix + (index,))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_fuzzed_manifests_are_refused_with_clear_errors_never_tracebacks(data):
     manifest = copy.deepcopy(BASE)
@@ -126,7 +126,7 @@ def test_fuzzed_manifests_are_refused_with_clear_errors_never_tracebacks(data):
         assert "fuzz.toml" in error.message
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
 def test_fuzzed_manifest_files_are_refused_cleanly(tmp_path_factory, raw):
     path = tmp_path_factory.mktemp("fuzz") / "family.toml"
