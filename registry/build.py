@@ -24,7 +24,8 @@ from .child import available_ram_bytes, machine_ram_bytes, run_job
 from .components import BuildRequest, Job
 from .download import file_sha256
 from .errors import BuildError, ZooError
-from .fetch import QuietReporter, Reporter, fetch_inputs, run_structural_checks
+from .fetch import fetch_inputs, run_structural_checks
+from .reporting import QuietReporter, Reporter
 from .fsutil import write_atomically
 from .manifest import OutputSpec, Variant
 from .store import Entry, EntryFile, default_store

@@ -15,7 +15,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from . import lockfile, settings
 from .catalog import Catalog
@@ -29,30 +28,8 @@ from .errors import (
     ZooError,
 )
 from .manifest import FileSpec, Variant
+from .reporting import QuietReporter, Reporter
 from .store import Entry, EntryFile, Store, default_store
-
-
-class Reporter(Protocol):
-    """What the pipeline tells the user; the CLI draws progress bars from it."""
-
-    def message(self, text: str) -> None: ...
-    def file_started(self, path: str, total: int | None) -> None: ...
-    def advance(self, path: str, count: int) -> None: ...
-    def file_done(self, path: str) -> None: ...
-
-
-class QuietReporter:
-    def message(self, text: str) -> None:
-        pass
-
-    def file_started(self, path: str, total: int | None) -> None:
-        pass
-
-    def advance(self, path: str, count: int) -> None:
-        pass
-
-    def file_done(self, path: str) -> None:
-        pass
 
 
 @dataclass

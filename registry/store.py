@@ -80,7 +80,8 @@ class Entry:
         return sum(f.size for f in self.files)
 
 
-def _fsync_file(path: Path) -> None:
+def _fsync(path: Path) -> None:
+    """Flush a file's (or a directory's) data to disk before a rename makes it visible."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -134,7 +135,7 @@ class Store:
                 source.unlink(missing_ok=True)
             return target
         if move:
-            _fsync_file(source)
+            _fsync(source)
             os.chmod(source, 0o444)
             os.replace(source, target)
         else:
@@ -143,19 +144,11 @@ class Store:
                 os.link(source, tmp)
             except OSError:  # another file system, or links not allowed: copy, then make it durable
                 shutil.copyfile(source, tmp)
-                _fsync_file(tmp)
+                _fsync(tmp)
             os.chmod(tmp, 0o444)
             os.replace(tmp, target)
-        self._fsync_dir(self.blobs)
+        _fsync(self.blobs)
         return target
-
-    @staticmethod
-    def _fsync_dir(directory: Path) -> None:
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
     def partial_path(self, key: str) -> Path:
         return self.partials / f"{key}.part"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from registry.reporting import QuietReporter
 from zoo_cli.terminal import terminal
 
 
@@ -58,7 +59,7 @@ class RichReporter:
         self.progress.remove_task(self.tasks[path])
 
 
-class PlainReporter:
+class PlainReporter(QuietReporter):
     """Messages only: for --quiet, pipes and CI logs."""
 
     def __init__(self, quiet: bool) -> None:
@@ -73,15 +74,6 @@ class PlainReporter:
     def message(self, text: str) -> None:
         if not self.quiet:
             terminal.message(text)
-
-    def file_started(self, path: str, total: int | None) -> None:
-        pass
-
-    def advance(self, path: str, count: int) -> None:
-        pass
-
-    def file_done(self, path: str) -> None:
-        pass
 
 
 def reporter(quiet: bool, bars: bool = True):
