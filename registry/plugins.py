@@ -178,10 +178,6 @@ class PluginHost:
         record.hooks = sorted(caller.name for caller in callers)
         return record
 
-    def fail(self, name: str, message: str) -> None:
-        record = self.records[name]
-        record.status, record.error = "failed", message
-
     # -- calling register_* hooks with a callback that knows who is calling
 
     def call_register_hook(self, hook_name: str, accept) -> None:

@@ -105,12 +105,6 @@ class _Reader:
         return bytes(self.buf[start + 4 : start + 4 + length]).decode("utf-8", "replace")
 
 
-def has_identifier(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-    return len(head) == 8 and head[4:8] == IDENTIFIER
-
-
 def read_bytes(buf) -> TFLiteInfo:
     """Parse a TFLite flatbuffer held in `buf` (bytes, or an mmap)."""
     if len(buf) < 8 or bytes(buf[4:8]) != IDENTIFIER:
