@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 import shutil
 import zipfile
@@ -215,3 +216,28 @@ torch.save({{"transformer.word_embeddings.weight": Evil()}}, "{checkpoint / 'pyt
 def test_tokens_never_appear_in_output_logs_or_records(tmp_path):
     figures = scenarios.secrets(tmp_path)
     assert figures["token_occurrences"] == 0 and figures["files_scanned"] > 5, figures
+
+
+def test_tokens_never_reach_a_builds_output_or_provenance(tmp_path, zoo):
+    from test_build import HERE
+    from registry.testing.plugins import write_plugin_distribution
+
+    site = tmp_path / "site"
+    write_plugin_distribution(site, "zoo-pack-test", "zoo_pack_test", source=(HERE / "plugins" / "pack_plugin.py").read_text())
+    for name in ("pack_runner.py", "pack_family.toml"):
+        shutil.copy(HERE / "plugins" / name, site / "zoo_pack_test")
+    (site / "zoo_pack_test" / "ckpt").mkdir()
+    (site / "zoo_pack_test" / "ckpt" / "weights.bin").write_bytes(b"w" * 1000)
+    (site / "zoo_pack_test" / "ckpt" / "tokenizer.json").write_text("{}")
+    env = {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_pack_test",
+           "HF_TOKEN": scenarios.HF_TOKEN, "KAGGLE_API_TOKEN": scenarios.KAGGLE_TOKEN}
+    texts = []
+    for args in (["build", "packer", "--json"], ["build", "crasher"], ["info", "packer-cpu-int8", "--json"]):
+        result = zoo(*args, env=env)
+        texts += [result.stdout, result.stderr]
+    assert '"provenance"' in texts[0]
+    home = Path(os.environ["ZOO_HOME"])
+    files = [p for p in home.rglob("*") if p.is_file()]
+    assert any(p.name == "provenance.json" for p in files)
+    for data in texts + [p.read_bytes().decode("latin-1") for p in files]:
+        assert scenarios.HF_TOKEN not in data and scenarios.KAGGLE_TOKEN not in data

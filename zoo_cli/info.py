@@ -47,6 +47,9 @@ def _variant_table(row: dict) -> list[list[str]]:
     recipe = row["recipe"]
     if recipe:
         rows.append(["recipe", f"{recipe['converter']}: {_pairs(recipe['params'])}"])
+        if "max_length" in recipe["params"]:
+            length = int(recipe["params"]["max_length"])
+            rows.append(["prompt budget", f"about {length // 2} tokens: half of max_length {length} (the TensorFlow guide's advice)"])
         needs = [f"{recipe['ram_gb']:g} GB RAM" if recipe["ram_gb"] else "", f"{recipe['disk_gb']:g} GB disk" if recipe["disk_gb"] else ""]
         if any(needs):
             rows.append(["build needs", ", ".join(n for n in needs if n)])
