@@ -114,8 +114,11 @@ def test_every_command_the_readme_shows_exists_with_its_options():
 
     import click
 
+    from registry.catalog import get_catalog
+    from registry.resolver import Filters, candidates, resolve
     from zoo_cli import cli
 
+    catalog = get_catalog()
     readme = (REPO / "README.md").read_text()
     lines = [line.split("#")[0].strip() for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
              for line in block.splitlines() if line.strip().startswith("zoo ")]
@@ -131,3 +134,10 @@ def test_every_command_the_readme_shows_exists_with_its_options():
         for word in words:
             if word.startswith("--"):
                 assert word.split("=")[0] in known, f"{line}: {word} is not an option of {command.name}"
+        if command.name in ("build", "pull", "info") and words and not words[0].startswith("-"):
+            flags = dict(zip(words[1::2], words[2::2]))
+            filters = Filters(backend=flags.get("--backend"), quant=flags.get("--quant"))
+            if command.name == "info":
+                candidates(catalog, words[0], filters)  # a model overview may list several
+            else:
+                resolve(catalog, words[0], filters)  # exactly one variant, or the README is wrong
