@@ -21,10 +21,9 @@ HERE = Path(__file__).parent
 REPO = HERE.parent
 
 
-@pytest.fixture
-def pack_env(tmp_path):
-    """A site directory with the pack test plugin installed and its checkpoint beside its manifest."""
-    site = tmp_path / "site"
+def install_pack_plugin(root: Path) -> tuple[dict[str, str], Path]:
+    """Install the pack test plugin under root/site with its checkpoint beside its manifest; (env, package)."""
+    site = root / "site"
     write_plugin_distribution(site, "zoo-pack-test", "zoo_pack_test", source=(HERE / "plugins" / "pack_plugin.py").read_text())
     package = site / "zoo_pack_test"
     shutil.copy(HERE / "plugins" / "pack_runner.py", package)
@@ -34,6 +33,11 @@ def pack_env(tmp_path):
     (ckpt / "weights.bin").write_bytes(os.urandom(100_000))
     (ckpt / "tokenizer.json").write_text('{"model": {"type": "BPE"}}')
     return {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_pack_test"}, package
+
+
+@pytest.fixture
+def pack_env(tmp_path):
+    return install_pack_plugin(tmp_path)
 
 
 def store() -> Path:

@@ -57,19 +57,13 @@ def test_a_full_disk_during_pull_is_a_clear_error_with_no_partial_files(tmp_path
 
 
 def test_a_full_disk_during_build_is_a_clear_error_with_nothing_left(tmp_path, zoo):
-    from test_build import HERE
-    from registry.testing.plugins import write_plugin_distribution
+    from test_build import install_pack_plugin
 
-    site = tmp_path / "site"
-    write_plugin_distribution(site, "zoo-pack-test", "zoo_pack_test", source=(HERE / "plugins" / "pack_plugin.py").read_text())
-    for name in ("pack_runner.py", "pack_family.toml"):
-        shutil.copy(HERE / "plugins" / name, site / "zoo_pack_test")
-    (site / "zoo_pack_test" / "ckpt").mkdir()
-    (site / "zoo_pack_test" / "ckpt" / "weights.bin").write_bytes(b"w" * 1000)
+    env, _ = install_pack_plugin(tmp_path)
     try:
         with scenarios.small_filesystem(tmp_path / "tiny", 16) as tiny:
             home = tiny / "home"
-            result = zoo("build", "bulky", env={"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_pack_test", "ZOO_HOME": str(home)})
+            result = zoo("build", "bulky", env=env | {"ZOO_HOME": str(home)})
             assert result.returncode != 0 and "Traceback" not in result.stderr.split("Last output")[0]
             assert "No space left on device" in result.stderr
             assert not list((home / "builds").glob("*")) if (home / "builds").exists() else True
@@ -219,18 +213,10 @@ def test_tokens_never_appear_in_output_logs_or_records(tmp_path):
 
 
 def test_tokens_never_reach_a_builds_output_or_provenance(tmp_path, zoo):
-    from test_build import HERE
-    from registry.testing.plugins import write_plugin_distribution
+    from test_build import install_pack_plugin
 
-    site = tmp_path / "site"
-    write_plugin_distribution(site, "zoo-pack-test", "zoo_pack_test", source=(HERE / "plugins" / "pack_plugin.py").read_text())
-    for name in ("pack_runner.py", "pack_family.toml"):
-        shutil.copy(HERE / "plugins" / name, site / "zoo_pack_test")
-    (site / "zoo_pack_test" / "ckpt").mkdir()
-    (site / "zoo_pack_test" / "ckpt" / "weights.bin").write_bytes(b"w" * 1000)
-    (site / "zoo_pack_test" / "ckpt" / "tokenizer.json").write_text("{}")
-    env = {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_pack_test",
-           "HF_TOKEN": scenarios.HF_TOKEN, "KAGGLE_API_TOKEN": scenarios.KAGGLE_TOKEN}
+    env, _ = install_pack_plugin(tmp_path)
+    env |= {"HF_TOKEN": scenarios.HF_TOKEN, "KAGGLE_API_TOKEN": scenarios.KAGGLE_TOKEN}
     texts = []
     for args in (["build", "packer", "--json"], ["build", "crasher"], ["info", "packer-cpu-int8", "--json"]):
         result = zoo(*args, env=env)
