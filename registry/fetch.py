@@ -2,9 +2,10 @@
 
 The order is the promise: check access and resolve every file first (a 403 arrives before any
 gigabytes), download the files in parallel (resumable), verify each against every digest anybody
-promised (manifest, lock file, the hub's own ETag), run the structural format checks, and only
-then link the blobs into an entry under the store lock. A failure at any step leaves the store as
-it was; only resumable partial downloads stay behind.
+promised (manifest, lock file, the hub's own ETag) and only then let it into the store as a blob
+held by this pull's lease, run the structural format checks, and finally link the blobs into an
+entry. A failure at any step leaves the store as it was (the blobs this pull added go again);
+only resumable partial downloads stay behind.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .errors import (
 )
 from .manifest import FileSpec, Variant
 from .reporting import QuietReporter, Reporter
-from .store import Entry, EntryFile, Store, default_store
+from .store import Entry, EntryFile, Lease, Store, default_store
 
 
 @dataclass
@@ -51,7 +52,6 @@ class _Arrived:
     local: Path
     sha256: str
     size: int
-    move: bool
     downloaded: int
 
 
@@ -178,15 +178,17 @@ def fetch_files(
         files = plan.files or list(variant.files)
         if plan.files:
             expected = expected_digests(variant, files, lock_key=entry_id)
-        arrived = _transfer_all(store, variant, files, plan, expected, reporter)
-        try:
-            if kind == "pulled":
-                _format_checks(catalog, variant, arrived)
-            result = _commit(store, variant, entry_id, kind, files, plan, arrived, expected, reporter)
-        finally:
-            for item in arrived.values():
-                if item.move:  # a verified download that did not make it in: do not keep bad bytes around
-                    item.local.unlink(missing_ok=True)
+        with store.lease() as lease:
+            committed = False
+            try:
+                arrived = _transfer_all(store, lease, variant, files, plan, expected, reporter)
+                if kind == "pulled":
+                    _format_checks(catalog, variant, arrived)
+                result = _commit(store, variant, entry_id, kind, files, plan, arrived, expected, reporter)
+                committed = True
+            finally:
+                if not committed:  # blobs that did not make it into an entry: leave the store as it was
+                    store.discard_unreferenced(lease.added, lease)
         result.seconds = time.monotonic() - started
         return result
     finally:
@@ -203,22 +205,24 @@ def _drop_corrupt_blobs(store: Store, entry: Entry, reporter: Reporter) -> None:
                 store.forget_fingerprints({f.sha256})
 
 
-def _transfer_all(store, variant, files: list[FileSpec], plan: FetchPlan, expected, reporter) -> dict[str, "_Arrived"]:
+def _transfer_all(store: Store, lease: Lease, variant, files: list[FileSpec], plan: FetchPlan, expected, reporter) -> dict[str, _Arrived]:
     specs = {f.path: f for f in files}
     git_index = store.git_index()
     todo = []
-    for transfer in plan.transfers:
-        sha, size, _ = expected.get(transfer.path, (None, None, ""))
-        known = sha or transfer.hub_sha256 or git_index.get(transfer.hub_git_sha1 or "")
-        if known and store.has_blob(known, size or transfer.size):  # shared with another variant, or an earlier try
-            if not sha:
-                expected[transfer.path] = (known, size or transfer.size, "the hub's ETag")
-            continue
-        todo.append(transfer)
+    with store.store_lock():
+        for transfer in plan.transfers:
+            sha, size, _ = expected.get(transfer.path, (None, None, ""))
+            known = sha or transfer.hub_sha256 or git_index.get(transfer.hub_git_sha1 or "")
+            if known and store.has_blob(known, size or transfer.size):  # shared with another variant, or an earlier try
+                lease.hold(known)
+                if not sha:
+                    expected[transfer.path] = (known, size or transfer.size, "the hub's ETag")
+                continue
+            todo.append(transfer)
     arrived: dict[str, _Arrived] = {}
     workers = min(settings.get().download_workers, max(1, len(todo)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {t.path: pool.submit(_transfer_one, store, variant, specs[t.path], t, expected, reporter) for t in todo}
+        futures = {t.path: pool.submit(_transfer_one, store, lease, variant, specs[t.path], t, expected, reporter) for t in todo}
         errors = []
         for path, future in futures.items():
             try:
@@ -226,14 +230,11 @@ def _transfer_all(store, variant, files: list[FileSpec], plan: FetchPlan, expect
             except BaseException as exc:  # collect, so one failure does not hide in a thread
                 errors.append(exc)
         if errors:
-            for item in arrived.values():
-                if item.move:
-                    item.local.unlink(missing_ok=True)
             raise errors[0]
     return arrived
 
 
-def _transfer_one(store: Store, variant: Variant, spec: FileSpec, transfer: Transfer, expected, reporter) -> _Arrived:
+def _transfer_one(store: Store, lease: Lease, variant: Variant, spec: FileSpec, transfer: Transfer, expected, reporter) -> _Arrived:
     sha, size, promised_by = expected[spec.path]
     size = size or transfer.size
     reporter.file_started(spec.path, size)
@@ -242,19 +243,14 @@ def _transfer_one(store: Store, variant: Variant, spec: FileSpec, transfer: Tran
         with store.lock(f"partial-{transfer.partial_key}"):
             # Another process may have fetched this very file while we waited for the lock.
             known = sha or transfer.hub_sha256 or store.git_index().get(transfer.hub_git_sha1 or "")
-            if known and store.has_blob(known, size):
-                reporter.file_done(spec.path)
-                blob = store.blob_path(known)
-                return _Arrived(spec, transfer, blob, known, blob.stat().st_size, False, 0)
-            finished = _finished_earlier(partial)
-            if finished is not None:  # verified by a pull that was killed before it could commit
-                got_sha, got_size = file_sha256(finished), finished.stat().st_size
-                if finished.name.endswith(f".{got_sha[:16]}.verified"):
-                    _verify_file(variant, spec, finished, got_sha, got_size, sha, size, promised_by, transfer)
-                    reporter.advance(spec.path, got_size)
+            if known:
+                with store.store_lock():
+                    found = store.has_blob(known, size)
+                    if found:
+                        lease.hold(known)
+                if found:
                     reporter.file_done(spec.path)
-                    return _Arrived(spec, transfer, finished, got_sha, got_size, True, 0)
-                finished.unlink()
+                    return _Arrived(spec, transfer, store.blob_path(known), known, store.blob_path(known).stat().st_size, 0)
             result = download(
                 transfer.url,
                 partial,
@@ -265,32 +261,38 @@ def _transfer_one(store: Store, variant: Variant, spec: FileSpec, transfer: Tran
                 on_bytes=lambda n: reporter.advance(spec.path, n),
                 describe=f"{spec.path} of {variant.id}",
             )
-            local, got_sha, got_size, move = partial, result.sha256, result.size, True
+            got_sha, got_size = result.sha256, result.size
             downloaded = result.size - result.resumed_from
             try:
-                _verify_file(variant, spec, local, got_sha, got_size, sha, size, promised_by, transfer)
+                _verify_file(variant, spec, partial, got_sha, got_size, sha, size, promised_by, transfer)
             except IntegrityError:
                 partial.unlink(missing_ok=True)  # bad bytes are never resumed from
                 raise
-            # Hand the partial over under a new name, so a concurrent pull of another variant
-            # that shares this file cannot resume from (or delete) the verified bytes.
-            claimed = partial.with_name(f"{partial.stem}.{got_sha[:16]}.verified")
-            partial.replace(claimed)
-            local = claimed
+            # Into the store while the partial lock is still held: the next pull of a variant that
+            # shares this file finds the blob instead of the partial.
+            blob = _admit(store, lease, partial, got_sha, move=True)
+            if transfer.hub_git_sha1:
+                store.record_git_ids({transfer.hub_git_sha1: got_sha})
     else:
         assert transfer.fetch is not None
         local = transfer.fetch()
         got_size = local.stat().st_size
         got_sha = file_sha256(local)
         reporter.advance(spec.path, got_size)
-        move, downloaded = False, got_size
+        downloaded = got_size
         _verify_file(variant, spec, local, got_sha, got_size, sha, size, promised_by, transfer)
+        blob = _admit(store, lease, local, got_sha, move=False)
     reporter.file_done(spec.path)
-    return _Arrived(spec, transfer, local, got_sha, got_size, move, downloaded)
+    return _Arrived(spec, transfer, blob, got_sha, got_size, downloaded)
 
 
-def _finished_earlier(partial: Path) -> Path | None:
-    return next(iter(sorted(partial.parent.glob(f"{partial.stem}.*.verified"))), None)
+def _admit(store: Store, lease: Lease, local: Path, digest: str, *, move: bool) -> Path:
+    """Verified bytes become a blob, held by the pull's lease until its entry refers to it."""
+    with store.store_lock():
+        added = not store.has_blob(digest)
+        blob = store.add_blob(local, digest, move=move)
+        lease.hold(digest, added=added)
+    return blob
 
 
 def _verify_file(variant, spec, local, got_sha, got_size, sha, size, promised_by, transfer: Transfer) -> None:
@@ -357,14 +359,9 @@ def _commit(store: Store, variant: Variant, entry_id: str, kind: str, specs: lis
         created_at=time.time(),
         verified_at=time.time(),
     )
-    with store.store_lock():
-        for f in specs:
-            if f.path in arrived:
-                item = arrived[f.path]
-                store.add_blob(item.local, item.sha256, move=item.move)
+    with store.store_lock():  # every blob is held by this pull's lease, so none can have gone
         store.install(entry)
     store.record_fingerprints({f.sha256: store.stat_fingerprint(store.blob_path(f.sha256)) for f in files})
-    store.record_git_ids({item.transfer.hub_git_sha1: item.sha256 for item in arrived.values() if item.transfer.hub_git_sha1})
     newly_pinned = [f.path for f in files if expected[f.path][2] not in ("the manifest", "zoo.lock")]
     if newly_pinned:
         lockfile.record(entry_id, {f.path: {"sha256": f.sha256, "size": f.size} for f in files if f.path in newly_pinned}, plan.resolved)

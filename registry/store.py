@@ -6,24 +6,27 @@
       entries/<variant-id>.json      what a variant is made of (paths -> digests) and where it came from
       artifacts/<variant-id>/<path>  hard links to the blobs, so apps and scripts get real paths
       partials/<key>.part            downloads in progress; a crashed pull resumes from these
+      leases/<pid>-<n>.json          blobs a running pull holds before an entry refers to them
       locks/                         file locks: one per variant being pulled, one for the store
 
-A blob enters the store only after its digest is verified, by fsync and rename; an entry is
-written last, so an entry that exists is complete. `store.lock` is held only while blobs are
-linked into entries and by gc, so gc can never delete a blob a pull is about to reference.
+A blob enters the store as soon as its digest is verified, by fsync and rename, so a pull of
+another variant that shares the file finds it at once and a pull killed after that point loses
+nothing. An entry is written last, so an entry that exists is complete. Until then the pull's
+lease keeps gc away from its blobs; `store.lock` orders gc against every lease and install.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from . import __version__, settings
 from .fsutil import write_atomically
@@ -89,6 +92,42 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+class Lease:
+    """The blobs one running pull has verified into (or found in) the store before its entry exists.
+
+    The owner holds the lease's file lock for as long as it runs; the kernel releases that lock
+    when the process dies, even by SIGKILL, which is how gc tells a live lease from a stale one
+    without clocks or pids. Thread-safe: a pull's download threads add to one lease.
+    """
+
+    def __init__(self, store: Store):
+        name = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self.file = store.leases / f"{name}.json"
+        self.digests: set[str] = set()
+        self.added: set[str] = set()  # the blobs its owner put into the store, to take out again on failure
+        self._owner = FileLock(str(store.leases / f"{name}.lock"), thread_local=False)
+
+    def __enter__(self) -> Lease:
+        self._owner.acquire()
+        write_atomically(self.file, "[]")
+        return self
+
+    def hold(self, digest: str, *, added: bool = False) -> None:
+        """Call with the store lock held, so gc sees the blob either referenced here or not yet present."""
+        if added:
+            self.added.add(digest)
+        if digest not in self.digests:
+            self.digests.add(digest)
+            write_atomically(self.file, json.dumps(sorted(self.digests)))
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            self.file.unlink(missing_ok=True)
+        finally:
+            self._owner.release()
+            Path(self._owner.lock_file).unlink(missing_ok=True)
+
+
 class Store:
     def __init__(self, root: Path):
         self.root = root
@@ -97,8 +136,9 @@ class Store:
         self.artifacts = root / "artifacts"
         self.partials = root / "partials"
         self.locks = root / "locks"
+        self.leases = root / "leases"
         self.fingerprints_file = root / "fingerprints.json"
-        for directory in (self.blobs, self.entries_dir, self.artifacts, self.partials, self.locks):
+        for directory in (self.blobs, self.entries_dir, self.artifacts, self.partials, self.locks, self.leases):
             directory.mkdir(parents=True, exist_ok=True)
         layout = root / "oci-layout"
         if not layout.exists():
@@ -216,12 +256,47 @@ class Store:
             if len(path.name) == 64 and not path.name.startswith("."):
                 yield path
 
+    def lease(self) -> Lease:
+        return Lease(self)
+
+    def leased(self, *, besides: Lease | None = None) -> set[str]:
+        """Digests held by the leases of live processes. Hold the store lock; dead owners' leases are dropped."""
+        held: set[str] = set()
+        for file in self.leases.glob("*.json"):
+            if besides is not None and file == besides.file:
+                continue
+            owner = FileLock(str(file.with_suffix(".lock")), thread_local=False)
+            try:
+                owner.acquire(timeout=0)
+            except Timeout:  # its owner is alive
+                try:
+                    held.update(json.loads(file.read_text()))
+                except (OSError, ValueError):
+                    pass
+                continue
+            try:  # the kernel released a dead owner's lock: the lease is void
+                file.unlink(missing_ok=True)
+                Path(owner.lock_file).unlink(missing_ok=True)
+            finally:
+                owner.release()
+        return held
+
+    def discard_unreferenced(self, digests: set[str], lease: Lease) -> None:
+        """Remove blobs a failed pull added, unless an entry or another live pull refers to them by now."""
+        if not digests:
+            return
+        with self.store_lock():
+            keep = self.referenced() | self.leased(besides=lease)
+            for digest in digests - keep:
+                self.blob_path(digest).unlink(missing_ok=True)
+            self.forget_fingerprints(digests - keep)
+
     def gc(self, *, dry_run: bool = False) -> tuple[list[str], int]:
-        """Delete blobs no entry refers to, and stale partial downloads. Returns (digests, bytes)."""
+        """Delete blobs that no entry refers to and no running pull holds. Returns (digests, bytes)."""
         freed: list[str] = []
         total = 0
         with self.store_lock():
-            keep = self.referenced()
+            keep = self.referenced() | self.leased()
             for blob in list(self.iter_blobs()):
                 if blob.name in keep:
                     continue

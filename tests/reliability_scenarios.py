@@ -244,15 +244,21 @@ def concurrency(root: Path, pullers: int = 8, collectors: int = 2) -> dict:
         stop = time.monotonic() + 60
         gc_runs = 0
         gcs = [w.popen("gc") for _ in range(collectors)]
+        gc_errors = []
         while any(p.poll() is None for p in pulls) and time.monotonic() < stop:
             for i, g in enumerate(gcs):
                 if g.poll() is not None:
                     gc_runs += 1
+                    if g.returncode != 0:
+                        gc_errors.append(g.stderr.read().strip()[:300])
                     gcs[i] = w.popen("gc")
             time.sleep(0.01)
-        codes = [p.wait(timeout=60) for p in pulls]
+        outcomes = [p.communicate(timeout=60) + (p.returncode,) for p in pulls]
         for g in gcs:
-            g.wait(timeout=60)
+            _, err = g.communicate(timeout=60)
+            if g.returncode != 0:
+                gc_errors.append(err.strip()[:300])
+        codes = [code for _, _, code in outcomes]
         verify = w.zoo("verify", "--full")
         downloads = {}
         for name in w.files:
@@ -265,6 +271,8 @@ def concurrency(root: Path, pullers: int = 8, collectors: int = 2) -> dict:
         "verify_ok": verify.returncode == 0 and all(w.stored_ok(v) for v in variants),
         "max_downloads_per_file": max(downloads.values()),
         "downloads": downloads,
+        "pull_errors": [err.strip()[:300] for _, err, code in outcomes if code != 0],
+        "gc_errors": gc_errors,
     }
 
 

@@ -267,6 +267,49 @@ def test_four_concurrent_pulls_download_once_and_all_succeed(env, files, hubs):
     assert len([r for r in hubs[0].body_requests("tokenizer.json")]) == 1
 
 
+def _start_pull_paused_in_model_tflite(env, files, hubs) -> subprocess.Popen:
+    """A pull of tiny-hf-cpu-fp32 that has verified tokenizer.json and config.json into the store and
+    then waits on the hub in the middle of model.tflite, its entry not yet written."""
+    hubs[0].add_fault(sha(files["model.tflite"]), Fault(pause_after=1 << 20, pause_seconds=8))
+    child = subprocess.Popen([sys.executable, "-m", "zoo_cli", "pull", "tiny-hf-cpu-fp32", "-q"], env=os.environ | env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    shared = {sha(files["tokenizer.json"]), sha(files["config.json"])}
+    deadline = time.monotonic() + 60
+    while not shared <= blobs():
+        if time.monotonic() > deadline or child.poll() is not None:
+            child.kill()
+            pytest.fail(f"the paused pull never stored its small files: {child.communicate()[1]}")
+        time.sleep(0.05)
+    assert not (store_root() / "entries" / "tiny-hf-cpu-fp32.json").exists()
+    return child
+
+
+def test_a_pull_shares_files_another_pull_has_verified_but_not_yet_committed(env, files, hubs, zoo):
+    first = _start_pull_paused_in_model_tflite(env, files, hubs)
+    second = zoo("pull", "tiny-hf-cpu-int8", env=env)  # shares tokenizer.json and config.json with the first
+    assert second.returncode == 0, second.stderr
+    assert first.poll() is None, "the first pull should still be paused"
+    gc = json.loads(zoo("gc", "--json", env=env, check=True).stdout)
+    assert gc["blobs"] == []  # model.tflite is not a blob yet, and the rest is held or referenced
+    _, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert len(hubs[0].body_requests("tokenizer.json")) == 1 and len(hubs[0].body_requests("config.json")) == 1
+    assert zoo("verify", "--full", env=env).returncode == 0
+    assert not list((store_root() / "leases").iterdir())
+
+
+def test_gc_keeps_what_a_running_pull_holds_and_frees_it_once_the_pull_is_killed(env, files, hubs, zoo):
+    child = _start_pull_paused_in_model_tflite(env, files, hubs)
+    shared = {sha(files["tokenizer.json"]), sha(files["config.json"])}
+    assert json.loads(zoo("gc", "--json", env=env, check=True).stdout)["blobs"] == []
+    assert shared <= blobs()
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    freed = json.loads(zoo("gc", "--json", env=env, check=True).stdout)
+    assert set(freed["blobs"]) == shared and not blobs()
+    assert not list((store_root() / "leases").iterdir())  # the dead pull's lease went with it
+
+
 # ---------------------------------------------------------------------------- access
 
 
