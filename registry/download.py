@@ -62,6 +62,17 @@ class _LocalWriteFailed(Exception):
     """Writing to the local disk failed (ENOSPC, EACCES)."""
 
 
+def _local_write(operation, *args):
+    """Run one file operation of a download, telling the disk's failures apart from the network's.
+
+    requests' errors are OSErrors too, so the two must be separated where the call is made.
+    """
+    try:
+        return operation(*args)
+    except OSError as exc:
+        raise _LocalWriteFailed(exc) from exc
+
+
 class _ServerMisbehaved(Exception):
     """A protocol violation: not worth retrying blindly, but the partial may be kept or dropped."""
 
@@ -162,7 +173,8 @@ def download(
                 limit = expected_size if expected_size is not None else announced
                 overlapped = _OverlappedHasher(hasher)
                 try:
-                    with open(partial, "ab") as out:
+                    out = _local_write(open, partial, "ab")
+                    try:
                         raw = response.raw
                         while True:
                             block = raw.read(CHUNK, decode_content=False)
@@ -170,14 +182,13 @@ def download(
                                 break
                             if limit is not None and offset + len(block) > limit:
                                 raise _ServerMisbehaved(f"the server sent more than the {limit} bytes announced")
-                            try:
-                                out.write(block)
-                            except OSError as exc:
-                                raise _LocalWriteFailed(exc) from exc
+                            _local_write(out.write, block)
                             overlapped.update(block)
                             offset += len(block)
                             if on_bytes:
                                 on_bytes(len(block))
+                    finally:
+                        _local_write(out.close)  # a small file's only write happens here, when the buffer is flushed
                 finally:
                     hasher = overlapped.finish()  # every byte written is hashed, even when the loop stops early
                 if limit is not None and offset < limit:

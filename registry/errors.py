@@ -7,6 +7,7 @@ error's `exit_code`; anything else is a bug and shows a traceback. Attributes ar
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -188,6 +189,19 @@ class DiskError(ZooError):
     """The local disk refused a write (full, read-only); nothing half-written is left."""
 
     exit_code = ExitCode.ERROR
+
+    FULL_OR_READ_ONLY = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+    @classmethod
+    def from_os_error(cls, exc: OSError) -> DiskError | None:
+        """The one wording for a disk that refuses a write, wherever in zoo the write happened."""
+        if exc.errno not in cls.FULL_OR_READ_ONLY:
+            return None
+        where = f" to {Path(exc.filename).parent}" if exc.filename else ""
+        return cls(
+            f"Writing{where} failed: {exc.strerror or exc}.",
+            fix="Free space (`zoo gc` removes unused blobs) or set ZOO_HOME to a larger disk, then run the command again.",
+        )
 
 
 class NotInStoreError(ZooError):

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from registry.errors import ExitCode, ZooError
+from registry.errors import DiskError, ExitCode, ZooError
 
 # name -> "module:attribute"; loaded only when the command runs (or help lists it).
 COMMANDS = {
@@ -93,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         from zoo_cli.terminal import terminal
 
+        disk = DiskError.from_os_error(exc) if isinstance(exc, OSError) else None
+        if disk is not None:  # a full disk can strike at any write; that is the user's to fix, not a bug
+            terminal.error(f"{disk.message} {disk.fix}")
+            return int(disk.exit_code)
         terminal.error(
             f"zoo hit an internal error ({type(exc).__name__}: {exc}). This is a bug in zoo or a plugin. "
             "Run again with ZOO_DEBUG=1 to see the full traceback, and include it in a bug report."
