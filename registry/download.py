@@ -4,7 +4,7 @@ Why zoo has its own byte mover instead of calling the hub client's download: hug
 restarts from zero after a crash (its .incomplete file is per-process), and moves a 1 GiB file at
 0.3x curl's speed on loopback. So the hub client resolves what it is good at (revision, redirect
 to the CDN, metadata, auth) and this module fetches the bytes: one streaming GET with a large
-buffer, appended to a partial file that a later run resumes with `Range`, hashed in the same pass.
+buffer, appended to a partial file that a later run resumes with `Range`, hashed as it lands.
 """
 
 from __future__ import annotations
@@ -31,35 +31,76 @@ class DownloadResult:
     """Bytes that were already on disk when this run started."""
 
 
-class _OverlappedHasher:
-    """sha256 in a second thread, fed blocks through a bounded queue, so hashing overlaps the
-    network and the disk: measured here, 1 GiB downloads in 0.32 s but hashes in 0.75 s, so doing
-    both in one loop costs their sum. hashlib releases the GIL while it hashes large blocks."""
+class _TrailingHasher:
+    """sha256 in a second thread that reads the partial file back, trailing the writer.
 
-    def __init__(self, hasher) -> None:
-        import queue
+    Measured here, 1 GiB arrives in 0.32 s, hashes in 0.53 s and takes 0.2 s to fsync: hashed in
+    the download loop those add up. Handing blocks to a thread through a queue overlaps the
+    network with hashing, but a bounded queue keeps the writer only that far ahead, so the fsync
+    still waits for the hash. Reading back from the page cache instead bounds memory by one
+    buffer and lets the writer finish, and fsync, while the hash catches up (1 GiB into tmpfs:
+    1.12 s for the whole pull against 1.18 s with the queue; hashing an mmap of the file in
+    place was no faster). hashlib and os.preadv release the GIL, so the threads use two cores.
+    """
+
+    def __init__(self, path: Path, hasher, start: int) -> None:
         import threading
 
         self.hasher = hasher
-        self.blocks: "queue.Queue[bytes | None]" = queue.Queue(maxsize=64)
+        self.hashed = start
+        self.written = start
+        self.done = False
+        self.error: BaseException | None = None
+        self.ready = threading.Condition()
+        self.fd = os.open(path, os.O_RDONLY)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        while (block := self.blocks.get()) is not None:
-            self.hasher.update(block)
+        buffer = bytearray(4 * CHUNK)
+        view = memoryview(buffer)
+        try:
+            while True:
+                with self.ready:
+                    while self.hashed == self.written and not self.done:
+                        self.ready.wait()
+                    target = self.written
+                    if self.hashed == target and self.done:
+                        return
+                while self.hashed < target:
+                    n = os.preadv(self.fd, [view[: min(len(buffer), target - self.hashed)]], self.hashed)
+                    if n <= 0:
+                        raise OSError(f"the partial file shrank below {target} bytes while it was hashed")
+                    self.hasher.update(view[:n])
+                    self.hashed += n
+        except BaseException as exc:  # surfaced by finish(), in the downloading thread
+            self.error = exc
 
-    def update(self, block: bytes) -> None:
-        self.blocks.put(block)
+    def wrote(self, total: int) -> None:
+        with self.ready:
+            self.written = total
+            self.ready.notify()
 
     def finish(self):
-        self.blocks.put(None)
+        """Wait until every byte written so far is hashed; returns the hasher."""
+        with self.ready:
+            self.done = True
+            self.ready.notify()
         self.thread.join()
+        os.close(self.fd)
+        if self.error is not None:
+            raise _LocalWriteFailed(self.error) from self.error
         return self.hasher
 
 
 class _LocalWriteFailed(Exception):
     """Writing to the local disk failed (ENOSPC, EACCES)."""
+
+
+def _write_all(fd: int, block: bytes) -> None:
+    view = memoryview(block)
+    while view:
+        view = view[_local_write(os.write, fd, view):]
 
 
 def _local_write(operation, *args):
@@ -171,26 +212,30 @@ def download(
                 if expected_size is not None and announced is not None and announced != expected_size:
                     raise _ServerMisbehaved(f"the server announces {announced} bytes where {expected_size} were expected")
                 limit = expected_size if expected_size is not None else announced
-                overlapped = _OverlappedHasher(hasher)
+                out = _local_write(os.open, partial, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
                 try:
-                    out = _local_write(open, partial, "ab")
-                    try:
-                        raw = response.raw
-                        while True:
-                            block = raw.read(CHUNK, decode_content=False)
-                            if not block:
-                                break
-                            if limit is not None and offset + len(block) > limit:
-                                raise _ServerMisbehaved(f"the server sent more than the {limit} bytes announced")
-                            _local_write(out.write, block)
-                            overlapped.update(block)
-                            offset += len(block)
-                            if on_bytes:
-                                on_bytes(len(block))
-                    finally:
-                        _local_write(out.close)  # a small file's only write happens here, when the buffer is flushed
+                    trailing = _TrailingHasher(partial, hasher, offset)
+                except OSError as exc:
+                    os.close(out)
+                    raise _LocalWriteFailed(exc) from exc
+                try:
+                    raw = response.raw
+                    while True:
+                        block = raw.read(CHUNK, decode_content=False)
+                        if not block:
+                            break
+                        if limit is not None and offset + len(block) > limit:
+                            raise _ServerMisbehaved(f"the server sent more than the {limit} bytes announced")
+                        _write_all(out, block)
+                        offset += len(block)
+                        trailing.wrote(offset)
+                        if on_bytes:
+                            on_bytes(len(block))
+                    if limit is None or offset == limit:
+                        _local_write(os.fsync, out)  # durable before the rename into the store; overlaps the hash
                 finally:
-                    hasher = overlapped.finish()  # every byte written is hashed, even when the loop stops early
+                    os.close(out)
+                    hasher = trailing.finish()  # every byte written is hashed, even when the loop stops early
                 if limit is not None and offset < limit:
                     raise requests.ConnectionError(f"connection closed after {offset} of {limit} bytes")
                 if limit is None:
