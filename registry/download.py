@@ -249,11 +249,7 @@ def download(
         except _LocalWriteFailed as failed:
             # Not the network's fault and not worth retrying; a full disk keeps no partial behind.
             partial.unlink(missing_ok=True)
-            exc = failed.__cause__
-            raise DiskError(
-                f"Writing {what} to {partial.parent} failed: {exc.strerror or exc}.",
-                fix="Free space (`zoo gc` removes unused blobs) or set ZOO_HOME to a larger disk, then run the command again.",
-            ) from None
+            raise DiskError.writing(failed.__cause__, what, partial.parent) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as exc:
             attempt += 1
             last_error = exc

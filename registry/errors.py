@@ -193,15 +193,18 @@ class DiskError(ZooError):
     FULL_OR_READ_ONLY = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
     @classmethod
-    def from_os_error(cls, exc: OSError) -> DiskError | None:
+    def writing(cls, exc: OSError, what: str = "", where: Path | None = None) -> DiskError:
         """The one wording for a disk that refuses a write, wherever in zoo the write happened."""
-        if exc.errno not in cls.FULL_OR_READ_ONLY:
-            return None
-        where = f" to {Path(exc.filename).parent}" if exc.filename else ""
+        where = where or (Path(exc.filename).parent if exc.filename else None)
         return cls(
-            f"Writing{where} failed: {exc.strerror or exc}.",
+            f"Writing {what + ' ' if what else ''}{f'to {where} ' if where else ''}failed: {exc.strerror or exc}.",
             fix="Free space (`zoo gc` removes unused blobs) or set ZOO_HOME to a larger disk, then run the command again.",
         )
+
+    @classmethod
+    def from_os_error(cls, exc: OSError) -> DiskError | None:
+        """A DiskError when the disk is full or read-only; None for any other OSError (a bug)."""
+        return cls.writing(exc) if exc.errno in cls.FULL_OR_READ_ONLY else None
 
 
 class NotInStoreError(ZooError):

@@ -141,3 +141,24 @@ def test_every_command_the_readme_shows_exists_with_its_options():
                 candidates(catalog, words[0], filters)  # a model overview may list several
             else:
                 resolve(catalog, words[0], filters)  # exactly one variant, or the README is wrong
+
+
+def test_a_full_disk_anywhere_is_the_disk_error_not_an_internal_error(monkeypatch, capsys):
+    import errno
+
+    from registry.store import Store
+
+    def gc_on_a_full_disk(self, *, dry_run=False):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.root / "fingerprints.json"))
+
+    monkeypatch.setattr(Store, "gc", gc_on_a_full_disk)
+    assert main(["gc"]) == ExitCode.ERROR
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "zoo gc" in err and "ZOO_HOME" in err
+    assert "internal error" not in err and "Traceback" not in err
+    def gc_with_a_bug(self, *, dry_run=False):
+        raise OSError(errno.ENOENT, "No such file or directory")
+
+    monkeypatch.setattr(Store, "gc", gc_with_a_bug)
+    assert main(["gc"]) == ExitCode.ERROR
+    assert "internal error" in capsys.readouterr().err  # other OSErrors are still bugs, reported as such
