@@ -24,6 +24,24 @@ class HuggingFaceSource(SourceKind):
     description = "The Hugging Face Hub through huggingface_hub (repo, pinned revision); HF_ENDPOINT mirrors work."
 
     def prepare(self, context: FetchContext) -> FetchPlan:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from huggingface_hub import get_token
+
+        variant, source = context.variant, context.variant.source
+        revision = source.revision
+        files = list(context.files)
+        if source.allow_patterns:
+            revision, files = self._expand(variant, files, get_token() is not None)
+        # The first file pins the revision to a commit; the rest are asked about at once, from
+        # that commit: one round trip to the hub instead of one per file.
+        first, commit = self._transfer(context, files[0], revision)
+        with ThreadPoolExecutor(max_workers=min(8, max(1, len(files) - 1))) as pool:
+            rest = [transfer for transfer, _ in pool.map(lambda spec: self._transfer(context, spec, commit), files[1:])]
+        return FetchPlan([first, *rest], {"repo": source.repo, "revision": commit}, files if source.allow_patterns else None)
+
+    def _transfer(self, context: FetchContext, spec, revision: str | None) -> tuple[Transfer, str | None]:
+        """Where one file's bytes are, how big, and what digest the hub vouches for; and its commit."""
         from huggingface_hub import constants, get_hf_file_metadata, get_token, hf_hub_url
         from huggingface_hub.utils import build_hf_headers
 
@@ -31,35 +49,26 @@ class HuggingFaceSource(SourceKind):
         from registry.fetch import partial_key
 
         variant, source = context.variant, context.variant.source
-        revision = source.revision
-        files = list(context.files)
-        if source.allow_patterns:
-            revision, files = self._expand(variant, files, get_token() is not None)
-        transfers = []
-        for spec in files:
-            url = hf_hub_url(source.repo, spec.path, revision=revision)
-            try:
-                meta = get_hf_file_metadata(url, timeout=context.timeout)
-            except Exception as exc:  # mapped to one clear error each; unknown ones re-raised
-                raise self._explain(exc, variant, spec.path, get_token() is not None) from None
-            revision = meta.commit_hash or revision  # every later file from the same commit
-            etag = _clean_etag(meta.etag)
-            headers = build_hf_headers()
-            if not same_origin(meta.location, constants.ENDPOINT):
-                headers.pop("authorization", None)  # as huggingface_hub does: no token to the CDN
-                headers.pop("Authorization", None)
-            transfers.append(
-                Transfer(
-                    path=spec.path,
-                    size=meta.size,
-                    url=meta.location,
-                    headers=headers,
-                    hub_sha256=etag if re.fullmatch(r"[0-9a-f]{64}", etag) else None,
-                    hub_git_sha1=etag if re.fullmatch(r"[0-9a-f]{40}", etag) else None,
-                    partial_key=partial_key("huggingface", source.repo, spec.path, etag, meta.size),
-                )
-            )
-        return FetchPlan(transfers, {"repo": source.repo, "revision": revision}, files if source.allow_patterns else None)
+        url = hf_hub_url(source.repo, spec.path, revision=revision)
+        try:
+            meta = get_hf_file_metadata(url, timeout=context.timeout)
+        except Exception as exc:  # mapped to one clear error each; unknown ones re-raised
+            raise self._explain(exc, variant, spec.path, get_token() is not None) from None
+        etag = _clean_etag(meta.etag)
+        headers = build_hf_headers()
+        if not same_origin(meta.location, constants.ENDPOINT):
+            headers.pop("authorization", None)  # as huggingface_hub does: no token to the CDN
+            headers.pop("Authorization", None)
+        transfer = Transfer(
+            path=spec.path,
+            size=meta.size,
+            url=meta.location,
+            headers=headers,
+            hub_sha256=etag if re.fullmatch(r"[0-9a-f]{64}", etag) else None,
+            hub_git_sha1=etag if re.fullmatch(r"[0-9a-f]{40}", etag) else None,
+            partial_key=partial_key("huggingface", source.repo, spec.path, etag, meta.size),
+        )
+        return transfer, meta.commit_hash or revision
 
     def _expand(self, variant, files, have_token: bool):
         """Resolve the revision to a commit, then add the repo's files that match allow_patterns."""

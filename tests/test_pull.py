@@ -153,7 +153,12 @@ def test_pull_fills_an_oci_style_content_addressed_store(env, files, hubs, zoo):
     assert "trusted this first download" in result.stderr
     lock = json.loads((Path(os.environ["ZOO_HOME"]) / "zoo.lock").read_text())
     assert lock["variants"]["tiny-hf-cpu-fp32"]["files"]["model.tflite"]["sha256"] == sha(files["model.tflite"])
-    assert lock["variants"]["tiny-hf-cpu-fp32"]["resolved"]["revision"] == hubs[0].repos["acme/tiny-lm"].commit
+    commit = hubs[0].repos["acme/tiny-lm"].commit
+    assert lock["variants"]["tiny-hf-cpu-fp32"]["resolved"]["revision"] == commit
+    # One file resolves "main" to a commit; every other file is asked for at that commit.
+    heads = [r.path for r in hubs[0].requests if r.method == "HEAD"]
+    assert heads[0].endswith("/resolve/main/model.tflite") and sorted(heads[1:]) == [
+        f"/acme/tiny-lm/resolve/{commit}/config.json", f"/acme/tiny-lm/resolve/{commit}/tokenizer.json"]
     # The LFS file came from the CDN origin; the small files from the API origin.
     assert [r.origin for r in hubs[0].body_requests("lfs/")] == ["cdn"]
     assert zoo("path", "tiny-hf-cpu-fp32", env=env, check=True).stdout.strip() == pulled["path"]
