@@ -182,7 +182,8 @@ def crash_resume(root: Path, points: int = 20, seed: int = 7) -> dict:
             child.send_signal(signal.SIGKILL)
             child.wait()
             w.hub.faults.clear()
-            on_disk = sum(_sizes(partials, "*"))
+            # What the killed pull kept: partial downloads, and files it had verified into the store.
+            on_disk = sum(_sizes(partials, "*")) + sum(_sizes(w.home / "store" / "blobs" / "sha256", "*"))
             before = len(w.hub.requests)
             rerun = w.zoo("pull", "rel-cpu-fp32", "--json")
             fetched = w.served_bytes(before)
