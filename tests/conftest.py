@@ -13,40 +13,19 @@ from pathlib import Path
 
 import pytest
 
+pytest.register_assert_rewrite("registry.testing.pytest_plugin")  # test_hooks.py loads it as a plugin too
+from registry.testing.pytest_plugin import isolated_environment  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 # Converter toolchains are big and slow to create: every test shares one stable directory
 # (CI sets ZOO_TOOLCHAINS to a cache kept between runs) instead of a per-test ZOO_HOME.
 os.environ.setdefault("ZOO_TOOLCHAINS", str(Path.home() / ".cache" / "zoo" / "toolchains"))
-SECRET_VARIABLES = (
-    "HF_TOKEN",
-    "HUGGING_FACE_HUB_TOKEN",
-    "KAGGLE_USERNAME",
-    "KAGGLE_KEY",
-    "KAGGLE_API_TOKEN",
-    "KAGGLE_CONFIG_DIR",
-    "KAGGLE_KERNEL_RUN_TYPE",
-    "TBE_RUNTIME_ADDR",
-)
 
 
 @pytest.fixture(autouse=True)
 def isolated_zoo(tmp_path_factory, monkeypatch):
-    from registry import catalog, settings
-
-    home = tmp_path_factory.mktemp("zoo-home")
-    monkeypatch.setenv("ZOO_HOME", str(home / "zoo"))
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("HF_HOME", str(home / "hf"))
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    monkeypatch.setenv("KAGGLEHUB_CACHE", str(home / "kagglehub"))
-    monkeypatch.setenv("ZOO_DISABLE_PLUGIN_AUTOLOAD", "1")
-    for name in SECRET_VARIABLES + ("ZOO_LOAD_PLUGINS", "ZOO_OFFLINE", "HF_HUB_OFFLINE", "ZOO_DEBUG", "ZOO_NO_CACHE"):
-        monkeypatch.delenv(name, raising=False)
-    settings.reload()
-    catalog.reset()
-    yield home
-    settings.reload()
-    catalog.reset()
+    with isolated_environment(tmp_path_factory.mktemp("zoo-home"), monkeypatch) as home:
+        yield home
 
 
 def run_zoo(*args: str, env: dict[str, str] | None = None, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -19,7 +19,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -27,11 +29,14 @@ CREDENTIALS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "KAGGLE_USERNAME", "KAGGLE_
                "KAGGLE_CONFIG_DIR", "KAGGLE_KERNEL_RUN_TYPE", "TBE_RUNTIME_ADDR")
 
 
-@pytest.fixture
-def zoo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+@contextmanager
+def isolated_environment(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """ZOO_HOME, HOME and the hub caches under `home`; no credentials, no third-party plugins.
+
+    zoo's own test suite isolates every test with this too, so authors test under the same rules.
+    """
     from registry import catalog, settings
 
-    home = tmp_path / "zoo-test-home"
     monkeypatch.setenv("ZOO_HOME", str(home / "zoo"))
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("HF_HOME", str(home / "hf"))
@@ -39,13 +44,21 @@ def zoo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
     monkeypatch.setenv("KAGGLEHUB_CACHE", str(home / "kagglehub"))
     monkeypatch.setenv("ZOO_DISABLE_PLUGIN_AUTOLOAD", "1")
-    for name in CREDENTIALS + ("ZOO_LOAD_PLUGINS", "ZOO_OFFLINE", "HF_HUB_OFFLINE"):
+    for name in CREDENTIALS + ("ZOO_LOAD_PLUGINS", "ZOO_OFFLINE", "HF_HUB_OFFLINE", "ZOO_DEBUG", "ZOO_NO_CACHE"):
         monkeypatch.delenv(name, raising=False)
     settings.reload()
     catalog.reset()
-    yield home
-    settings.reload()
-    catalog.reset()
+    try:
+        yield home
+    finally:
+        settings.reload()
+        catalog.reset()
+
+
+@pytest.fixture
+def zoo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    with isolated_environment(tmp_path / "zoo-test-home", monkeypatch) as home:
+        yield home
 
 
 @pytest.fixture
