@@ -28,6 +28,14 @@ def isolated_zoo(tmp_path_factory, monkeypatch):
         yield home
 
 
+def toolchain_python(spec) -> Path:
+    """The Python of a converter toolchain, created in ZOO_TOOLCHAINS on first use (minutes), then reused."""
+    from registry import settings, toolchains
+
+    settings.reload()  # module-scoped fixtures run outside a test's isolated settings
+    return toolchains.ensure(spec, print).python
+
+
 def run_zoo(*args: str, env: dict[str, str] | None = None, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run the real `zoo` console entry point in a child process with the test's environment."""
     full_env = dict(os.environ)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import toolchain_python
 from registry import safetensors_file
 from registry.errors import BuildError, ExitCode
 from registry.testing.plugins import write_plugin_distribution
@@ -293,10 +294,8 @@ def test_zoo_toolchain_list_names_every_declared_toolchain(zoo):
 @pytest.fixture(scope="module")
 def mediapipe_python():
     from plugins.toolchains import MEDIAPIPE
-    from registry import settings, toolchains
 
-    settings.reload()
-    return toolchains.ensure(MEDIAPIPE, print).python
+    return toolchain_python(MEDIAPIPE)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import toolchain_python
 from registry.errors import ExitCode
 
 REPO = Path(__file__).resolve().parents[1]
@@ -18,10 +19,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def tensorflow_python():
     from plugins.toolchains import TENSORFLOW_219
-    from registry import settings, toolchains
 
-    settings.reload()
-    return toolchains.ensure(TENSORFLOW_219, print).python
+    return toolchain_python(TENSORFLOW_219)
 
 
 @pytest.fixture(scope="module")

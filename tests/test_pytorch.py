@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import toolchain_python
 from registry.errors import ExitCode
 from registry.testing.plugins import write_plugin_distribution
 
@@ -28,10 +29,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def litert_python():
     from plugins.toolchains import LITERT_TORCH
-    from registry import settings, toolchains
 
-    settings.reload()
-    return toolchains.ensure(LITERT_TORCH, print).python
+    return toolchain_python(LITERT_TORCH)
 
 
 @pytest.fixture
