@@ -179,16 +179,14 @@ def fetch_files(
         if plan.files:
             expected = expected_digests(variant, files, lock_key=entry_id)
         with store.lease() as lease:
-            committed = False
             try:
                 arrived = _transfer_all(store, lease, variant, files, plan, expected, reporter)
                 if kind == "pulled":
                     _format_checks(catalog, variant, arrived)
                 result = _commit(store, variant, entry_id, kind, files, plan, arrived, expected, reporter)
-                committed = True
-            finally:
-                if not committed:  # blobs that did not make it into an entry: leave the store as it was
-                    store.discard_unreferenced(lease.added, lease)
+            except BaseException:  # blobs that did not make it into an entry: leave the store as it was
+                store.discard_unreferenced(lease)
+                raise
         result.seconds = time.monotonic() - started
         return result
     finally:
@@ -209,16 +207,14 @@ def _transfer_all(store: Store, lease: Lease, variant, files: list[FileSpec], pl
     specs = {f.path: f for f in files}
     git_index = store.git_index()
     todo = []
-    with store.store_lock():
-        for transfer in plan.transfers:
-            sha, size, _ = expected.get(transfer.path, (None, None, ""))
-            known = sha or transfer.hub_sha256 or git_index.get(transfer.hub_git_sha1 or "")
-            if known and store.has_blob(known, size or transfer.size):  # shared with another variant, or an earlier try
-                lease.hold(known)
-                if not sha:
-                    expected[transfer.path] = (known, size or transfer.size, "the hub's ETag")
-                continue
-            todo.append(transfer)
+    for transfer in plan.transfers:
+        sha, size, _ = expected.get(transfer.path, (None, None, ""))
+        known = sha or transfer.hub_sha256 or git_index.get(transfer.hub_git_sha1 or "")
+        if known and store.hold_if_present(lease, known, size or transfer.size):  # shared with another variant, or an earlier try
+            if not sha:
+                expected[transfer.path] = (known, size or transfer.size, "the hub's ETag")
+            continue
+        todo.append(transfer)
     arrived: dict[str, _Arrived] = {}
     workers = min(settings.get().download_workers, max(1, len(todo)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -243,14 +239,9 @@ def _transfer_one(store: Store, lease: Lease, variant: Variant, spec: FileSpec, 
         with store.lock(f"partial-{transfer.partial_key}"):
             # Another process may have fetched this very file while we waited for the lock.
             known = sha or transfer.hub_sha256 or store.git_index().get(transfer.hub_git_sha1 or "")
-            if known:
-                with store.store_lock():
-                    found = store.has_blob(known, size)
-                    if found:
-                        lease.hold(known)
-                if found:
-                    reporter.file_done(spec.path)
-                    return _Arrived(spec, transfer, store.blob_path(known), known, store.blob_path(known).stat().st_size, 0)
+            if known and store.hold_if_present(lease, known, size):
+                reporter.file_done(spec.path)
+                return _Arrived(spec, transfer, store.blob_path(known), known, store.blob_path(known).stat().st_size, 0)
             result = download(
                 transfer.url,
                 partial,
@@ -270,7 +261,7 @@ def _transfer_one(store: Store, lease: Lease, variant: Variant, spec: FileSpec, 
                 raise
             # Into the store while the partial lock is still held: the next pull of a variant that
             # shares this file finds the blob instead of the partial.
-            blob = _admit(store, lease, partial, got_sha, move=True)
+            blob = store.admit(lease, partial, got_sha, move=True)
             if transfer.hub_git_sha1:
                 store.record_git_ids({transfer.hub_git_sha1: got_sha})
     else:
@@ -281,18 +272,9 @@ def _transfer_one(store: Store, lease: Lease, variant: Variant, spec: FileSpec, 
         reporter.advance(spec.path, got_size)
         downloaded = got_size
         _verify_file(variant, spec, local, got_sha, got_size, sha, size, promised_by, transfer)
-        blob = _admit(store, lease, local, got_sha, move=False)
+        blob = store.admit(lease, local, got_sha, move=False)
     reporter.file_done(spec.path)
     return _Arrived(spec, transfer, blob, got_sha, got_size, downloaded)
-
-
-def _admit(store: Store, lease: Lease, local: Path, digest: str, *, move: bool) -> Path:
-    """Verified bytes become a blob, held by the pull's lease until its entry refers to it."""
-    with store.store_lock():
-        added = not store.has_blob(digest)
-        blob = store.add_blob(local, digest, move=move)
-        lease.hold(digest, added=added)
-    return blob
 
 
 def _verify_file(variant, spec, local, got_sha, got_size, sha, size, promised_by, transfer: Transfer) -> None:

@@ -259,6 +259,22 @@ class Store:
     def lease(self) -> Lease:
         return Lease(self)
 
+    def hold_if_present(self, lease: Lease, digest: str, size: int | None = None) -> bool:
+        """Whether the blob is in the store; if so the lease holds it, so gc cannot take it before the entry is written."""
+        with self.store_lock():
+            if not self.has_blob(digest, size):
+                return False
+            lease.hold(digest)
+            return True
+
+    def admit(self, lease: Lease, local: Path, digest: str, *, move: bool) -> Path:
+        """Verified bytes become a blob, held by the lease until an entry refers to it."""
+        with self.store_lock():
+            added = not self.has_blob(digest)
+            blob = self.add_blob(local, digest, move=move)
+            lease.hold(digest, added=added)
+        return blob
+
     def leased(self, *, besides: Lease | None = None) -> set[str]:
         """Digests held by the leases of live processes. Hold the store lock; dead owners' leases are dropped."""
         held: set[str] = set()
@@ -281,15 +297,15 @@ class Store:
                 owner.release()
         return held
 
-    def discard_unreferenced(self, digests: set[str], lease: Lease) -> None:
-        """Remove blobs a failed pull added, unless an entry or another live pull refers to them by now."""
-        if not digests:
+    def discard_unreferenced(self, lease: Lease) -> None:
+        """Remove the blobs a failed pull added, unless an entry or another live pull refers to them by now."""
+        if not lease.added:
             return
         with self.store_lock():
-            keep = self.referenced() | self.leased(besides=lease)
-            for digest in digests - keep:
+            unwanted = lease.added - self.referenced() - self.leased(besides=lease)
+            for digest in unwanted:
                 self.blob_path(digest).unlink(missing_ok=True)
-            self.forget_fingerprints(digests - keep)
+            self.forget_fingerprints(unwanted)
 
     def gc(self, *, dry_run: bool = False) -> tuple[list[str], int]:
         """Delete blobs that no entry refers to and no running pull holds. Returns (digests, bytes)."""
