@@ -230,7 +230,7 @@ def test_a_cut_connection_is_resumed_with_a_range_request(env, files, hubs, zoo)
 
 def test_sigkill_mid_file_then_a_second_run_resumes(env, files, hubs):
     digest = sha(files["model.tflite"])
-    hubs[0].add_fault(digest, Fault(pause_after=2 << 20, pause_seconds=60))  # zoo reads 1 MiB blocks
+    hubs[0].add_fault(digest, Fault(pause_after=2 << 20, pause_seconds=60))  # zoo writes bytes as they arrive
     child = subprocess.Popen([sys.executable, "-m", "zoo_cli", "pull", "tiny-hf-cpu-fp32", "-q"], env=os.environ | env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     partials = store_root() / "partials"

@@ -1,0 +1,82 @@
+"""registry.download against a server that frames the body each way HTTP/1.1 allows.
+
+The hub servers always send Content-Length; a mirror or proxy may stream a chunked body or
+close the connection at the end instead, and the downloader takes another path for each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from registry.download import download
+
+BODY = hashlib.sha256(b"zoo").digest() * 300_000  # 9.6 MB: more than two of the downloader's buffers
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        framing = self.server.framing
+        self.send_response(200)
+        if framing == "length":
+            self.send_header("Content-Length", str(len(BODY)))
+            self.end_headers()
+            self.wfile.write(BODY)
+        elif framing == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(BODY), 300_001):
+                piece = BODY[start : start + 300_001]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
+        else:  # the body ends where the connection does
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(BODY)
+            self.close_connection = True
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(framing: str) -> str:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        server.framing = framing
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/model.bin"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked", "close"])
+@pytest.mark.parametrize("size_known", [True, False])
+def test_every_body_framing_arrives_whole_and_hashed(tmp_path, serve, framing, size_known):
+    partial = tmp_path / "model.bin.part"
+    seen = []
+    result = download(serve(framing), partial, expected_size=len(BODY) if size_known else None, on_bytes=seen.append)
+    assert result.sha256 == hashlib.sha256(BODY).hexdigest()
+    assert result.size == len(BODY) and result.resumed_from == 0
+    assert partial.read_bytes() == BODY
+    assert sum(seen) == len(BODY)
+
+
+def test_a_server_that_ignores_range_gets_the_file_started_over(tmp_path, serve):
+    """Appending its whole body to the partial would store the first megabyte twice."""
+    partial = tmp_path / "model.bin.part"
+    partial.write_bytes(BODY[:1_000_000])
+    result = download(serve("length"), partial, expected_size=len(BODY))
+    assert result.sha256 == hashlib.sha256(BODY).hexdigest()
+    assert partial.read_bytes() == BODY
