@@ -103,3 +103,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         return int(ExitCode.ERROR)
     return returned if isinstance(returned, int) else int(ExitCode.OK)
+
+
+def run() -> None:
+    """The `zoo` executable: main(), then an exit that skips Python's last full garbage collection.
+
+    That collection walks every object the imports made (pydantic schemas, the HTTP clients):
+    40 ms after a Hugging Face pull, 8 ms of a 73 ms `zoo list`. gc.freeze() leaves them out
+    of it; files and locks still close as the interpreter tears down, and atexit handlers still
+    run. main() itself stays side-effect free for callers that run it in-process (the tests).
+    """
+    import gc
+
+    code = main()
+    gc.freeze()
+    sys.exit(code)

@@ -1,5 +1,3 @@
-import sys
+from zoo_cli import run
 
-from zoo_cli import main
-
-sys.exit(main())
+run()

@@ -5,16 +5,25 @@ from __future__ import annotations
 import json
 import os
 import sys
+from functools import cached_property
 from typing import Any
-
-from rich.console import Console
 
 
 class Terminal:
-    def __init__(self) -> None:
-        no_color = bool(os.environ.get("NO_COLOR"))
-        self.out = Console(no_color=no_color, highlight=False)
-        self.err = Console(stderr=True, no_color=no_color, highlight=False)
+    """The consoles are made on first use: importing rich costs 14 ms that `zoo pull -q` and
+    `zoo path` never need."""
+
+    @cached_property
+    def out(self):
+        from rich.console import Console
+
+        return Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
+
+    @cached_property
+    def err(self):
+        from rich.console import Console
+
+        return Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
         self.out.print(*objects, **kwargs)
