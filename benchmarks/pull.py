@@ -125,6 +125,10 @@ def main() -> None:
     args = parser.parse_args()
     curl = shutil.which("curl")
     openssl = shutil.which("openssl")
+    # zoo as pip installs it, with its modules compiled to bytecode: under PYTHONDONTWRITEBYTECODE
+    # (set on some machines) a source checkout would otherwise compile them again in every run.
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "registry", "zoo_cli", "plugins"], cwd=root, check=True, stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory(dir=os.environ.get("ZOO_BENCH_DIR")) as tmp:
         tmp = Path(tmp)
         big = tmp / "model.tflite"
