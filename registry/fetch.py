@@ -241,7 +241,8 @@ def _transfer_one(store: Store, lease: Lease, variant: Variant, spec: FileSpec, 
             known = sha or transfer.hub_sha256 or store.git_index().get(transfer.hub_git_sha1 or "")
             if known and store.hold_if_present(lease, known, size):
                 reporter.file_done(spec.path)
-                return _Arrived(spec, transfer, store.blob_path(known), known, store.blob_path(known).stat().st_size, 0)
+                blob = store.blob_path(known)
+                return _Arrived(spec, transfer, blob, known, blob.stat().st_size, 0)
             result = download(
                 transfer.url,
                 partial,

@@ -156,6 +156,7 @@ def test_a_full_disk_anywhere_is_the_disk_error_not_an_internal_error(monkeypatc
     err = capsys.readouterr().err
     assert "No space left on device" in err and "zoo gc" in err and "ZOO_HOME" in err
     assert "internal error" not in err and "Traceback" not in err
+
     def gc_with_a_bug(self, *, dry_run=False):
         raise OSError(errno.ENOENT, "No such file or directory")
 

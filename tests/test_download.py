@@ -21,6 +21,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
+        self.server.gets += 1
+        if self.server.gets > 1:  # one GET fetches the whole file; a downloader that asks again fails here
+            self.send_error(404)
+            return
         framing = self.server.framing
         self.send_response(200)
         if framing == "length":
@@ -48,12 +52,12 @@ class _Handler(BaseHTTPRequestHandler):
 def serve():
     servers = []
 
-    def start(framing: str) -> str:
+    def start(framing: str) -> tuple[str, ThreadingHTTPServer]:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.framing = framing
+        server.framing, server.gets = framing, 0
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/model.bin"
+        return f"http://127.0.0.1:{server.server_address[1]}/model.bin", server
 
     yield start
     for server in servers:
@@ -66,17 +70,20 @@ def serve():
 def test_every_body_framing_arrives_whole_and_hashed(tmp_path, serve, framing, size_known):
     partial = tmp_path / "model.bin.part"
     seen = []
-    result = download(serve(framing), partial, expected_size=len(BODY) if size_known else None, on_bytes=seen.append)
+    url, server = serve(framing)
+    result = download(url, partial, expected_size=len(BODY) if size_known else None, on_bytes=seen.append)
     assert result.sha256 == hashlib.sha256(BODY).hexdigest()
     assert result.size == len(BODY) and result.resumed_from == 0
     assert partial.read_bytes() == BODY
     assert sum(seen) == len(BODY)
+    assert server.gets == 1
 
 
 def test_a_server_that_ignores_range_gets_the_file_started_over(tmp_path, serve):
     """Appending its whole body to the partial would store the first megabyte twice."""
     partial = tmp_path / "model.bin.part"
     partial.write_bytes(BODY[:1_000_000])
-    result = download(serve("length"), partial, expected_size=len(BODY))
+    url, server = serve("length")
+    result = download(url, partial, expected_size=len(BODY))
     assert result.sha256 == hashlib.sha256(BODY).hexdigest()
-    assert partial.read_bytes() == BODY
+    assert partial.read_bytes() == BODY and server.gets == 1
