@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
+from . import __version__
 from .errors import DiskError, NetworkError
 
 CHUNK = 1 << 20  # 1 MiB file reads: big enough that Python overhead disappears next to the copy
@@ -103,12 +104,16 @@ def _write_all(fd: int, block: bytes) -> None:
 def _local_write(operation, *args):
     """Run one file operation of a download, telling the disk's failures apart from the network's.
 
-    requests' errors are OSErrors too, so the two must be separated where the call is made.
+    The socket's errors are OSErrors too, so the two must be separated where the call is made.
     """
     try:
         return operation(*args)
     except OSError as exc:
         raise _LocalWriteFailed(exc) from exc
+
+
+class _RetryLater(Exception):
+    """A failure worth retrying that no library raised: a 5xx or 429, or a body cut short."""
 
 
 class _ServerMisbehaved(Exception):
@@ -136,12 +141,29 @@ def same_origin(a: str, b: str) -> bool:
     return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
 
 
-def _session():
-    import requests
+def _pool_for(url: str):
+    """A urllib3 pool for `url`, through the proxy the environment names for it (HTTPS_PROXY, NO_PROXY).
 
-    session = requests.Session()
-    session.headers["Accept-Encoding"] = "identity"
-    return session
+    urllib3 is the layer requests wraps, and the download needs none of requests' extras, while
+    importing requests cost every Hugging Face pull 25 ms (its charset detection tables; the hub
+    client itself talks through httpx). What requests did for the download is kept: proxies from
+    the environment, with their credentials, and certifi's CA bundle unless REQUESTS_CA_BUNDLE or
+    CURL_CA_BUNDLE names another.
+    """
+    from urllib.parse import unquote
+    from urllib.request import getproxies, proxy_bypass
+
+    import certifi
+    import urllib3
+
+    ca_certs = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+    parts = urlsplit(url)
+    proxy = getproxies().get(parts.scheme)
+    if proxy and not proxy_bypass(parts.hostname or ""):
+        auth = urllib3.util.parse_url(proxy).auth
+        proxy_headers = urllib3.make_headers(proxy_basic_auth=unquote(auth)) if auth else None
+        return urllib3.ProxyManager(proxy, proxy_headers=proxy_headers, ca_certs=ca_certs)
+    return urllib3.PoolManager(ca_certs=ca_certs)
 
 
 def download(
@@ -163,7 +185,6 @@ def download(
     """
     import http.client
 
-    import requests
     import urllib3
 
     partial.parent.mkdir(parents=True, exist_ok=True)
@@ -175,33 +196,34 @@ def download(
     if on_bytes and offset:
         on_bytes(offset)
     what = describe or urlsplit(url).path.rsplit("/", 1)[-1]
-    session = _session()
+    pool = _pool_for(url)
     attempt = 0
     last_error: Exception | None = None
     while True:
         if expected_size is not None and offset == expected_size:
             return DownloadResult(hasher.hexdigest(), offset, resumed_from)
-        request_headers = dict(headers or {})
+        request_headers = urllib3.HTTPHeaderDict({"Accept-Encoding": "identity", "User-Agent": f"zoo/{__version__}"})
+        request_headers.update(headers or {})  # case-insensitive: the hub client's user-agent wins
         if offset:
             request_headers["Range"] = f"bytes={offset}-"
         try:
-            with _get_following_same_origin(session, url, request_headers, timeout) as response:
-                if response.status_code in (401, 403, 404):
+            with _get_following_same_origin(pool, url, request_headers, timeout) as response:
+                if response.status in (401, 403, 404):
                     raise NetworkError(
-                        f"The server answered {response.status_code} for {what} ({_safe_url(url)}).",
+                        f"The server answered {response.status} for {what} ({_safe_url(url)}).",
                         fix="Check that the file still exists and that your credentials can read it.",
                     )
-                if response.status_code == 416 and expected_size is not None and offset >= expected_size:
+                if response.status == 416 and expected_size is not None and offset >= expected_size:
                     return DownloadResult(hasher.hexdigest(), offset, resumed_from)
-                if response.status_code >= 500 or response.status_code == 429:
-                    raise requests.ConnectionError(f"HTTP {response.status_code}")
-                if response.status_code not in (200, 206):
-                    raise _ServerMisbehaved(f"unexpected HTTP status {response.status_code}")
-                if offset and response.status_code == 200:
+                if response.status >= 500 or response.status == 429:
+                    raise _RetryLater(f"the server answered {response.status}")
+                if response.status not in (200, 206):
+                    raise _ServerMisbehaved(f"unexpected HTTP status {response.status}")
+                if offset and response.status == 200:
                     # The server ignored Range: start over rather than append a second copy.
                     offset, hasher = 0, hashlib.sha256()
                     _local_write(os.truncate, partial, 0)
-                if response.status_code == 206:
+                if response.status == 206:
                     content_range = response.headers.get("Content-Range", "")
                     if not content_range.startswith(f"bytes {offset}-"):
                         raise _ServerMisbehaved(f"asked for bytes {offset}- but got Content-Range '{content_range}'")
@@ -238,7 +260,7 @@ def download(
                     blocks.hash(buffer, filled)  # every byte written is hashed, even when the loop stops early
                     hasher = blocks.finish()
                 if limit is not None and offset < limit:
-                    raise requests.ConnectionError(f"connection closed after {offset} of {limit} bytes")
+                    raise _RetryLater(f"connection closed after {offset} of {limit} bytes")
                 return DownloadResult(hasher.hexdigest(), offset, resumed_from)
         except _ServerMisbehaved as exc:
             partial.unlink(missing_ok=True)
@@ -250,15 +272,15 @@ def download(
             # Not the network's fault and not worth retrying; a full disk keeps no partial behind.
             partial.unlink(missing_ok=True)
             raise DiskError.writing(failed.__cause__, what, partial.parent) from None
-        except (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
-            # OSError: the socket's own errors (reset, timeout, unreachable), now that the body is
-            # read from it directly; the disk's are _LocalWriteFailed by then.
+        except (_RetryLater, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+            # OSError: the socket's own errors (reset, timeout, unreachable), as the body is read
+            # from it directly; the disk's are _LocalWriteFailed by then.
             attempt += 1
             last_error = exc
             if attempt >= retries:
                 raise NetworkError(
-                    f"Downloading {what} failed {attempt} times ({type(last_error).__name__}: "
-                    f"{_first_line(last_error)}); {offset} bytes are kept and the next run resumes from there.",
+                    f"Downloading {what} failed {attempt} times ({_reason(last_error)}); "
+                    f"{offset} bytes are kept and the next run resumes from there.",
                     fix="Check the connection and run the same command again, or raise ZOO_HTTP_TIMEOUT / ZOO_HTTP_RETRIES.",
                 ) from None
             time.sleep(min(8.0, 0.25 * 2**attempt) * (0.5 + random.random() / 2))
@@ -267,12 +289,12 @@ def download(
 def _body_reader(response) -> Callable[[memoryview], int]:
     """A function that reads what the socket has of the body into a buffer: 0 at the end.
 
-    requests and urllib3 only offer read(), which allocates each block and copies it once more.
+    urllib3 only offers read(), which allocates each block and copies it once more.
     urllib3 keeps the standard library's response as `_fp`, and its buffered socket file reads
     straight into zoo's buffer, one recv at a time, so bytes reach the disk (and a resume) as
     they arrive. Chunked bodies, and any change in urllib3, take the slower, general path.
     """
-    message = getattr(response.raw, "_fp", None)
+    message = getattr(response, "_fp", None)
     stream = getattr(message, "fp", None)
     if stream is not None and hasattr(stream, "readinto1") and getattr(message, "chunked", True) is False:
         remaining = getattr(message, "length", None)  # None: the body ends when the server closes
@@ -289,8 +311,7 @@ def _body_reader(response) -> Callable[[memoryview], int]:
             return received
 
         return read_some
-    raw = response.raw
-    read = getattr(raw, "read1", None) or raw.read
+    read = getattr(response, "read1", None) or response.read
 
     def read_some(buffer: memoryview) -> int:
         block = read(len(buffer), decode_content=False)
@@ -300,12 +321,17 @@ def _body_reader(response) -> Callable[[memoryview], int]:
     return read_some
 
 
-def _get_following_same_origin(session, url: str, headers: dict[str, str], timeout: float):
+def _get_following_same_origin(pool, url: str, headers, timeout: float):
     """GET, following redirects only within the origin: the hub client already resolved the file's
     host, and a server that moves the download to another host midway is refused, not followed."""
+    import urllib3
+
     for _ in range(5):
-        response = session.get(url, headers=headers, stream=True, timeout=(timeout, timeout), allow_redirects=False)
-        if response.status_code not in (301, 302, 303, 307, 308):
+        response = pool.request(
+            "GET", url, headers=headers, preload_content=False, decode_content=False, redirect=False, retries=False,
+            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+        )
+        if response.status not in (301, 302, 303, 307, 308):
             return response
         location = response.headers.get("Location", "")
         response.close()
@@ -322,9 +348,11 @@ def _resolve_location(base: str, location: str) -> str:
     return urljoin(base, location)
 
 
-def _first_line(exc: BaseException) -> str:
+def _reason(exc: BaseException) -> str:
+    """The last error in one line: its text alone when zoo raised it, the library's name for it otherwise."""
     text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else ""
+    text = text.splitlines()[0][:200] if text else ""
+    return text if isinstance(exc, _RetryLater) else f"{type(exc).__name__}: {text}"
 
 
 def _safe_url(url: str) -> str:

@@ -6,6 +6,7 @@ close the connection at the end instead, and the downloader takes another path f
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +23,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.gets += 1
+        self.server.seen.append((self.path, self.headers.get("Proxy-Authorization")))
         if self.server.gets > 1:  # one GET fetches the whole file; a downloader that asks again fails here
             self.send_error(404)
             return
@@ -54,7 +56,7 @@ def serve():
 
     def start(framing: str) -> tuple[str, ThreadingHTTPServer]:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.framing, server.gets = framing, 0
+        server.framing, server.gets, server.seen = framing, 0, []
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         return f"http://127.0.0.1:{server.server_address[1]}/model.bin", server
@@ -87,3 +89,23 @@ def test_a_server_that_ignores_range_gets_the_file_started_over(tmp_path, serve)
     result = download(url, partial, expected_size=len(BODY))
     assert result.sha256 == hashlib.sha256(BODY).hexdigest()
     assert partial.read_bytes() == BODY and server.gets == 1
+
+
+def test_the_proxy_the_environment_names_is_used_with_its_credentials(tmp_path, serve, monkeypatch):
+    """As requests did before zoo moved to urllib3: HTTP_PROXY with user:password, and NO_PROXY."""
+    url, origin = serve("length")
+    proxy_url, proxy = serve("length")  # a forward proxy that answers for the origin itself
+    proxy_port = proxy.server_address[1]
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://zoo%40user:s3cret@127.0.0.1:{proxy_port}")
+    result = download(url, tmp_path / "via-proxy.part", expected_size=len(BODY))
+    assert result.sha256 == hashlib.sha256(BODY).hexdigest()
+    assert origin.gets == 0 and proxy.gets == 1
+    [(target, credentials)] = proxy.seen
+    assert target == url  # the absolute form a proxy is asked for
+    assert base64.b64decode(credentials.removeprefix("Basic ")) == b"zoo@user:s3cret"
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    download(url, tmp_path / "direct.part", expected_size=len(BODY))
+    assert origin.gets == 1 and proxy.gets == 1
