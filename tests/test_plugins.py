@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import types
+from pathlib import Path
 
 import pytest
 
@@ -105,6 +106,29 @@ def test_installing_a_plugin_invalidates_the_startup_snapshot(packages, tmp_path
     assert (tmp_path / "home" / "cache" / "catalog-snapshot.json").exists()
     after = json.loads(zoo("list", "--json", env=env_with(packages["acme"], **home), check=True).stdout)
     assert len(after) == len(before) + 1
+
+
+def test_a_snapshot_catalog_imports_only_the_plugin_a_component_comes_from(zoo):
+    """`zoo pull` needs one source: importing every plugin and manifest for it cost 11 ms."""
+    import subprocess
+    import sys
+
+    zoo("list", check=True)  # writes the snapshot
+    script = """
+import sys
+from registry.catalog import get_catalog
+catalog = get_catalog()
+assert catalog._objects is None, "the catalog should come from the snapshot"
+loaded = lambda: sorted(m for m in sys.modules if m.startswith("plugins."))
+source = catalog.component("source", "huggingface")
+print(source.name, loaded())
+catalog.component("converter", "")  # a name nobody registered: every plugin loads
+print(len(loaded()))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
+    first, second = result.stdout.splitlines()
+    assert first == "huggingface ['plugins.source_huggingface']"
+    assert int(second) > 10
 
 
 # ------------------------------------------------------------------ in-process, with a fresh host
