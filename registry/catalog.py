@@ -92,7 +92,8 @@ class Catalog:
         self.records: dict[str, PluginRecord] = {}
         self.host: PluginHost | None = None
         self._objects: dict[str, dict[str, "Component"]] | None = None
-        self._loaded_alone: dict[tuple[str, str], "Component | None"] = {}
+        self._alone: dict[str, "Catalog | None"] = {}
+        """Plugin name -> a catalog of that plugin alone (see `component`)."""
         self._variants: dict[str, "Variant"] = {}
         self._watched: set[str] = set()
 
@@ -286,22 +287,24 @@ class Catalog:
         """
         if self._objects is None:
             owner = self.components[kind].get(name)
-            if owner is not None and (kind, name) not in self._loaded_alone:
-                self._loaded_alone[kind, name] = self._load_alone(kind, name, owner)
-            if self._loaded_alone.get((kind, name)) is not None:
-                return self._loaded_alone[kind, name]
+            if owner is not None:
+                if owner not in self._alone:
+                    self._alone[owner] = self._load_alone(owner)
+                alone = self._alone[owner]
+                if alone is not None and (found := alone.component(kind, name)) is not None:
+                    return found
             full = Catalog.load()
             self._objects, self.host = full._objects, full.host
         return self._objects[kind].get(name)
 
     @staticmethod
-    def _load_alone(kind: str, name: str, plugin: str) -> "Component | None":
+    def _load_alone(plugin: str) -> "Catalog | None":
         entry_points = [ep for ep in discover_entry_points() if ep.name == plugin]
         if not entry_points:
             return None
         host = PluginHost()
         host.load_entry_points(entry_points)
-        return Catalog.load(host)._objects[kind].get(name)  # type: ignore[index]
+        return Catalog.load(host)
 
     def toolchains(self) -> dict:
         """Every toolchain a loaded converter, bundler or verifier declares, by name."""
