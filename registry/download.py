@@ -145,7 +145,7 @@ def _pool_for(url: str):
     """A urllib3 pool for `url`, through the proxy the environment names for it (HTTPS_PROXY, NO_PROXY).
 
     urllib3 is the layer requests wraps, and the download needs none of requests' extras, while
-    importing requests cost every Hugging Face pull 25 ms (its charset detection tables; the hub
+    importing requests cost every Hugging Face pull 23 ms (its charset detection tables; the hub
     client itself talks through httpx). What requests did for the download is kept: proxies from
     the environment, with their credentials, and certifi's CA bundle unless REQUESTS_CA_BUNDLE or
     CURL_CA_BUNDLE names another.
