@@ -94,7 +94,7 @@ def test_a_server_that_ignores_range_gets_the_file_started_over(tmp_path, serve)
 def test_the_proxy_the_environment_names_is_used_with_its_credentials(tmp_path, serve, monkeypatch):
     """As requests did before zoo moved to urllib3: HTTP_PROXY with user:password, and NO_PROXY."""
     url, origin = serve("length")
-    proxy_url, proxy = serve("length")  # a forward proxy that answers for the origin itself
+    _, proxy = serve("length")  # a forward proxy that answers for the origin itself
     proxy_port = proxy.server_address[1]
     for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
         monkeypatch.delenv(name, raising=False)

@@ -9,21 +9,23 @@ from functools import cached_property
 from typing import Any
 
 
+def _console(*, stderr: bool):
+    from rich.console import Console
+
+    return Console(stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
+
+
 class Terminal:
     """The consoles are made on first use: importing rich costs 14 ms that `zoo pull -q` and
     `zoo path` never need."""
 
     @cached_property
     def out(self):
-        from rich.console import Console
-
-        return Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
+        return _console(stderr=False)
 
     @cached_property
     def err(self):
-        from rich.console import Console
-
-        return Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
+        return _console(stderr=True)
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
         self.out.print(*objects, **kwargs)
