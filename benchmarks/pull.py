@@ -1,7 +1,8 @@
 """Pull throughput, first and repeat `zoo verify`, and store deduplication, against baselines in one run.
 
-Targets (issue 4):
-  * `zoo pull` of a >= 1 GB file from the local hub >= 0.9x curl fetching the same file from the same server;
+Targets (issues 4 and 18):
+  * `zoo pull` of a >= 1 GB file from the local Hugging Face hub, and from the local Kaggle hub (kagglehub
+    resolves, zoo moves the bytes), each >= 0.9x curl fetching the same file from the same server;
   * first `zoo verify` of a 2 GB artifact >= 0.9x `openssl dgst -sha256` of the same file;
     a repeat verify of an unchanged artifact < 50 ms (answered from fingerprints);
   * bytes on disk / unique bytes after pulling two variants that share files = 1.00.
@@ -35,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from registry.testing.hubs import HuggingFaceHub  # noqa: E402
+from registry.testing.hubs import HuggingFaceHub, KaggleHub  # noqa: E402
 from registry.testing.plugins import write_plugin_distribution  # noqa: E402
 from registry.testing.tflite_builder import build_tflite  # noqa: E402
 
@@ -58,6 +59,28 @@ quantization = "fp32"
 format = "tflite"
 files = [{{ path = "model.tflite", role = "weights", sha256 = "{big_sha}", size = {big_size} }}]
 outputs = [{{ path = "model.tflite", checks = ["tflite-flatbuffer"] }}]
+
+[[models]]
+name = "kbig"
+description = "The same big file on Kaggle."
+platforms = ["android"]
+source = {{ kind = "kaggle", handle = "bench/big/tfLite/big" }}
+license = {{ name = "MIT", url = "https://opensource.org/license/mit" }}
+
+[[models.variants]]
+id = "kbig-cpu-fp32"
+backend = "cpu"
+quantization = "fp32"
+format = "tflite"
+files = [{{ path = "model.tflite", role = "weights", sha256 = "{big_sha}", size = {big_size} }}]
+outputs = [{{ path = "model.tflite", checks = ["tflite-flatbuffer"] }}]
+
+[[models]]
+name = "small"
+description = "Files shared by two variants."
+platforms = ["android"]
+source = {{ kind = "huggingface", repo = "bench/big" }}
+license = {{ name = "MIT", url = "https://opensource.org/license/mit" }}
 
 [[models.variants]]
 id = "small-cpu-int8"
@@ -139,15 +162,19 @@ def main() -> None:
         make_file(small, 8 << 20)
         shared = tmp / "shared.model"
         make_file(shared, 4 << 20)
-        with HuggingFaceHub() as hub:
+        with HuggingFaceHub() as hub, KaggleHub() as kaggle:
+            kaggle.add_model("bench/big/tfLite/big", {"model.tflite": big})
             hub.add_repo("bench/big", {"model.tflite": big, "shared.model": shared, "small.tflite": small, "verify.tflite": verify_file})
             site = tmp / "site"
             write_plugin_distribution(site, "zoo-bench", "zoo_bench", manifest=MANIFEST.format(big_sha=big_sha, big_size=big.stat().st_size))
             base_env = dict(os.environ, PYTHONPATH=str(site), ZOO_LOAD_PLUGINS="zoo_bench", HF_ENDPOINT=hub.endpoint,
-                            HF_HUB_DISABLE_XET="1", HF_HUB_DISABLE_TELEMETRY="1")
+                            HF_HUB_DISABLE_XET="1", HF_HUB_DISABLE_TELEMETRY="1", ZOO_KAGGLE_ENDPOINT=kaggle.endpoint)
             cdn_url = f"{hub.url('cdn')}/lfs/{big_sha}"
+            kaggle_url = f"{kaggle.endpoint}/download/bench%2Fbig%2Ftflite%2Fbig/1/model.tflite"  # where the RPC redirects
             rows = []
             curl_times, zoo_times, cold_times = [], [], []
+            kaggle_curl_times, kaggle_zoo_times = [], []
+            kaggle_env = dict(base_env, ZOO_HOME=str(tmp / "home-kaggle"))
             pull = [sys.executable, "-m", "zoo_cli", "pull", "big-cpu-fp32", "-q"]
             warm_env = dict(base_env, ZOO_HOME=str(tmp / "home-pull"))
             for run in range(-1, args.runs):  # run -1 warms the page cache and the allocator up for both, untimed
@@ -159,10 +186,17 @@ def main() -> None:
                 zoo_times.append(timed(pull, warm_env))
                 for command in (["rm", "big-cpu-fp32"], ["gc"]):
                     subprocess.run([sys.executable, "-m", "zoo_cli", *command], env=warm_env, check=True, capture_output=True)
+                if curl:
+                    kaggle_curl_times.append(timed([curl, "-sS", "-o", str(tmp / "curl.out"), kaggle_url], base_env))
+                    (tmp / "curl.out").unlink()
+                kaggle_zoo_times.append(timed([sys.executable, "-m", "zoo_cli", "pull", "kbig-cpu-fp32", "-q"], kaggle_env))
+                for command in (["rm", "kbig-cpu-fp32"], ["gc"]):
+                    subprocess.run([sys.executable, "-m", "zoo_cli", *command], env=kaggle_env, check=True, capture_output=True)
                 home = tmp / f"home-{run}"  # the very first command in a new ZOO_HOME
                 cold_times.append(timed(pull, dict(base_env, ZOO_HOME=str(home))))
                 shutil.rmtree(home)
             curl_times, zoo_times, cold_times = curl_times[1:], zoo_times[1:], cold_times[1:]
+            kaggle_curl_times, kaggle_zoo_times = kaggle_curl_times[1:], kaggle_zoo_times[1:]
             size_gb = big.stat().st_size / 1e9
             zoo_pull = statistics.median(zoo_times)
             cold_pull = statistics.median(cold_times)
@@ -171,6 +205,11 @@ def main() -> None:
                 curl_time = statistics.median(curl_times)
                 rows.append(("curl, same file, same server", curl_time, size_gb / curl_time, f"{curl_time / zoo_pull:.2f}x", ">= 0.9x"))
                 rows.append(("  zoo pull as the first command of a home", cold_pull, size_gb / cold_pull, f"{curl_time / cold_pull:.2f}x", ""))
+            kaggle_pull = statistics.median(kaggle_zoo_times)
+            rows.append(("zoo pull from Kaggle (kagglehub resolves)", kaggle_pull, size_gb / kaggle_pull, "", ""))
+            if kaggle_curl_times:
+                k_curl = statistics.median(kaggle_curl_times)
+                rows.append(("curl, same file, Kaggle's server", k_curl, size_gb / k_curl, f"{k_curl / kaggle_pull:.2f}x", ">= 0.9x"))
 
             # verify: first (hashes) vs openssl, then repeat (fingerprints)
             home = tmp / "home-verify"
@@ -214,6 +253,7 @@ def main() -> None:
         print(f"{name:40} {seconds:9.3f} {rate:7.2f} {ratio:>8}  {target}")
     print(f"{'bytes on disk / unique bytes':40} {dedupe:9.3f} {'':>7} {'':>8}  1.00 (artifact views: {artifacts / 1e9:.2f} GB of hard links)")
     print(f"pull runs (s): zoo {_spread(zoo_times)}; curl {_spread(curl_times)}; first command {_spread(cold_times)}")
+    print(f"Kaggle pull runs (s): zoo {_spread(kaggle_zoo_times)}; curl {_spread(kaggle_curl_times)}")
     print(json.dumps({"pull_vs_curl": rows[1][1] / rows[0][1] if curl_times else None, "dedupe": dedupe}), file=sys.stderr)
 
 

@@ -51,10 +51,12 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        crash = scenarios.crash_resume(tmp / "crash", points=20)
-        rows.append(("crash-resume: SIGKILL at 20 random points", f"{crash['completed_correctly']}/20 completed with correct digests",
-                     f"re-downloaded {crash['bytes_refetched'] / 1e6:.1f} MB vs minimum {crash['bytes_minimum'] / 1e6:.1f} MB "
-                     f"({crash['bytes_refetched'] / crash['bytes_minimum']:.3f}x)"))
+        for source in ("huggingface", "kaggle"):
+            crash = scenarios.crash_resume(tmp / f"crash-{source}", points=20, source=source)
+            rows.append((f"crash-resume ({source}): SIGKILL at 20 random points",
+                         f"{crash['completed_correctly']}/20 completed with correct digests",
+                         f"re-downloaded {crash['bytes_refetched'] / 1e6:.1f} MB vs minimum {crash['bytes_minimum'] / 1e6:.1f} MB "
+                         f"({crash['bytes_refetched'] / crash['bytes_minimum']:.3f}x)"))
         flips = scenarios.corruption(tmp / "flips", flips=50)
         rows.append(("corruption: 50 single-bit flips", f"{flips['caught']}/50 caught, {flips['named_the_file']}/50 named the file",
                      f"{flips['repair_fetched_only_the_bad_file']}/50 repairs fetched only the bad file"))

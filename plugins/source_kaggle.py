@@ -1,15 +1,17 @@
-"""Kaggle Models source, through kagglehub and its SDK.
+"""Kaggle Models source: kagglehub and its SDK resolve, zoo moves the bytes.
 
-kagglehub downloads each file with `path=` into its own cache and resumes a partial file itself
-(Range, when the server accepts it), so zoo only adds what it lacks: an access check before any
-bytes, sha256 verification, and a hard link into the store. The version is resolved once and
-recorded, so a handle without a version still gives reproducible pulls.
+kagglehub's own download went into its cache and zoo re-read the file: 0.26x curl's speed on a
+1.26 GB file, no progress until the end, and a resume that first opened a plain GET and dropped
+it. So, as for Hugging Face, the hub client does what it is good at (credentials, the handle's
+version, the file list with sizes, the download RPC, which answers with a redirect to the file's
+location) and zoo's resumable downloader moves the bytes from that location, hashing them as
+they arrive. The location is a signed URL on another host: no Kaggle credential is sent there.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 from registry import settings
 from registry.components import FetchContext, FetchPlan, SourceKind, Transfer
@@ -23,18 +25,58 @@ CREDENTIALS_HELP = (
 
 
 def _prepare_environment() -> None:
-    """Keep kagglehub's cache inside ZOO_HOME unless the user chose one, so the store can hard-link it."""
-    config = settings.get()
-    if config.kagglehub_cache is None:
-        os.environ["KAGGLEHUB_CACHE"] = str(config.home / "hub-cache" / "kagglehub")
-    if config.kaggle_endpoint:
-        # kagglesdk picks its server from a fixed table by KAGGLE_API_ENVIRONMENT; point the
-        # "LOCALHOST" row at the endpoint asked for. (Never "TEST": it prints every request,
-        # credentials included, to stdout.)
+    """Point kagglesdk at ZOO_KAGGLE_ENDPOINT when one is set.
+
+    kagglesdk picks its server from a fixed table by KAGGLE_API_ENVIRONMENT; zoo points the
+    "LOCALHOST" row at the endpoint asked for. (Never "TEST": it prints every request and
+    response, credentials and file bytes included.)
+    """
+    endpoint = settings.get().kaggle_endpoint
+    if endpoint:
         from kagglesdk import kaggle_env
 
         os.environ["KAGGLE_API_ENVIRONMENT"] = "LOCALHOST"
-        kaggle_env._env_to_endpoint[kaggle_env.KaggleEnv.LOCAL] = config.kaggle_endpoint.rstrip("/")
+        kaggle_env._env_to_endpoint[kaggle_env.KaggleEnv.LOCAL] = endpoint.rstrip("/")
+
+
+def _model_request(cls, handle, version=None):
+    request = cls()
+    request.owner_slug, request.model_slug = handle.owner, handle.model
+    request.framework, request.instance_slug = handle.framework_enum(), handle.variation
+    if version is not None:
+        request.version_number = version
+    return request
+
+
+def _location(api, handle, version: int, path: str) -> str:
+    """Where the download RPC sends the file, without opening the file there.
+
+    kagglesdk follows the RPC's redirect and opens the body, which zoo would only drop. Its
+    requests session (`KaggleClient._http_client`, the one it signs calls with) is told to treat
+    no answer as a redirect, so the 302 itself comes back, unread, with its Location.
+    """
+    from kagglesdk.models.types.model_api_service import ApiDownloadModelInstanceVersionRequest
+
+    session = api._http_client._init_session()
+    session.get_redirect_target = lambda response: None
+    request = _model_request(ApiDownloadModelInstanceVersionRequest, handle, version)
+    request.path = path
+    response = api.models.model_api_client.download_model_instance_version(request)
+    try:
+        target = response.headers.get("Location") if response.status_code in (301, 302, 303, 307, 308) else None
+        base = response.url
+    finally:
+        response.close()
+    if not target:
+        raise ZooError(
+            f"Kaggle answered the download of {path} with HTTP {response.status_code} instead of the file's location.",
+            fix="Try again later; if it persists the Kaggle API (or ZOO_KAGGLE_ENDPOINT) is not speaking its protocol.",
+        )
+    url = urljoin(base, target)
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise ZooError(f"Kaggle sent {path} to an address zoo will not fetch from.",
+                       fix="Try again later; if it persists the Kaggle API (or ZOO_KAGGLE_ENDPOINT) is broken.")
+    return url
 
 
 class KaggleSource(SourceKind):
@@ -43,7 +85,6 @@ class KaggleSource(SourceKind):
 
     def prepare(self, context: FetchContext) -> FetchPlan:
         _prepare_environment()
-        import kagglehub
         from kagglehub.clients import build_kaggle_client
         from kagglehub.config import get_kaggle_credentials
         from kagglehub.handle import parse_model_handle
@@ -51,6 +92,8 @@ class KaggleSource(SourceKind):
             ApiGetModelInstanceRequest,
             ApiListModelInstanceVersionFilesRequest,
         )
+
+        from registry.fetch import partial_key
 
         variant = context.variant
         handle = parse_model_handle(variant.source.handle)
@@ -65,48 +108,39 @@ class KaggleSource(SourceKind):
             with build_kaggle_client() as api:
                 version = handle.version
                 if version is None:
-                    request = ApiGetModelInstanceRequest()
-                    request.owner_slug, request.model_slug = handle.owner, handle.model
-                    request.framework, request.instance_slug = handle.framework_enum(), handle.variation
+                    request = _model_request(ApiGetModelInstanceRequest, handle)
                     version = api.models.model_api_client.get_model_instance(request).version_number
-                listing = ApiListModelInstanceVersionFilesRequest()
-                listing.owner_slug, listing.model_slug = handle.owner, handle.model
-                listing.framework, listing.instance_slug = handle.framework_enum(), handle.variation
-                listing.version_number, listing.page_size = version, 1000
+                listing = _model_request(ApiListModelInstanceVersionFilesRequest, handle, version)
+                listing.page_size = 1000
                 sizes = {f.name: f.size for f in api.models.model_api_client.list_model_instance_version_files(listing).files}
+                base = f"{handle.owner}/{handle.model}/{handle.framework}/{handle.variation}/{version}"
+                missing = [f.path for f in context.files if f.path not in sizes]
+                if missing:
+                    raise ZooError(
+                        f"Kaggle's {base} has no {', '.join(missing)} (it has {', '.join(sorted(sizes)) or 'no files'}).",
+                        fix="Fix the file list in the manifest, or pin the handle to a version that has them.",
+                    )
+                locations = {f.path: _location(api, handle, version, f.path) for f in context.files}
+        except ZooError:
+            raise
         except Exception as exc:
             raise self._explain(exc, variant, accept) from None
-        base = f"{handle.owner}/{handle.model}/{handle.framework}/{handle.variation}/{version}"
-        missing = [f.path for f in context.files if f.path not in sizes]
-        if missing:
-            raise ZooError(
-                f"Kaggle's {base} has no {', '.join(missing)} (it has {', '.join(sorted(sizes)) or 'no files'}).",
-                fix="Fix the file list in the manifest, or pin the handle to a version that has them.",
-            )
-
-        def fetcher(path: str):
-            def fetch() -> Path:
-                try:
-                    local = Path(kagglehub.model_download(base, path=path))
-                    if sizes.get(path) is not None and local.stat().st_size != sizes[path]:
-                        # kagglehub returns a cached file without checking it; a stale or damaged
-                        # copy would otherwise fail zoo's checks forever.
-                        local = Path(kagglehub.model_download(base, path=path, force_download=True))
-                    return local
-                except Exception as exc:
-                    raise self._explain(exc, variant, accept) from None
-
-            return fetch
-
-        transfers = [
-            Transfer(path=f.path, size=sizes.get(f.path) or f.size, partial_key=f"kaggle-{base}-{f.path}", fetch=fetcher(f.path))
-            for f in context.files
-        ]
+        transfers = []
+        for f in context.files:
+            size = sizes.get(f.path) or f.size
+            name = f.path.rsplit("/", 1)[-1]
+            # Kaggle may serve one file as a zip holding it ("x.bin" as "x.bin.zip"), as kagglehub knows.
+            zipped = urlsplit(locations[f.path]).path.rsplit("/", 1)[-1] == f"{name}.zip"
+            transfers.append(Transfer(
+                path=f.path, size=size, url=locations[f.path],
+                partial_key=partial_key("kaggle", base, f.path, size),
+                archive_member=name if zipped else None,
+            ))
         return FetchPlan(transfers, {"handle": base, "version": version})
 
     @staticmethod
     def _explain(exc: Exception, variant, accept: str) -> Exception:
-        from kagglehub.exceptions import DataCorruptionError, KaggleApiHTTPError, UnauthenticatedError
+        from kagglehub.exceptions import KaggleApiHTTPError, UnauthenticatedError
 
         status = getattr(getattr(exc, "response", None), "status_code", None)
         handle = variant.source.handle
@@ -123,12 +157,11 @@ class KaggleSource(SourceKind):
             )
         if status == 404:
             return ZooError(f"Kaggle has no model {handle} (404).", fix="Check the handle in the manifest.")
-        if isinstance(exc, DataCorruptionError):
-            return NetworkError(f"Kaggle's download of {handle} failed its MD5 check; kagglehub deleted it.",
-                                fix="Run the command again.")
-        if isinstance(exc, (KaggleApiHTTPError, OSError)) or "requests" in type(exc).__module__:
-            return NetworkError(f"Could not download {handle} from Kaggle ({type(exc).__name__}).",
-                                fix="Check the connection and run the command again; finished bytes are kept.")
+        if isinstance(exc, (KaggleApiHTTPError, OSError, ValueError, KeyError, TypeError, AttributeError)) \
+                or "requests" in type(exc).__module__:
+            # ValueError and friends: an answer that is not the JSON the SDK expects (a proxy's page, garbage).
+            return NetworkError(f"Could not get {handle} from Kaggle ({type(exc).__name__}).",
+                                fix="Check the connection (and ZOO_KAGGLE_ENDPOINT if you use a mirror), then run the command again.")
         return exc
 
 

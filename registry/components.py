@@ -25,7 +25,8 @@ class Component:
 @dataclass
 class Transfer:
     """One file a source will deliver: either a URL zoo downloads (resumably), or a callable that
-    puts the file on disk with the hub's own client and returns its path."""
+    returns where the file already is on this machine (zoo copies it in, hashing as it reads:
+    the store never links or changes a file it did not write itself)."""
 
     path: str
     """The file's path inside the artifact (the manifest's `files.path`)."""
@@ -40,6 +41,9 @@ class Transfer:
     """The hub's own claim of the content's sha256 (a Hugging Face LFS ETag), checked too."""
     hub_git_sha1: str | None = None
     """The hub's git blob id for small non-LFS files, checked when no sha256 is known."""
+    archive_member: str | None = None
+    """`url` serves a zip that holds the file as this member (Kaggle zips some single files);
+    zoo downloads the zip, bounded, and takes the member out, bounded by the file's size."""
 
 
 @dataclass

@@ -136,9 +136,39 @@ def hash_existing(path: Path, limit: int | None = None) -> tuple["hashlib._Hash"
     return h, done
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) as urllib3, the library that connects, reads the URL.
+
+    Python's urlsplit and urllib3 disagree on some strings (`http://a:1\\@b:2/` is b:2 to one and
+    a:1 to the other), so a check made with one parser and a connection made with the other
+    can be fooled into sending a token to another port or host. Every origin zoo compares comes
+    from here, and a URL with userinfo, a backslash, whitespace or a control character is refused
+    outright (ValueError): no hub has a reason to send one.
+    """
+    import urllib3
+
+    if any(ch == "\\" or ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in url):
+        raise ValueError("it holds a backslash, whitespace or a control character")
+    parsed = urllib3.util.parse_url(url)
+    scheme = (parsed.scheme or "").lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise ValueError(f"its scheme is not http or https")
+    if parsed.auth is not None or "@" in (parsed.netloc or ""):
+        raise ValueError("it carries a user name or password")
+    if not parsed.host:
+        raise ValueError("it names no host")
+    return scheme, parsed.host.lower().strip("[]"), parsed.port or _DEFAULT_PORTS[scheme]
+
+
 def same_origin(a: str, b: str) -> bool:
-    pa, pb = urlsplit(a), urlsplit(b)
-    return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
+    """Whether two URLs reach the same server; False when either is refused by `origin`."""
+    try:
+        return origin(a) == origin(b)
+    except ValueError:
+        return False
 
 
 def _pool_for(url: str):
@@ -176,12 +206,14 @@ def download(
     retries: int = 5,
     on_bytes: Callable[[int], None] | None = None,
     describe: str = "",
+    max_bytes: int = 64 << 30,
 ) -> DownloadResult:
     """Fetch `url` into `partial`, resuming from whatever `partial` already holds.
 
     Raises NetworkError after `retries` failed attempts (each attempt resumes where the last
     stopped) or at once when the server breaks the protocol (more bytes than announced, a
-    Content-Range that does not match the request).
+    Content-Range that does not match the request, more than `max_bytes` where nobody said how
+    many to expect: the partial is discarded then, so no hostile server fills the disk).
     """
     import http.client
 
@@ -189,13 +221,18 @@ def download(
 
     partial.parent.mkdir(parents=True, exist_ok=True)
     resumed_from = partial.stat().st_size if partial.exists() else 0
-    if expected_size is not None and resumed_from > expected_size:
+    if resumed_from > (expected_size if expected_size is not None else max_bytes):
         partial.unlink()
         resumed_from = 0
     hasher, offset = hash_existing(partial) if resumed_from else (hashlib.sha256(), 0)
     if on_bytes and offset:
         on_bytes(offset)
     what = describe or urlsplit(url).path.rsplit("/", 1)[-1]
+    try:
+        origin(url)
+    except ValueError as exc:
+        raise NetworkError(f"The source gave an address for {what} that zoo refuses: {exc}.",
+                           fix="Check the hub endpoint (HF_ENDPOINT, ZOO_KAGGLE_ENDPOINT) or the manifest's URL.") from None
     pool = _pool_for(url)
     attempt = 0
     last_error: Exception | None = None
@@ -232,6 +269,9 @@ def download(
                 if expected_size is not None and announced is not None and announced != expected_size:
                     raise _ServerMisbehaved(f"the server announces {announced} bytes where {expected_size} were expected")
                 limit = expected_size if expected_size is not None else announced
+                if expected_size is None and limit is not None and limit > max_bytes:
+                    raise _ServerMisbehaved(f"the server announces {limit} bytes, more than the {max_bytes} zoo accepts "
+                                            "for a file of unknown size (ZOO_MAX_DOWNLOAD_BYTES)")
                 read_some = _body_reader(response)
                 blocks = _BlockHasher(hasher, None if limit is None else limit - offset)
                 buffer, filled = blocks.buffer(), 0
@@ -244,6 +284,9 @@ def download(
                                 break
                             if limit is not None and offset + received > limit:
                                 raise _ServerMisbehaved(f"the server sent more than the {limit} bytes announced")
+                            if offset + received > max_bytes:
+                                raise _ServerMisbehaved(f"the server sent more than {max_bytes} bytes without saying how many "
+                                                        "(the ceiling is ZOO_MAX_DOWNLOAD_BYTES)")
                             _write_all(out, buffer[filled : filled + received])
                             offset += received
                             filled += received
@@ -336,6 +379,10 @@ def _get_following_same_origin(pool, url: str, headers, timeout: float):
         location = response.headers.get("Location", "")
         response.close()
         target = _resolve_location(url, location)
+        try:
+            origin(target)
+        except ValueError as exc:
+            raise _ServerMisbehaved(f"it redirected the download to an address zoo refuses ({exc})") from None
         if not same_origin(target, url):
             raise _ServerMisbehaved(f"it redirected the download to another host ({_safe_url(target)})")
         url = target

@@ -205,14 +205,13 @@ def _drop_corrupt_blobs(store: Store, entry: Entry, reporter: Reporter) -> None:
 
 def _transfer_all(store: Store, lease: Lease, variant, files: list[FileSpec], plan: FetchPlan, expected, reporter) -> dict[str, _Arrived]:
     specs = {f.path: f for f in files}
-    git_index = store.git_index()
     todo = []
     for transfer in plan.transfers:
         sha, size, _ = expected.get(transfer.path, (None, None, ""))
-        known = sha or transfer.hub_sha256 or git_index.get(transfer.hub_git_sha1 or "")
+        known = sha or transfer.hub_sha256 or store.lookup(transfer)
         if known and store.hold_if_present(lease, known, size or transfer.size):  # shared with another variant, or an earlier try
             if not sha:
-                expected[transfer.path] = (known, size or transfer.size, "the hub's ETag")
+                expected[transfer.path] = (known, size or transfer.size, "an earlier verified download of the same file")
             continue
         todo.append(transfer)
     arrived: dict[str, _Arrived] = {}
@@ -233,49 +232,143 @@ def _transfer_all(store: Store, lease: Lease, variant, files: list[FileSpec], pl
 def _transfer_one(store: Store, lease: Lease, variant: Variant, spec: FileSpec, transfer: Transfer, expected, reporter) -> _Arrived:
     sha, size, promised_by = expected[spec.path]
     size = size or transfer.size
+    if size is not None and size < 0:
+        raise IntegrityError(variant.id, spec.path, "size", "a size of 0 bytes or more", f"{size} bytes (as the source said)")
     reporter.file_started(spec.path, size)
-    if transfer.url is not None:
-        partial = store.partial_path(transfer.partial_key)
-        with store.lock(f"partial-{transfer.partial_key}"):
-            # Another process may have fetched this very file while we waited for the lock.
-            known = sha or transfer.hub_sha256 or store.git_index().get(transfer.hub_git_sha1 or "")
-            if known and store.hold_if_present(lease, known, size):
-                reporter.file_done(spec.path)
-                blob = store.blob_path(known)
-                return _Arrived(spec, transfer, blob, known, blob.stat().st_size, 0)
-            result = download(
-                transfer.url,
-                partial,
-                expected_size=size,
-                headers=transfer.headers,
-                timeout=settings.get().http_timeout,
-                retries=settings.get().http_retries,
-                on_bytes=lambda n: reporter.advance(spec.path, n),
-                describe=f"{spec.path} of {variant.id}",
-            )
+    partial = store.partial_path(transfer.partial_key or partial_key("copy", variant.id, spec.path))
+    with store.lock(f"partial-{partial.stem}"):
+        # Another process may have fetched this very file while we waited for the lock.
+        known = sha or transfer.hub_sha256 or store.lookup(transfer)
+        if known and store.hold_if_present(lease, known, size):
+            reporter.file_done(spec.path)
+            blob = store.blob_path(known)
+            return _Arrived(spec, transfer, blob, known, blob.stat().st_size, 0)
+        ceiling = settings.get().max_download_bytes
+        if transfer.url is None:
+            assert transfer.fetch is not None
+            got_sha, got_size = copy_hashing(transfer.fetch(), partial, size if size is not None else ceiling,
+                                             on_bytes=lambda n: reporter.advance(spec.path, n))
+            downloaded = got_size
+        elif transfer.archive_member is None:
+            result = _download(transfer, partial, size, ceiling, variant, spec, reporter)
             got_sha, got_size = result.sha256, result.size
             downloaded = result.size - result.resumed_from
-            try:
-                _verify_file(variant, spec, partial, got_sha, got_size, sha, size, promised_by, transfer)
-            except IntegrityError:
-                partial.unlink(missing_ok=True)  # bad bytes are never resumed from
-                raise
-            # Into the store while the partial lock is still held: the next pull of a variant that
-            # shares this file finds the blob instead of the partial.
-            blob = store.admit(lease, partial, got_sha, move=True)
-            if transfer.hub_git_sha1:
-                store.record_git_ids({transfer.hub_git_sha1: got_sha})
-    else:
-        assert transfer.fetch is not None
-        local = transfer.fetch()
-        got_size = local.stat().st_size
-        got_sha = file_sha256(local)
-        reporter.advance(spec.path, got_size)
-        downloaded = got_size
-        _verify_file(variant, spec, local, got_sha, got_size, sha, size, promised_by, transfer)
-        blob = store.admit(lease, local, got_sha, move=False)
+        else:
+            bound = size if size is not None else ceiling
+            archive = partial.with_suffix(".zip")
+            result = _download(transfer, archive, None, min(ceiling, bound + bound // 100 + (1 << 20)), variant, spec, reporter)
+            got_sha, got_size = unpack_member(archive, transfer.archive_member, partial, bound, f"{spec.path} of {variant.id}")
+            archive.unlink(missing_ok=True)
+            downloaded = result.size - result.resumed_from
+        try:
+            _verify_file(variant, spec, partial, got_sha, got_size, sha, size, promised_by, transfer)
+        except IntegrityError:
+            partial.unlink(missing_ok=True)  # bad bytes are never resumed from
+            raise
+        # Into the store while the partial lock is still held: the next pull of a variant that
+        # shares this file finds the blob instead of the partial.
+        blob = store.admit(lease, partial, got_sha, move=True)
+        store.record_source_ids({name: got_sha for name in (transfer.hub_git_sha1, transfer.partial_key and f"key:{transfer.partial_key}") if name})
     reporter.file_done(spec.path)
     return _Arrived(spec, transfer, blob, got_sha, got_size, downloaded)
+
+
+def _download(transfer: Transfer, partial: Path, size: int | None, ceiling: int, variant: Variant, spec: FileSpec, reporter):
+    return download(
+        transfer.url,
+        partial,
+        expected_size=size,
+        headers=transfer.headers,
+        timeout=settings.get().http_timeout,
+        retries=settings.get().http_retries,
+        on_bytes=lambda n: reporter.advance(spec.path, n),
+        describe=f"{spec.path} of {variant.id}",
+        max_bytes=ceiling,
+    )
+
+
+def copy_hashing(source: Path, dest: Path, limit: int, on_bytes=None) -> tuple[str, int]:
+    """Copy a file zoo does not own into `dest`, hashing what it reads: (sha256, size).
+
+    The store keeps its own copy, never a link to the user's file or another tool's cache (a write
+    through the other name would change the stored bytes). The source is opened without following
+    a final link and must be a regular file (a FIFO or a device would hang or never end), and at
+    most `limit` bytes are read.
+    """
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ZooError(f"Cannot read {source}: {exc.strerror}.", fix="Check that the file exists, is a regular file (not a link) and is readable.") from None
+    try:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ZooError(f"{source} is not a regular file.", fix="Replace it with the real file.")
+        os.set_blocking(fd, True)
+        h = hashlib.sha256()
+        done = 0
+        dest.unlink(missing_ok=True)
+        with open(fd, "rb", closefd=False) as src, open(dest, "xb") as out:
+            while block := src.read(min(8 << 20, limit + 1 - done)):
+                done += len(block)
+                if done > limit:
+                    raise ZooError(f"{source} is larger than the {limit} bytes expected.",
+                                   fix="Check that it is the right file (the manifest states each file's size).")
+                h.update(block)
+                out.write(block)
+                if on_bytes:
+                    on_bytes(len(block))
+            out.flush()
+            os.fsync(out.fileno())
+        return h.hexdigest(), done
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    finally:
+        os.close(fd)
+
+
+def unpack_member(archive: Path, member: str, dest: Path, limit: int, what: str) -> tuple[str, int]:
+    """Take `member` out of a downloaded zip into `dest`, hashing it: (sha256, size).
+
+    The zip came from a server, so nothing in it is believed: the member must be there by exactly
+    that name, and at most `limit` bytes are unpacked whatever its header claims (a zip bomb stops
+    at the limit). The zip and anything unpacked go on any failure.
+    """
+    import zipfile
+    import zlib
+
+    h = hashlib.sha256()
+    done = 0
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = [info for info in zf.infolist() if info.filename == member]
+            if len(names) != 1:
+                raise FormatCheckError(
+                    f"The zip the server sent for {what} does not hold exactly one '{member}' "
+                    f"(it holds {', '.join(repr(i.filename[:80]) for i in zf.infolist()[:5]) or 'nothing'}). Nothing was stored.",
+                    fix="Try again later; if it persists the file on the hub is not what the manifest describes.",
+                )
+            with zf.open(names[0]) as src, open(dest, "wb") as out:
+                while block := src.read(min(8 << 20, limit + 1 - done)):
+                    done += len(block)
+                    if done > limit:
+                        raise FormatCheckError(f"The zip the server sent for {what} unpacks to more than {limit} bytes. Nothing was stored.",
+                                               fix="The file on the hub is not what the manifest describes: report it to its maintainers.")
+                    h.update(block)
+                    out.write(block)
+                out.flush()
+                os.fsync(out.fileno())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, EOFError, ValueError, RuntimeError) as exc:
+        dest.unlink(missing_ok=True)
+        archive.unlink(missing_ok=True)
+        raise FormatCheckError(f"The zip the server sent for {what} is damaged ({exc}). Nothing was stored.",
+                               fix="Run the command again; if it persists report it to the manifest's maintainers.") from None
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        archive.unlink(missing_ok=True)
+        raise
+    return h.hexdigest(), done
 
 
 def _verify_file(variant, spec, local, got_sha, got_size, sha, size, promised_by, transfer: Transfer) -> None:

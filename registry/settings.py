@@ -18,6 +18,18 @@ def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in _TRUE
 
 
+def _size(name: str, default: int) -> int:
+    """A byte count from the environment; one that is not a positive whole number is a clear error."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) <= 0:
+        from .errors import ZooError
+
+        raise ZooError(f"{name} is '{text}', which is not a number of bytes.", fix=f"Set {name} to a positive whole number, or unset it.")
+    return int(text)
+
+
 def _default_home() -> Path:
     # platformdirs is imported only here, so a ZOO_HOME set by the user costs nothing.
     from platformdirs import user_data_path
@@ -45,8 +57,9 @@ class Settings:
     """ZOO_HTTP_RETRIES: attempts per file on transient errors, resuming each time (default 5)."""
     download_workers: int
     """ZOO_DOWNLOAD_WORKERS: files fetched in parallel (default 4)."""
-    kagglehub_cache: Path | None
-    """KAGGLEHUB_CACHE as the user set it; None lets zoo keep kagglehub's files under ZOO_HOME."""
+    max_download_bytes: int
+    """ZOO_MAX_DOWNLOAD_BYTES: the most a download whose size nobody announced may bring, and the
+    most an archive member may unpack to (default 64 GiB, above the largest on-device model)."""
     toolchains_dir: Path
     """ZOO_TOOLCHAINS: where converter toolchains live (default ZOO_HOME/toolchains); safe to share."""
     kaggle_endpoint: str | None
@@ -81,7 +94,7 @@ def get() -> Settings:
         http_timeout=float(os.environ.get("ZOO_HTTP_TIMEOUT") or 30),
         http_retries=max(1, int(os.environ.get("ZOO_HTTP_RETRIES") or 5)),
         download_workers=max(1, int(os.environ.get("ZOO_DOWNLOAD_WORKERS") or 4)),
-        kagglehub_cache=Path(os.environ["KAGGLEHUB_CACHE"]) if os.environ.get("KAGGLEHUB_CACHE") else None,
+        max_download_bytes=_size("ZOO_MAX_DOWNLOAD_BYTES", 64 << 30),
         kaggle_endpoint=os.environ.get("ZOO_KAGGLE_ENDPOINT") or None,
         toolchains_dir=Path(os.environ["ZOO_TOOLCHAINS"]).expanduser() if os.environ.get("ZOO_TOOLCHAINS")
         else (Path(home).expanduser() if home else _default_home()) / "toolchains",

@@ -326,18 +326,29 @@ class Store:
 
     # ------------------------------------------------------------------ hub ids
 
-    def git_index(self) -> dict[str, str]:
-        """git blob id (a hub's ETag for small files) -> sha256 of a stored blob with that content."""
+    def source_index(self) -> dict[str, str]:
+        """What a source calls a file -> sha256 of a stored blob with that content.
+
+        Keys are a git blob id (a hub's ETag for small files) or `key:<partial key>` (a remote
+        file a source names by place, such as a Kaggle version's file, whose digest nobody
+        announces): a pull killed after a file entered the store finds it again by either.
+        """
         try:
-            return json.loads((self.root / "git-index.json").read_text())
+            data = json.loads((self.root / "git-index.json").read_text())
         except (OSError, ValueError):
             return {}
+        return data if isinstance(data, dict) else {}
 
-    def record_git_ids(self, ids: dict[str, str]) -> None:
+    def lookup(self, transfer) -> str | None:
+        """The digest of a stored blob that a source's transfer is known to deliver, if any."""
+        index = self.source_index()
+        return index.get(transfer.hub_git_sha1 or "") or index.get(f"key:{transfer.partial_key}" if transfer.partial_key else "")
+
+    def record_source_ids(self, ids: dict[str, str]) -> None:
         if not ids:
             return
         with self.lock("git-index"):
-            data = self.git_index()
+            data = self.source_index()
             data.update(ids)
             write_atomically(self.root / "git-index.json", json.dumps(data))
 

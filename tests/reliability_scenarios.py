@@ -17,7 +17,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from registry.testing.hubs import Fault, HuggingFaceHub
+from registry.testing.hubs import Fault, HuggingFaceHub, KaggleHub
 from registry.testing.plugins import write_plugin_distribution
 from registry.testing.tflite_builder import build_tflite
 
@@ -63,6 +63,27 @@ files = [
   { path = "config.json", role = "config" },
 ]
 outputs = [{ path = "model-int8.tflite", checks = ["tflite-flatbuffer"] }]
+
+[[models]]
+name = "relk"
+description = "The same files on Kaggle."
+platforms = ["android"]
+source = { kind = "kaggle", handle = "acme/rel/tfLite/rel" }
+license = { name = "MIT" }
+
+[[models.variants]]
+id = "relk-cpu-fp32"
+backend = "cpu"
+quantization = "fp32"
+format = "tflite"
+files = [
+  { path = "model.tflite", role = "weights" },
+  { path = "extra-a.safetensors", role = "other" },
+  { path = "extra-b.safetensors", role = "other" },
+  { path = "tokenizer.json", role = "tokenizer" },
+  { path = "config.json", role = "config" },
+]
+outputs = [{ path = "model.tflite", checks = ["tflite-flatbuffer"] }]
 """
 
 
@@ -85,14 +106,15 @@ def make_files() -> dict[str, bytes]:
 VARIANT_FILES = {
     "rel-cpu-fp32": ["model.tflite", "extra-a.safetensors", "extra-b.safetensors", "tokenizer.json", "config.json"],
     "rel-cpu-int8": ["model-int8.tflite", "extra-a.safetensors", "tokenizer.json", "config.json"],
+    "relk-cpu-fp32": ["model.tflite", "extra-a.safetensors", "extra-b.safetensors", "tokenizer.json", "config.json"],
 }
 
 
 class World:
-    """A local hub serving the scenario repo, the plugin that declares it, and a ZOO_HOME."""
+    """Local hubs serving the scenario's files (Hugging Face and Kaggle), the plugin that declares them, and a ZOO_HOME."""
 
-    def __init__(self, root: Path, hub: HuggingFaceHub, files: dict[str, bytes]):
-        self.root, self.hub, self.files = root, hub, files
+    def __init__(self, root: Path, hub: HuggingFaceHub, files: dict[str, bytes], kaggle: KaggleHub | None = None):
+        self.root, self.hub, self.files, self.kaggle = root, hub, files, kaggle
         site = root / "site"
         if not site.exists():
             write_plugin_distribution(site, "zoo-rel", "zoo_rel", manifest=MANIFEST)
@@ -100,7 +122,7 @@ class World:
         self.env = {
             "PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_rel", "HF_ENDPOINT": hub.endpoint, "HF_HUB_DISABLE_XET": "1",
             "ZOO_HOME": str(self.home), "ZOO_HTTP_TIMEOUT": "2", "ZOO_HTTP_RETRIES": "2", "HF_HUB_DISABLE_TELEMETRY": "1",
-        }
+        } | ({"ZOO_KAGGLE_ENDPOINT": kaggle.endpoint} if kaggle else {})
 
     def fresh_home(self) -> None:
         shutil.rmtree(self.home, ignore_errors=True)
@@ -124,10 +146,10 @@ class World:
         store = self.home / "store"
         return not list((store / "entries").glob("*.json")) and not list((store / "blobs" / "sha256").glob("*")) if store.exists() else True
 
-    def served_bytes(self, since: int) -> int:
+    def served_bytes(self, since: int, hub=None) -> int:
         """Body bytes the hub sent (or started to send) to GET requests after request number `since`."""
         total = 0
-        for record in self.hub.requests[since:]:
+        for record in (hub or self.hub).requests[since:]:
             if record.method != "GET":
                 continue
             name = next((n for n in self.files if record.path.endswith("/" + n) or record.path.endswith(self.digest(n))), None)
@@ -152,27 +174,33 @@ def _sizes(directory: Path, pattern: str) -> list[int]:
 def world(root: Path):
     root.mkdir(parents=True, exist_ok=True)
     files = make_files()
-    with HuggingFaceHub() as hub:
+    with HuggingFaceHub() as hub, KaggleHub() as kaggle:
         hub.add_repo("acme/rel", files)
-        yield World(root, hub, files)
+        kaggle.add_model("acme/rel/tfLite/rel", files)
+        yield World(root, hub, files, kaggle)
 
 
 # ---------------------------------------------------------------------------- 1. crash and resume
 
 
-def crash_resume(root: Path, points: int = 20, seed: int = 7) -> dict:
-    """SIGKILL `zoo pull` at random points across a multi-file variant, then run it again."""
+def crash_resume(root: Path, points: int = 20, seed: int = 7, source: str = "huggingface") -> dict:
+    """SIGKILL `zoo pull` at random points across a multi-file variant, then run it again.
+
+    `source` is "huggingface" or "kaggle": the same files, from either local hub.
+    """
     rng = random.Random(seed)
     lfs = ["model.tflite", "extra-a.safetensors", "extra-b.safetensors"]
+    variant = "rel-cpu-fp32" if source == "huggingface" else "relk-cpu-fp32"
     rows = []
     with world(root) as w:
-        total = sum(len(w.files[n]) for n in VARIANT_FILES["rel-cpu-fp32"])
+        hub = w.hub if source == "huggingface" else w.kaggle
+        total = sum(len(w.files[n]) for n in VARIANT_FILES[variant])
         for _ in range(points):
             w.fresh_home()
             name = rng.choice(lfs)
             cut = rng.randint(1, len(w.files[name]) // MIB - 1) * MIB
-            w.hub.add_fault(w.digest(name), Fault(pause_after=cut, pause_seconds=30))
-            child = w.popen("pull", "rel-cpu-fp32", "-q")
+            hub.add_fault(w.digest(name) if source == "huggingface" else name, Fault(pause_after=cut, pause_seconds=30))
+            child = w.popen("pull", variant, "-q")
             partials = w.home / "store" / "partials"
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
@@ -181,14 +209,14 @@ def crash_resume(root: Path, points: int = 20, seed: int = 7) -> dict:
                 time.sleep(0.02)
             child.send_signal(signal.SIGKILL)
             child.wait()
-            w.hub.faults.clear()
+            hub.faults.clear()
             # What the killed pull kept: partial downloads, and files it had verified into the store.
             on_disk = sum(_sizes(partials, "*")) + sum(_sizes(w.home / "store" / "blobs" / "sha256", "*"))
-            before = len(w.hub.requests)
-            rerun = w.zoo("pull", "rel-cpu-fp32", "--json")
-            fetched = w.served_bytes(before)
+            before = len(hub.requests)
+            rerun = w.zoo("pull", variant, "--json")
+            fetched = w.served_bytes(before, hub)
             rows.append({"file": name, "cut_at": cut, "on_disk": on_disk, "refetched": fetched, "minimum": total - on_disk,
-                         "ok": rerun.returncode == 0 and w.stored_ok("rel-cpu-fp32")})
+                         "ok": rerun.returncode == 0 and w.stored_ok(variant)})
     return {
         "runs": len(rows),
         "completed_correctly": sum(r["ok"] for r in rows),

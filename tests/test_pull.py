@@ -337,7 +337,7 @@ def serve_gemma(kaggle: KaggleHub, data: bytes, *, gated=True) -> None:
                      gated=gated, tokens={KAGGLE_TOKEN})
 
 
-def test_kaggle_gemma_pull_through_kagglehub(env, hubs, zoo):
+def test_kaggle_gemma_pull_moves_the_bytes_with_zoos_own_downloader(env, hubs, zoo):
     data = mediapipe_like_bin("GEMMA_2B", "gpu", padding=500_000)
     serve_gemma(hubs[1], data)
     result = zoo("pull", "gemma-2b-it-gpu-int4", "--json", env=env | {"KAGGLE_API_TOKEN": KAGGLE_TOKEN, "ZOO_LOAD_PLUGINS": ""})
@@ -346,8 +346,74 @@ def test_kaggle_gemma_pull_through_kagglehub(env, hubs, zoo):
     assert Path(pulled["path"]).read_bytes() == data
     lock = json.loads((Path(os.environ["ZOO_HOME"]) / "zoo.lock").read_text())
     assert lock["variants"]["gemma-2b-it-gpu-int4"]["resolved"]["version"] == 2
-    kagglehub_copy = next(Path(os.environ["KAGGLEHUB_CACHE"]).rglob("gemma-2b-it-gpu-int4.bin"))  # the user's cache is respected
-    assert os.path.samefile(kagglehub_copy, pulled["path"])  # linked, not copied
+    # One GET of the file, by zoo (kagglehub's would have gone through its cache), with no Kaggle
+    # credential sent to the file's location; nothing lands in kagglehub's cache to link from.
+    [body] = hubs[1].body_requests("/download/")
+    assert body.method == "GET" and body.range is None and not body.authorized
+    assert not any(Path(os.environ["KAGGLEHUB_CACHE"]).rglob("*.bin"))
+    assert os.stat(pulled["path"]).st_nlink == 2  # the blob and its artifact name: no other tool's file
+
+
+def test_sigkill_mid_kaggle_file_then_a_second_run_resumes_with_one_range_request(env, hubs):
+    data = mediapipe_like_bin("GEMMA_2B", "gpu", padding=6 << 20)
+    serve_gemma(hubs[1], data)
+    hubs[1].add_fault("gemma-2b-it-gpu-int4.bin", Fault(pause_after=2 << 20, pause_seconds=60))
+    env = env | {"KAGGLE_API_TOKEN": KAGGLE_TOKEN, "ZOO_LOAD_PLUGINS": ""}
+    child = subprocess.Popen([sys.executable, "-m", "zoo_cli", "pull", "gemma-2b-it-gpu-int4", "-q"], env=os.environ | env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    partials = store_root() / "partials"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        sizes = [p.stat().st_size for p in partials.glob("*.part")] if partials.exists() else []
+        if sizes and max(sizes) >= 2 << 20:
+            break
+        time.sleep(0.05)
+    else:
+        child.kill()
+        pytest.fail("the first pull never got 2 MiB into the file")
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    before = len(hubs[1].requests)
+    second = subprocess.run([sys.executable, "-m", "zoo_cli", "pull", "gemma-2b-it-gpu-int4", "--json"], env=os.environ | env,
+                            capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    resumed = hubs[1].body_requests("/download/")[-1:]
+    assert [r for r in hubs[1].requests[before:] if r.path.startswith("/download/")] == resumed  # no plain GET first
+    assert resumed[0].range == f"bytes={2 << 20}-"
+    [report] = json.loads(second.stdout)
+    assert report["downloaded_bytes"] == len(data) - (2 << 20)
+    assert Path(report["path"]).read_bytes() == data
+
+
+def _zip_of(name: str, data: bytes) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_kaggle_file_served_as_a_zip_is_unpacked_bounded(env, hubs, zoo):
+    env = env | {"KAGGLE_API_TOKEN": KAGGLE_TOKEN, "ZOO_LOAD_PLUGINS": ""}
+    name = "gemma-2b-it-gpu-int4.bin"
+    data = mediapipe_like_bin("GEMMA_2B", "gpu", padding=300_000)
+    for zipped, problem in [
+        (_zip_of("other.bin", data), "does not hold exactly one"),  # the member is not there
+        (_zip_of(name, data + b"\0" * (200 << 20)), "unpacks to more than"),  # a bomb: 200 MB of zeros in a small zip
+        (b"PK\x03\x04 not really a zip" * 10, "damaged"),
+    ]:
+        hubs[1].add_model("google/gemma/tfLite/gemma-2b-it-gpu-int4", {name: data}, version=2, gated=True,
+                          tokens={KAGGLE_TOKEN}, zipped={name: zipped})
+        bad = zoo("pull", "gemma-2b-it-gpu-int4", env=env)
+        assert bad.returncode != 0 and problem in bad.stderr and "internal error" not in bad.stderr, bad.stderr
+        assert blobs() == set() and not any((store_root() / "partials").iterdir())
+    hubs[1].add_model("google/gemma/tfLite/gemma-2b-it-gpu-int4", {name: data}, version=2, gated=True,
+                      tokens={KAGGLE_TOKEN}, zipped={name: _zip_of(name, data)})
+    good = zoo("pull", "gemma-2b-it-gpu-int4", "--json", env=env)
+    assert good.returncode == 0, good.stderr
+    assert Path(json.loads(good.stdout)[0]["path"]).read_bytes() == data
 
 
 def test_kaggle_gated_messages_and_no_bytes_before_access(env, hubs, zoo):

@@ -21,8 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_sigkill_at_20_random_points_always_resumes_to_correct_files(tmp_path):
-    figures = scenarios.crash_resume(tmp_path, points=20)
+@pytest.mark.parametrize("source", ["huggingface", "kaggle"])
+def test_sigkill_at_20_random_points_always_resumes_to_correct_files(tmp_path, source):
+    figures = scenarios.crash_resume(tmp_path, points=20, source=source)
     assert figures["completed_correctly"] == 20, figures["rows"]
     for row in figures["rows"]:
         assert row["refetched"] <= row["minimum"] + (2 << 20), row  # at most the blocks in flight are fetched again

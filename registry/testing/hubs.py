@@ -377,6 +377,8 @@ class KaggleInstance:
     version: int
     gated: bool = False
     tokens: set[str] = field(default_factory=set)
+    zipped: dict[str, Blob] = field(default_factory=dict)
+    """Files Kaggle serves as a zip holding them: the download redirects to `<name>.zip`."""
 
 
 class KaggleHub(_Hub):
@@ -391,10 +393,13 @@ class KaggleHub(_Hub):
         return self.url("api")
 
     def add_model(self, handle: str, files: dict[str, bytes | Path], *, version: int = 1, gated: bool = False,
-                  tokens: set[str] | None = None) -> KaggleInstance:
-        """`handle` is owner/model/framework/variation (framework as in the URL, e.g. tfLite)."""
+                  tokens: set[str] | None = None, zipped: dict[str, bytes] | None = None) -> KaggleInstance:
+        """`handle` is owner/model/framework/variation (framework as in the URL, e.g. tfLite).
+
+        `zipped` maps a file's name to the zip served in its place (listed with the file's own size).
+        """
         blobs = {p: Blob(data=v) if isinstance(v, bytes) else Blob(path=Path(v)) for p, v in files.items()}
-        instance = KaggleInstance(blobs, version, gated, set(tokens or ()))
+        instance = KaggleInstance(blobs, version, gated, set(tokens or ()), {p: Blob(data=v) for p, v in (zipped or {}).items()})
         self.instances[handle.lower()] = instance
         return instance
 
@@ -423,7 +428,12 @@ class KaggleHub(_Hub):
         if handler.command == "GET" and path.startswith("/download/"):
             _, _, handle_key, version, file_path = path.split("/", 4)
             instance = self.instances.get(unquote(handle_key).lower())
-            blob = instance.files.get(unquote(file_path)) if instance else None
+            name = unquote(file_path)
+            blob = None
+            if instance and name.endswith(".zip") and name[:-4] in instance.zipped:
+                blob = instance.zipped[name[:-4]]
+            elif instance:
+                blob = instance.files.get(name)
             if blob is None:
                 handler.reply(404, b"not found", head=head)
                 return
@@ -454,7 +464,8 @@ class KaggleHub(_Hub):
                 return
             from urllib.parse import quote
 
-            location = f"{self.endpoint}/download/{quote(handle, safe='')}/{instance.version}/{quote(file_path)}"
+            served = file_path + ".zip" if file_path in instance.zipped else file_path
+            location = f"{self.endpoint}/download/{quote(handle, safe='')}/{instance.version}/{quote(served)}"
             handler.reply(302, headers={"Location": location})
         else:
             handler.reply(404, json.dumps({"code": 404, "message": f"unknown RPC {rpc}"}).encode(), {"Content-Type": "application/json"})
