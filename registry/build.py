@@ -78,6 +78,30 @@ def digest_with_cache(path: Path, cache: dict) -> str:
     return digest
 
 
+def _inside(directory: Path, rel: str) -> Path:
+    """`directory / rel` when it stays inside `directory` (links included) and is no FIFO or device.
+
+    A user's --from directory is untrusted: a link in it to /etc/shadow would be hashed and handed
+    to the converter, and a FIFO would hang the build.
+    """
+    import stat
+
+    candidate = directory / rel
+    resolved = candidate.resolve()
+    if not resolved.is_relative_to(directory):
+        raise BuildError(
+            f"{candidate} points outside {directory} (a link to {resolved}); zoo does not follow links out of a --from directory.",
+            fix="Copy the real file into the directory instead of linking to it.",
+        )
+    try:
+        mode = resolved.stat().st_mode
+    except OSError:
+        return resolved
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise BuildError(f"{candidate} is not a regular file (a FIFO, socket or device).", fix="Replace it with the real file.")
+    return resolved
+
+
 def local_inputs(variant: Variant, directory: Path) -> list[dict]:
     """The files of --from DIR, checked against the manifest (present, and size and sha256 where pinned)."""
     directory = directory.expanduser().resolve()
@@ -85,7 +109,7 @@ def local_inputs(variant: Variant, directory: Path) -> list[dict]:
         raise BuildError(f"--from {directory} is not a directory.", fix="Pass the checkpoint's directory.")
     declared = variant.files
     if declared:
-        missing = [f.path for f in declared if not (directory / f.path).is_file()]
+        missing = [f.path for f in declared if not _inside(directory, f.path).is_file()]
         if missing:
             raise BuildError(
                 f"{directory} lacks {', '.join(missing)}, which {variant.id} needs.",
@@ -93,7 +117,8 @@ def local_inputs(variant: Variant, directory: Path) -> list[dict]:
             )
         paths = [f.path for f in declared]
     else:  # a family that takes any checkpoint directory (pytorch): every regular file in it
-        paths = sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file() and not p.name.startswith("."))
+        paths = sorted(str(p.relative_to(directory)) for p in directory.rglob("*")
+                       if not p.name.startswith(".") and _inside(directory, str(p.relative_to(directory))).is_file())
         if not paths:
             raise BuildError(f"{directory} is empty.", fix="Pass a checkpoint directory (config.json, safetensors, tokenizer).")
     cache = _digest_cache()

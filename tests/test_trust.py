@@ -5,8 +5,12 @@ Each test here failed before its fix; the figures behind them are in benchmarks/
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -113,3 +117,87 @@ def test_an_announced_size_above_the_ceiling_is_refused_before_the_body(tmp_path
     with pytest.raises(NetworkError, match="more than the"):
         download(f"http://127.0.0.1:{_port(srv)}/f", tmp_path / "f.part", expected_size=None, max_bytes=1 << 20, retries=1)
     assert not (tmp_path / "f.part").exists()
+
+
+# ---------------------------------------------------------------------------- 6. --from never leaves its directory
+
+
+def _pack(tmp_path):
+    from test_build import install_pack_plugin
+
+    return install_pack_plugin(tmp_path)
+
+
+def test_build_from_refuses_links_out_of_the_directory_and_reads_nothing_there(tmp_path, zoo):
+    env, package = _pack(tmp_path)
+    outside = tmp_path / "secret"
+    outside.write_bytes(b"root's secret" * 100)
+    checkpoint = tmp_path / "ckpt"
+    checkpoint.mkdir()
+    (checkpoint / "tokenizer.json").write_text('{"model": {"type": "BPE"}}')
+    (checkpoint / "weights.bin").symlink_to(outside)
+    result = zoo("build", "packer", "--from", str(checkpoint), env=env)
+    assert result.returncode != 0 and "points outside" in result.stderr and "internal error" not in result.stderr
+    digest = hashlib.sha256(outside.read_bytes()).hexdigest()
+    for path in Path(os.environ["ZOO_HOME"]).rglob("*"):
+        if path.is_file():
+            assert digest.encode() not in path.read_bytes(), path  # never hashed, so recorded nowhere
+
+
+def test_build_from_refuses_a_fifo_instead_of_hanging(tmp_path, zoo):
+    env, package = _pack(tmp_path)
+    checkpoint = tmp_path / "ckpt"
+    checkpoint.mkdir()
+    (checkpoint / "weights.bin").write_bytes(b"w" * 1000)
+    os.mkfifo(checkpoint / "tokenizer.json")
+    result = zoo("build", "packer", "--from", str(checkpoint), env=env, timeout=60)
+    assert result.returncode != 0 and "not a regular file" in result.stderr
+
+
+# ---------------------------------------------------------------------------- 7. the store owns its bytes
+
+LOCAL_MANIFEST = """
+schema_version = 1
+family = "localtest"
+description = "A ready-made variant from a folder beside the manifest."
+
+[[models]]
+name = "localmodel"
+description = "Local files."
+platforms = ["android"]
+source = { kind = "local", path = "files" }
+license = { name = "MIT" }
+
+[[models.variants]]
+id = "localmodel-cpu-fp32"
+backend = "cpu"
+quantization = "fp32"
+format = "tflite"
+files = [{ path = "model.tflite", role = "weights" }]
+outputs = [{ path = "model.tflite", checks = ["tflite-flatbuffer"] }]
+"""
+
+
+def test_a_local_file_is_copied_into_the_store_never_linked_or_chmodded(tmp_path, zoo):
+    from registry.testing.plugins import write_plugin_distribution
+    from registry.testing.tflite_builder import build_tflite
+
+    site = tmp_path / "site"
+    write_plugin_distribution(site, "zoo-localtest", "zoo_localtest", manifest=LOCAL_MANIFEST)
+    files = site / "zoo_localtest" / "files"
+    files.mkdir()
+    original = build_tflite(tensor_names=["w"]) + b"\0" * 5000
+    (files / "model.tflite").write_bytes(original)
+    os.chmod(files / "model.tflite", 0o644)
+    env = {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_localtest"}
+    result = zoo("pull", "localmodel-cpu-fp32", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    stored = Path(json.loads(result.stdout)[0]["path"])
+    user_file = files / "model.tflite"
+    assert not os.path.samefile(stored, user_file)
+    assert os.stat(user_file).st_mode & 0o777 == 0o644 and os.stat(user_file).st_nlink == 1
+    with open(user_file, "r+b") as fh:  # the user edits their file: the stored copy does not change
+        fh.seek(100)
+        fh.write(b"edited")
+    assert stored.read_bytes() == original
+    assert zoo("verify", "localmodel-cpu-fp32", "--full", env=env).returncode == 0
