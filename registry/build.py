@@ -383,8 +383,8 @@ def _install(store, variant, entry_id, key, outputs, output_specs, provenance, s
     with store.store_lock():
         for spec in output_specs:
             f = next(x for x in files if x.path == spec.path)
-            store.add_blob(outputs[spec.path], f.sha256, move=True)
-        store.add_blob(record_path, files[-1].sha256, move=True)
+            store.add_blob(outputs[spec.path], f.sha256)
+        store.add_blob(record_path, files[-1].sha256)
         store.install(entry)
     store.record_fingerprints({f.sha256: store.stat_fingerprint(store.blob_path(f.sha256)) for f in files})
     return entry

@@ -267,7 +267,7 @@ def _transfer_one(store: Store, lease: Lease, variant: Variant, spec: FileSpec, 
             raise
         # Into the store while the partial lock is still held: the next pull of a variant that
         # shares this file finds the blob instead of the partial.
-        blob = store.admit(lease, partial, got_sha, move=True)
+        blob = store.admit(lease, partial, got_sha)
         store.record_source_ids({name: got_sha for name in (transfer.hub_git_sha1, transfer.partial_key and f"key:{transfer.partial_key}") if name})
     reporter.file_done(spec.path)
     return _Arrived(spec, transfer, blob, got_sha, got_size, downloaded)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import lockfile
 from .errors import ZooError
-from .fsutil import write_atomically
+from .fsutil import temp_beside, write_atomically
 from .manifest import Variant, load_manifest
 
 
@@ -57,9 +57,10 @@ def pin(variant: Variant, digests: dict[str, tuple[str, int]], manifest_path: Pa
             changed.append(spec["path"])
     if changed:
         text = tomlkit.dumps(document)
-        tmp = manifest_path.with_name(f".{manifest_path.name}.pinning")
-        tmp.write_text(text)
+        fh, tmp = temp_beside(manifest_path, suffix=".toml")
         try:
+            with fh:
+                fh.write(text.encode())
             load_manifest(tmp)  # never write a manifest zoo itself would refuse
         finally:
             tmp.unlink(missing_ok=True)

@@ -164,29 +164,19 @@ class Store:
             return False
         return size is None or st.st_size == size
 
-    def add_blob(self, source: Path, digest: str, *, move: bool) -> Path:
-        """Put verified bytes into the store. `move` renames (a download); otherwise link, or copy across devices.
+    def add_blob(self, source: Path, digest: str) -> Path:
+        """Move verified bytes zoo wrote itself (a download, a copy, a build output) into the store.
 
-        Call with the store lock held when the blob is about to be referenced by an entry.
+        Never a link to anybody else's file: a write through the other name would change the stored
+        bytes. Call with the store lock held when the blob is about to be referenced by an entry.
         """
         target = self.blob_path(digest)
         if target.exists():
-            if move:
-                source.unlink(missing_ok=True)
+            source.unlink(missing_ok=True)
             return target
-        if move:
-            _fsync(source)
-            os.chmod(source, 0o444)
-            os.replace(source, target)
-        else:
-            tmp = target.with_name(f".{digest}.{os.getpid()}.tmp")
-            try:
-                os.link(source, tmp)
-            except OSError:  # another file system, or links not allowed: copy, then make it durable
-                shutil.copyfile(source, tmp)
-                _fsync(tmp)
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, target)
+        _fsync(source)
+        os.chmod(source, 0o444)
+        os.replace(source, target)
         _fsync(self.blobs)
         return target
 
@@ -267,11 +257,11 @@ class Store:
             lease.hold(digest)
             return True
 
-    def admit(self, lease: Lease, local: Path, digest: str, *, move: bool) -> Path:
-        """Verified bytes become a blob, held by the lease until an entry refers to it."""
+    def admit(self, lease: Lease, local: Path, digest: str) -> Path:
+        """Verified bytes zoo wrote become a blob, held by the lease until an entry refers to it."""
         with self.store_lock():
             added = not self.has_blob(digest)
-            blob = self.add_blob(local, digest, move=move)
+            blob = self.add_blob(local, digest)
             lease.hold(digest, added=added)
         return blob
 

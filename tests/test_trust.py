@@ -201,3 +201,44 @@ def test_a_local_file_is_copied_into_the_store_never_linked_or_chmodded(tmp_path
         fh.write(b"edited")
     assert stored.read_bytes() == original
     assert zoo("verify", "localmodel-cpu-fp32", "--full", env=env).returncode == 0
+
+
+# ---------------------------------------------------------------------------- 4. no write through a planted link
+
+
+def _pulled_local(tmp_path, zoo) -> tuple[dict, Path]:
+    from registry.testing.plugins import write_plugin_distribution
+    from registry.testing.tflite_builder import build_tflite
+
+    site = tmp_path / "site"
+    write_plugin_distribution(site, "zoo-localtest", "zoo_localtest", manifest=LOCAL_MANIFEST)
+    (site / "zoo_localtest" / "files").mkdir()
+    (site / "zoo_localtest" / "files" / "model.tflite").write_bytes(build_tflite(tensor_names=["w"]) + b"\1" * 3000)
+    env = {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_localtest"}
+    assert zoo("pull", "localmodel-cpu-fp32", env=env).returncode == 0
+    return env, site / "zoo_localtest" / "family.toml"
+
+
+def test_export_and_pin_never_write_through_links_planted_beside_their_target(tmp_path, zoo):
+    env, manifest = _pulled_local(tmp_path, zoo)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    # The names the old code wrote to first, each planted as a link to the victim.
+    (assets / ".autocomplete.tflite.zoo-export").symlink_to(victim)
+    (manifest.parent / f".{manifest.name}.pinning").symlink_to(victim)
+    for pid in range(os.getpid(), os.getpid() + 400):
+        (assets / f".autocomplete.tflite.{pid}.tmp").symlink_to(victim)
+    exported = zoo("export", "localmodel-cpu-fp32", "--to", str(assets), "--name", "autocomplete.tflite", env=env)
+    assert exported.returncode == 0, exported.stderr
+    assert (assets / "autocomplete.tflite").read_bytes()[4:8] == b"TFL3"
+    pinned = zoo("manifest", "pin", "localmodel-cpu-fp32", "--manifest", str(manifest), env=env)
+    assert pinned.returncode == 0, pinned.stderr
+    assert victim.read_bytes() == b"precious"
+    assert 'sha256 = "' in manifest.read_text()
+    # A target that is itself a link is refused, even with --force.
+    (assets / "linked.tflite").symlink_to(victim)
+    refused = zoo("export", "localmodel-cpu-fp32", "--to", str(assets), "--name", "linked.tflite", "--force", env=env)
+    assert refused.returncode != 0 and "is a link" in refused.stderr
+    assert victim.read_bytes() == b"precious"

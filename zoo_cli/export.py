@@ -17,9 +17,9 @@ from zoo_cli.terminal import terminal
 def export_command(query: str, directory: Path, name: str | None, force: bool) -> None:
     """Copy an artifact's main file out of the store (e.g. into an Android app's assets)."""
     import os
-    import shutil
 
     from registry.errors import ZooError
+    from registry.fsutil import copy_atomically
     from zoo_cli.store_commands import entry_for
 
     store, entry = entry_for(query)
@@ -27,13 +27,11 @@ def export_command(query: str, directory: Path, name: str | None, force: bool) -
     if name is not None and (not name or "/" in name or "\\\\" in name or name in (".", "..")):
         raise ZooError(f"--name {name!r} is not a plain file name.", fix="Pass a name such as autocomplete.tflite.")
     target = directory / (name or entry.main)
+    if os.path.islink(target):
+        raise ZooError(f"{target} is a link; zoo does not write through links.",
+                       fix="Remove the link (or choose another --name), then export again.")
     if target.exists() and not force:
         raise ZooError(f"{target} already exists.", fix="Pass --force to replace it, or choose another --name.")
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.zoo-export")
-    try:
-        shutil.copyfile(source, tmp)  # a copy, not a link: the app may modify or move its file
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    copy_atomically(source, target)  # a copy, not a link: the app may modify or move its file
     terminal.line(str(target))
