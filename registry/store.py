@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import time
@@ -32,6 +33,21 @@ from . import __version__, settings
 from .fsutil import write_atomically
 
 ENTRY_FORMAT = 1
+# What may name an entry: a variant id (manifest rule) or `<model>.inputs`. No '/', no leading '.':
+# an id can never climb out of entries/ or artifacts/, whatever a user or a shared folder supplies.
+_ENTRY_ID = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def valid_entry_id(name: str) -> bool:
+    return isinstance(name, str) and _ENTRY_ID.fullmatch(name) is not None
+
+
+def _safe_relative(path: str) -> bool:
+    """A path inside an artifact folder: relative, no '..', no empty or dot segments, no backslash."""
+    if not isinstance(path, str) or not path or path.startswith("/") or "\\" in path or "\0" in path:
+        return False
+    return all(part not in ("", ".", "..") for part in path.split("/"))
 
 
 @dataclass
@@ -67,6 +83,16 @@ class Entry:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Entry":
+        """Raises ValueError for an entry zoo would not have written (a bad id, a path that climbs out)."""
+        files = data["files"]
+        if not valid_entry_id(data["id"]) or not isinstance(files, list) or not files:
+            raise ValueError("not an entry zoo wrote")
+        for f in files:
+            if not (_safe_relative(f["path"]) and isinstance(f["sha256"], str) and _DIGEST.fullmatch(f["sha256"])
+                    and isinstance(f["size"], int) and f["size"] >= 0):
+                raise ValueError("not an entry zoo wrote")
+        if data["main"] not in {f["path"] for f in files}:
+            raise ValueError("not an entry zoo wrote")
         return cls(
             id=data["id"],
             kind=data["kind"],
@@ -186,16 +212,20 @@ class Store:
     # ------------------------------------------------------------------ entries
 
     def entry_path(self, variant_id: str) -> Path:
-        return self.entries_dir / f"{variant_id}.json"
+        return self.entries_dir / f"{_checked(variant_id)}.json"
 
     def artifact_dir(self, variant_id: str) -> Path:
-        return self.artifacts / variant_id
+        return self.artifacts / _checked(variant_id)
 
     def entry(self, variant_id: str) -> Entry | None:
-        try:
-            return Entry.from_dict(json.loads(self.entry_path(variant_id).read_text()))
-        except (OSError, ValueError, KeyError, TypeError):
+        """The stored entry called `variant_id`; None for a name that is no valid id, or an entry zoo did not write."""
+        if not valid_entry_id(variant_id):
             return None
+        try:
+            entry = Entry.from_dict(json.loads(self.entry_path(variant_id).read_text()))
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            return None
+        return entry if entry.id == variant_id else None
 
     def entries(self) -> list[Entry]:
         found = []
@@ -367,6 +397,14 @@ class Store:
         with self.lock("fingerprints"):
             data = {k: v for k, v in self.fingerprints().items() if k not in digests}
             write_atomically(self.fingerprints_file, json.dumps(data))
+
+
+def _checked(variant_id: str) -> str:
+    if not valid_entry_id(variant_id):
+        from .errors import ZooError
+
+        raise ZooError(f"'{variant_id[:80]}' is not a valid artifact id.", fix="`zoo ls` lists the ids in the store.")
+    return variant_id
 
 
 def default_store() -> Store:

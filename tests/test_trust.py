@@ -242,3 +242,28 @@ def test_export_and_pin_never_write_through_links_planted_beside_their_target(tm
     refused = zoo("export", "localmodel-cpu-fp32", "--to", str(assets), "--name", "linked.tflite", "--force", env=env)
     assert refused.returncode != 0 and "is a link" in refused.stderr
     assert victim.read_bytes() == b"precious"
+
+
+# ---------------------------------------------------------------------------- 5. store commands stay in the store
+
+
+def test_path_like_queries_and_forged_entries_never_reach_outside_the_store(tmp_path, zoo):
+    home = Path(os.environ["ZOO_HOME"])
+    (home / "store" / "entries").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    (outside / "keep").mkdir(parents=True)
+    (outside / "keep.json").write_text(json.dumps({"id": "keep", "kind": "pulled", "main": "a", "files": [{"path": "a", "sha256": "0" * 64, "size": 1}]}))
+    (outside / "keep" / "file").write_text("mine")
+    climb = os.path.relpath(outside, home / "store" / "entries")
+    for command in (["rm", f"{climb}/keep"], ["path", f"{climb}/keep"], ["verify", f"{climb}/keep"], ["info", f"{climb}/keep"]):
+        result = zoo(*command)
+        assert result.returncode != 0 and "internal error" not in result.stderr, (command, result.stderr)
+    assert (outside / "keep" / "file").read_text() == "mine" and (outside / "keep.json").exists()
+    # An entry file that zoo did not write, naming paths that climb out, is not believed.
+    forged = {"id": "forged", "kind": "pulled", "main": f"../../../{climb}/keep/file",
+              "files": [{"path": f"../../../{climb}/keep/file", "sha256": "0" * 64, "size": 4}]}
+    (home / "store" / "entries" / "forged.json").write_text(json.dumps(forged))
+    for command in (["rm", "forged"], ["verify", "--full"], ["pull", "forged", "--repair"], ["ls"], ["gc"]):
+        result = zoo(*command)
+        assert "internal error" not in result.stderr, (command, result.stderr)
+    assert (outside / "keep" / "file").read_text() == "mine"
