@@ -139,10 +139,19 @@ class HuggingFaceSource(SourceKind):
         if isinstance(exc, HfHubHTTPError) and getattr(exc.response, "status_code", None) == 401:
             return AccessDeniedError(f"Hugging Face refused the token for {repo} (401).",
                                      fix=f"Check the token: {login}.", hub="huggingface", resource=repo)
-        if isinstance(exc, (LocalEntryNotFoundError, HfHubHTTPError, OSError)):
+        # The client's transport errors (httpx, which huggingface_hub 2.4 ships as `httpx2`), by module
+        # rather than by import, so a rename there does not turn a refused connection into a bug report.
+        transport = type(exc).__module__.partition(".")[0].startswith("httpx")
+        if transport or isinstance(exc, (LocalEntryNotFoundError, HfHubHTTPError, OSError)):
             return NetworkError(
                 f"Could not reach {constants.ENDPOINT} for {repo}/{path} ({type(exc).__name__}).",
                 fix="Check the connection (and HF_ENDPOINT if you use a mirror), then run the command again.",
+            )
+        if isinstance(exc, (ValueError, KeyError, TypeError, AttributeError)):
+            # An answer that is not what the Hub API returns: garbage JSON, a wrong shape, a proxy's page.
+            return NetworkError(
+                f"{constants.ENDPOINT} answered for {repo}/{path} with something that is not the Hub's API ({type(exc).__name__}).",
+                fix="Check HF_ENDPOINT (a mirror or proxy may be broken), then run the command again.",
             )
         return exc
 

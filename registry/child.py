@@ -72,6 +72,24 @@ def explain_signal(number: int, what: str, ram_gb: float | None) -> tuple[str, s
     return (f"The {what} step was stopped by {name}.", "Run the command again.")
 
 
+# What a converter, bundler or runtime check may see of zoo's environment. Credentials (HF_TOKEN,
+# KAGGLE_*, cloud keys, proxy URLs with passwords) never reach a child: it works on local files only,
+# and a toolchain is third-party code. The rest are the locale, temp dirs and the numeric libraries'
+# own tuning knobs (OPENBLAS_CORETYPE on some CPUs keeps numpy from crashing).
+_PASSED_NAMES = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TERM", "NO_COLOR",
+                           "TMPDIR", "TMP", "TEMP", "SYSTEMROOT"})
+_PASSED_PREFIXES = ("LC_", "OMP_", "OPENBLAS_", "MKL_", "KMP_", "TF_", "XLA_", "JAX_", "TORCH_", "PYTORCH_", "KERAS_",
+                    "CUDA_", "NVIDIA_", "GLOG_", "ABSL_", "LD_LIBRARY_PATH")
+
+
+def child_environment() -> dict[str, str]:
+    """The environment a toolchain's child process gets: an allowlist, offline, its own packages only."""
+    env = {k: v for k, v in os.environ.items() if k in _PASSED_NAMES or k.startswith(_PASSED_PREFIXES)}
+    env.update({"PYTHONUNBUFFERED": "1", "PYTHONNOUSERSITE": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                "HF_HUB_DISABLE_TELEMETRY": "1"})
+    return env
+
+
 def run_job(
     python: Path,
     runner: Path,
@@ -87,9 +105,7 @@ def run_job(
     work_dir.mkdir(parents=True, exist_ok=True)
     request_file = work_dir / f"{runner.stem}.request.json"
     request_file.write_text(json.dumps(request))
-    child_env = dict(os.environ)
-    child_env.pop("PYTHONPATH", None)  # the toolchain sees only its own packages
-    child_env.update({"PYTHONUNBUFFERED": "1", "PYTHONNOUSERSITE": "1"})
+    child_env = child_environment()
     child_env.update(env or {})
     started = time.monotonic()
     process = subprocess.Popen(

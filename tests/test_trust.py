@@ -267,3 +267,59 @@ def test_path_like_queries_and_forged_entries_never_reach_outside_the_store(tmp_
         result = zoo(*command)
         assert "internal error" not in result.stderr, (command, result.stderr)
     assert (outside / "keep" / "file").read_text() == "mine"
+
+
+# ---------------------------------------------------------------------------- 11. secrets stay out of children and messages
+
+SECRETS = {
+    "HF_TOKEN": "hf_CHILDsecret0123456789",
+    "KAGGLE_KEY": "kaggleCHILDsecret0123",
+    "KAGGLE_API_TOKEN": "KGAT_CHILDsecret0123",
+    "AWS_SECRET_ACCESS_KEY": "awsCHILDsecret0123",
+    "HTTPS_PROXY": "http://user:proxyCHILDsecret@127.0.0.1:9",
+}
+
+
+def test_a_toolchain_child_gets_an_allowlisted_environment_without_credentials(tmp_path, monkeypatch):
+    import sys
+
+    from registry.child import run_job
+
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    runner = tmp_path / "dump_env.py"
+    runner.write_text("import json, os\nprint(json.dumps({'event': 'result', 'data': dict(os.environ)}))\n")
+    seen = run_job(Path(sys.executable), runner, {}, tmp_path / "work", what="env dump").data
+    assert not set(SECRETS) & set(seen)
+    assert not any(secret in value for value in seen.values() for secret in SECRETS.values())
+    assert seen["PATH"] and seen["OMP_NUM_THREADS"] == "2" and seen["HF_HUB_OFFLINE"] == "1"
+
+
+def test_credentials_in_an_endpoint_url_are_never_printed(tmp_path, zoo):
+    from registry.testing.hubs import HuggingFaceHub, KaggleHub
+    from test_pull import make_env
+
+    with HuggingFaceHub() as hf, KaggleHub() as kaggle:
+        env = make_env(tmp_path, (hf, kaggle))
+        port = hf.endpoint.rsplit(":", 1)[-1]
+        for endpoint in (f"http://alice:endpointSECRET@127.0.0.1:{port}", "http://alice:endpointSECRET@127.0.0.1:9"):
+            result = zoo("pull", "tiny-hf-cpu-fp32", env=env | {"HF_ENDPOINT": endpoint, "ZOO_HTTP_RETRIES": "1"})
+            assert result.returncode != 0
+            assert "endpointSECRET" not in result.stderr + result.stdout, result.stderr
+            assert "internal error" not in result.stderr
+
+
+# ---------------------------------------------------------------------------- 12. server strings cannot drive the terminal
+
+
+def test_escape_sequences_from_a_server_are_shown_not_obeyed(tmp_path, zoo):
+    from registry.testing.hubs import KaggleHub
+
+    with KaggleHub() as kaggle:
+        kaggle.add_model("google/gemma/tfLite/gemma-2b-it-gpu-int4", {"evil\x1b]0;pwned\x07\x1b[2J\u202eexe.bin": b"x"},
+                         version=2, gated=True, tokens={"KGAT_x"})
+        result = zoo("pull", "gemma-2b-it-gpu-int4", env={"ZOO_KAGGLE_ENDPOINT": kaggle.endpoint, "KAGGLE_API_TOKEN": "KGAT_x"})
+    assert result.returncode != 0 and "has no gemma-2b-it-gpu-int4.bin" in result.stderr
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr and "\u202e" not in result.stderr
+    assert "\\x1b]0;pwned" in result.stderr  # shown as text, so the user sees what the server sent

@@ -28,20 +28,23 @@ class Terminal:
         return _console(stderr=True)
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
-        self.out.print(*objects, **kwargs)
+        self.out.print(*(_clean(o) if isinstance(o, str) else o for o in objects), **kwargs)
 
     def line(self, text: str) -> None:
         """One line of data on stdout, never wrapped or styled (paths, ids)."""
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(_clean(text) + "\n")
         sys.stdout.flush()
 
     def json(self, data: Any) -> None:
-        """Plain JSON on stdout, never wrapped or coloured, so scripts can parse it."""
-        sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+        """Plain JSON on stdout, never wrapped or coloured, so scripts can parse it.
+
+        ASCII only: every control or format character in a string is a \\u escape, never raw.
+        """
+        sys.stdout.write(_clean(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=True)) + "\n")
         sys.stdout.flush()
 
     def message(self, text: str) -> None:
-        self.err.print(text, markup=False, soft_wrap=True)
+        self.err.print(_clean(text), markup=False, soft_wrap=True)
 
     def warning(self, text: str) -> None:
         self.err.print(f"[yellow]warning:[/] {_escape(text)}", soft_wrap=True)
@@ -55,7 +58,7 @@ class Terminal:
             widths = [max(len(str(cell)) for cell in column) for column in zip(columns, *rows)]
             lines = [title] if title else []
             for row in [columns, *rows]:
-                lines.append("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
+                lines.append("  ".join(_clean(str(cell)).ljust(w) for cell, w in zip(row, widths)).rstrip())
             sys.stdout.write("\n".join(lines) + "\n")
             sys.stdout.flush()
             return
@@ -69,10 +72,17 @@ class Terminal:
         self.out.print(table)
 
 
+def _clean(text: str) -> str:
+    """Every string shown passes here: no escape sequences, bidi controls or URL credentials (registry.text)."""
+    from registry.text import for_terminal
+
+    return for_terminal(text)
+
+
 def _escape(text: str) -> str:
     from rich.markup import escape
 
-    return escape(text)
+    return escape(_clean(str(text)))
 
 
 terminal = Terminal()
