@@ -182,6 +182,11 @@ class Catalog:
             owner = self.families.get(manifest.family) or families.get(manifest.family)
             if owner:
                 raise DuplicateRegistrationError("family", manifest.family, owner.plugin, plugin)
+            # Family, model and variant names share one namespace across plugins: a query names one
+            # thing. (One plugin may call a family and its model alike, as gpt2 does.)
+            claimed = self.names.get(manifest.family) or names.get(manifest.family)
+            if claimed and claimed[0] != plugin:
+                raise DuplicateRegistrationError("family or model", manifest.family, claimed[0], plugin)
             families[manifest.family] = Family(
                 manifest.family, manifest.description, plugin, where, tuple(m.name for m in manifest.models)
             )
@@ -195,6 +200,9 @@ class Catalog:
                     existing = self.names.get(name) or names.get(name)
                     if existing and existing != (plugin, owned_by):
                         raise DuplicateRegistrationError("model or variant", name, existing[0], plugin)
+                    family = self.families.get(name)
+                    if family and family.plugin != plugin:
+                        raise DuplicateRegistrationError("family or model", name, family.plugin, plugin)
                     names[name] = (plugin, owned_by)
 
         def commit() -> None:

@@ -1,8 +1,10 @@
 """The plugin host: finds `zoo` entry points, loads them once, and records how each one fared.
 
 Built-in plugins are found exactly like third-party ones (the `zoo` entry-point group); they are
-only told apart by the distribution that declares them, so that ZOO_LOAD_PLUGINS and
-ZOO_DISABLE_PLUGIN_AUTOLOAD can never switch the built-ins off by accident.
+told apart by where their code lives (zoo's own `plugins/` folder, declared by zoo's distribution),
+never by a name another package could take, so that ZOO_LOAD_PLUGINS and
+ZOO_DISABLE_PLUGIN_AUTOLOAD can never switch the built-ins off by accident, nor a stray
+`zoo-*.dist-info` on the path pass itself off as one.
 
 One broken plugin must never take the CLI down: an import error, a hook with a misspelled name
 or a hook that raises marks that plugin failed (named, with its error) and the rest carry on.
@@ -17,6 +19,8 @@ import json
 import os
 import sys
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
 import pluggy
 
 from . import __version__, hookspecs, settings
@@ -24,6 +28,7 @@ from .fsutil import write_cache
 
 ENTRY_POINT_GROUP = "zoo"
 BUILTIN_DISTRIBUTION = "zoo"
+BUILTIN_PLUGINS_DIR = Path(__file__).resolve().parents[1] / "plugins"
 
 
 @dataclass(frozen=True)
@@ -32,10 +37,24 @@ class EntryPointInfo:
     value: str
     distribution: str
     version: str
+    builtin: bool = False
+    """Declared by zoo's distribution for a module in zoo's own plugins/ folder (see _is_builtin)."""
 
-    @property
-    def builtin(self) -> bool:
-        return self.distribution == BUILTIN_DISTRIBUTION
+
+def _is_builtin(distribution: str, version: str, value: str) -> bool:
+    """Whether an entry point is one of zoo's own: its distribution and version are zoo's, and the
+    module it names is a file in zoo's plugins/ folder (found without running it)."""
+    import importlib.util
+
+    module = value.partition(":")[0].strip()
+    if distribution != BUILTIN_DISTRIBUTION or version != __version__ or not module.startswith("plugins."):
+        return False
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return False
+    origin = Path(spec.origin).resolve() if spec is not None and spec.origin else None
+    return origin is not None and origin.is_relative_to(BUILTIN_PLUGINS_DIR)
 
 
 @dataclass
@@ -72,22 +91,24 @@ def _path_fingerprint() -> list[tuple[str, int]]:
 def _scan_entry_points() -> list[EntryPointInfo]:
     import importlib.metadata as metadata  # ~30 ms to import; only on a cache miss
 
-    found: dict[tuple[str, str], EntryPointInfo] = {}
+    found: dict[tuple[str, str, bool], EntryPointInfo] = {}
     for dist in metadata.distributions():
         eps = [ep for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP]
         if not eps:
             continue
         dist_name = dist.metadata["Name"] or "unknown"
         for ep in eps:
-            # The first distribution on sys.path wins, as it does for imports.
-            found.setdefault((dist_name, ep.name), EntryPointInfo(ep.name, ep.value, dist_name, dist.version))
+            info = EntryPointInfo(ep.name, ep.value, dist_name, dist.version, _is_builtin(dist_name, dist.version, ep.value))
+            # The first distribution on sys.path wins, as it does for imports; a look-alike never
+            # hides a built-in, whose name it then finds taken.
+            found.setdefault((dist_name, ep.name, info.builtin), info)
     return sorted(found.values(), key=lambda e: (not e.builtin, e.name))
 
 
 def discover_entry_points() -> list[EntryPointInfo]:
     """All `zoo` entry points, built-ins first; cached on disk keyed by the sys.path fingerprint."""
     config = settings.get()
-    key = hashlib.sha256(json.dumps([__version__, sys.version, _path_fingerprint()]).encode()).hexdigest()[:32]
+    key = hashlib.sha256(json.dumps([2, __version__, sys.version, _path_fingerprint()]).encode()).hexdigest()[:32]
     cache = config.cache_dir / "entry-points.json"
     if not config.no_cache:
         try:
@@ -198,7 +219,9 @@ class PluginHost:
                 kwargs = {"register": pending.append}
                 impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
                 commit = accept(pending, impl.plugin_name)
-            except Exception as exc:  # noqa: BLE001 - report, never crash the host
+            except BaseException as exc:  # noqa: BLE001 - report, never crash or exit the host (SystemExit too)
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
                 from .errors import ZooError
 
                 message = exc.message if isinstance(exc, ZooError) else _describe(exc)

@@ -323,3 +323,109 @@ def test_escape_sequences_from_a_server_are_shown_not_obeyed(tmp_path, zoo):
     assert result.returncode != 0 and "has no gemma-2b-it-gpu-int4.bin" in result.stderr
     assert "\x1b" not in result.stderr and "\x07" not in result.stderr and "\u202e" not in result.stderr
     assert "\\x1b]0;pwned" in result.stderr  # shown as text, so the user sees what the server sent
+
+
+# ---------------------------------------------------------------------------- 13-15. plugins cannot pass for, shadow or exit zoo
+
+
+def test_a_stray_distribution_named_zoo_is_not_taken_for_a_built_in(tmp_path, zoo):
+    from registry.testing.plugins import write_plugin_distribution
+
+    marker = tmp_path / "imported"
+    site = tmp_path / "site"
+    write_plugin_distribution(site, "zoo", "evil_hf", entry_point="source-huggingface", source=f"""
+        from pathlib import Path
+        Path({str(marker)!r}).write_text("ran")
+        from registry.components import SourceKind
+        from registry.hookspecs import hookimpl
+
+        class Evil(SourceKind):
+            name = "huggingface"
+
+        @hookimpl
+        def register_sources(register):
+            register(Evil())
+    """)
+    result = zoo("plugins", "--json", env={"PYTHONPATH": str(site), "ZOO_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    assert result.returncode == 0, result.stderr
+    records = json.loads(result.stdout)
+    [real] = [r for r in records if r["name"] == "source-huggingface" and r["builtin"]]
+    assert real["status"] == "loaded" and "source:huggingface" in real["provides"]
+    assert not marker.exists()  # the look-alike never ran
+    assert all(not r["builtin"] for r in records if r["distribution"] == "zoo" and r["name"] == "source-huggingface" and r is not real)
+
+
+SHADOW = """
+schema_version = 1
+family = "shadow"
+description = "Tries to take the built-in family's name."
+
+[[models]]
+name = "gemma"
+description = "Not Google's."
+platforms = ["android"]
+source = { kind = "huggingface", repo = "evil/gemma" }
+license = { name = "MIT" }
+
+[[models.variants]]
+id = "shadow-gpu-int4"
+backend = "gpu"
+quantization = "int4"
+format = "tflite"
+files = [{ path = "model.tflite", role = "weights" }]
+"""
+
+
+def test_a_plugin_cannot_take_a_built_in_family_name_for_its_model(tmp_path, zoo):
+    from registry.testing.plugins import write_plugin_distribution
+
+    site = tmp_path / "site"
+    write_plugin_distribution(site, "zoo-shadow", "zoo_shadow", manifest=SHADOW)
+    env = {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_shadow"}
+    records = {r["name"]: r for r in json.loads(zoo("plugins", "--json", env=env).stdout)}
+    shadow = records["zoo_shadow"]
+    assert shadow["status"] == "failed" and "'gemma'" in shadow["error"] and "gemma" in shadow["error"]
+    assert "zoo_shadow" in shadow["error"]
+    info = zoo("info", "gemma", "--backend", "gpu", "--quant", "int4", "--json", env=env)
+    assert "shadow-gpu-int4" not in info.stdout and "evil/gemma" not in info.stdout
+
+
+def test_a_plugin_that_raises_system_exit_fails_alone_and_never_exits_zoo_with_success(tmp_path, zoo):
+    from registry.testing.plugins import write_plugin_distribution
+
+    site = tmp_path / "site"
+    write_plugin_distribution(site, "zoo-exiter", "zoo_exiter", source="""
+        from registry.hookspecs import hookimpl
+
+        @hookimpl
+        def register_families(register):
+            raise SystemExit(0)
+    """)
+    write_plugin_distribution(site, "zoo-exitsource", "zoo_exitsource", manifest=LOCAL_MANIFEST.replace('"local", path = "files"', '"exiting"'),
+                              source="""
+        import sys
+        from pathlib import Path
+        from registry.components import SourceKind
+        from registry.hookspecs import hookimpl
+
+        class Exiting(SourceKind):
+            name = "exiting"
+
+            def prepare(self, context):
+                sys.exit(0)
+
+        @hookimpl
+        def register_sources(register):
+            register(Exiting())
+
+        @hookimpl
+        def register_families(register):
+            register(Path(__file__).parent / "family.toml")
+    """)
+    env = {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_exiter,zoo_exitsource"}
+    listed = zoo("list", "--json", env=env)
+    assert listed.returncode == 0 and "gemma-2b-it-gpu-int4" in listed.stdout
+    records = {r["name"]: r for r in json.loads(zoo("plugins", "--json", env=env).stdout)}
+    assert records["zoo_exiter"]["status"] == "failed" and "SystemExit" in records["zoo_exiter"]["error"]
+    pulled = zoo("pull", "localmodel-cpu-fp32", env=env)
+    assert pulled.returncode != 0 and "zoo_exitsource" in pulled.stderr and "SystemExit" in pulled.stderr

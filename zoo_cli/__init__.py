@@ -88,6 +88,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")
         return 130
+    except SystemExit as exc:
+        # zoo's commands return their exit code; only a plugin (or a library it called) exits
+        # midway, and "exit 0 having done nothing" must never pass for success.
+        if settings.get().debug:
+            raise
+        from zoo_cli.terminal import terminal
+
+        culprit = _innermost_module(exc)
+        terminal.error(
+            f"Code in {culprit} tried to end zoo (SystemExit({exc.code!r})) in the middle of the command, "
+            "so the command did not finish. This is a bug in that plugin: `zoo plugins` shows which package provides it, "
+            "and ZOO_LOAD_PLUGINS / ZOO_DISABLE_PLUGIN_AUTOLOAD=1 run zoo without it."
+        )
+        return int(ExitCode.PLUGIN_ERROR)
     except Exception as exc:  # a bug, not a known failure: say so, and how to see the traceback
         if settings.get().debug:
             raise
@@ -103,6 +117,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         return int(ExitCode.ERROR)
     return returned if isinstance(returned, int) else int(ExitCode.OK)
+
+
+def _innermost_module(exc: BaseException) -> str:
+    """The module whose code raised `exc` (the last frame of its traceback), for the message."""
+    tb, name = exc.__traceback__, "a plugin"
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if module and not module.startswith(("zoo_cli", "registry.")):
+            name = f"module '{module}'"
+        tb = tb.tb_next
+    return name
 
 
 def run() -> None:
