@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from .errors import ManifestError, ManifestProblem
+from .text import is_hidden
 
 SCHEMA_VERSION = 1
 
@@ -60,7 +61,7 @@ Identifier = Annotated[str, AfterValidator(check_identifier)]
 
 
 def _safe_relative_path(value: str) -> str:
-    """Refuse any name that could escape the directory zoo writes it into."""
+    """Refuse any name that could escape the directory zoo writes it into, or show as another name."""
     problem = None
     if not value:
         problem = "is empty"
@@ -68,8 +69,10 @@ def _safe_relative_path(value: str) -> str:
         problem = "contains a NUL byte"
     elif "\\" in value:
         problem = "contains a backslash"
-    elif any(ord(c) < 32 for c in value):
-        problem = "contains a control character"
+    elif any(is_hidden(c) for c in value):
+        problem = "contains a control, bidi or zero-width character (one that displays as something else)"
+    elif any(len(part.encode()) > 255 for part in value.split("/")):
+        problem = "has a component longer than 255 bytes (no file system stores that)"
     elif value.startswith("/") or re.match(r"^[A-Za-z]:", value) or value.startswith("~"):
         problem = "is absolute"
     elif any(part in ("..", ".", "") for part in value.split("/")):
@@ -118,7 +121,7 @@ HttpsUrl = Annotated[str, AfterValidator(_https_url)]
 class StrictModel(BaseModel):
     """Frozen, and refuses unknown keys (the loader adds a "did you mean" from the field names)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, strict=True)
 
 
 # --------------------------------------------------------------------------- parts
@@ -624,13 +627,17 @@ def _cross_checks(manifest: Manifest) -> list[ManifestProblem]:
 
 def parse_manifest(data: dict[str, Any], path: Path | str) -> Manifest:
     """Validate already-parsed manifest data; raise ManifestError naming every problem."""
-    if isinstance(data, dict) and data.get("schema_version") not in (None, SCHEMA_VERSION):
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version is not None and type(version) is not int:  # 1.0 and true are not 1
+        raise ManifestError(path, [ManifestProblem("schema_version", f"schema_version must be a whole number, not {version!r}",
+                                                   "write schema_version = 1")])
+    if version is not None and version != SCHEMA_VERSION:
         raise ManifestError(
             path,
             [
                 ManifestProblem(
                     "schema_version",
-                    f"schema_version {data.get('schema_version')!r} is not supported by this zoo (it reads {SCHEMA_VERSION})",
+                    f"schema_version {version!r} is not supported by this zoo (it reads {SCHEMA_VERSION})",
                     "upgrade zoo (`pip install -U zoo`) or write the manifest for schema_version = 1",
                 )
             ],
@@ -645,17 +652,26 @@ def parse_manifest(data: dict[str, Any], path: Path | str) -> Manifest:
     return manifest
 
 
+MAX_MANIFEST_BYTES = 4 << 20
+
+
 def load_manifest(path: Path | str) -> Manifest:
     """Read and validate one TOML manifest file."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_MANIFEST_BYTES + 1)
     except OSError as exc:
         raise ManifestError(
             path, [ManifestProblem("", f"cannot be read ({exc.strerror or exc})", "check the path and permissions")]
         ) from None
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise ManifestError(path, [ManifestProblem("", f"is larger than {MAX_MANIFEST_BYTES >> 20} MiB, far more than any manifest",
+                                                   "check that the path names a manifest")])
     try:
         data = tomllib.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise ManifestError(path, [ManifestProblem("", "nests tables or arrays thousands deep", "flatten the TOML")]) from None
     except UnicodeDecodeError:
         raise ManifestError(path, [ManifestProblem("", "is not UTF-8 text", "save it as UTF-8")]) from None
     except tomllib.TOMLDecodeError as exc:

@@ -429,3 +429,35 @@ def test_a_plugin_that_raises_system_exit_fails_alone_and_never_exits_zoo_with_s
     assert records["zoo_exiter"]["status"] == "failed" and "SystemExit" in records["zoo_exiter"]["error"]
     pulled = zoo("pull", "localmodel-cpu-fp32", env=env)
     assert pulled.returncode != 0 and "zoo_exitsource" in pulled.stderr and "SystemExit" in pulled.stderr
+
+
+# ---------------------------------------------------------------------------- 17. names that show as other names, types that are not
+
+
+@pytest.mark.parametrize("mutate, problem", [
+    (lambda d: d.update(schema_version=1.0), "whole number"),
+    (lambda d: d.update(schema_version=True), "whole number"),
+    (lambda d: d["models"][0]["files"][0].update(size=True), "valid integer"),
+    (lambda d: d["models"][0]["files"][0].update(path="model\u202egnp.tflite"), "bidi"),
+    (lambda d: d["models"][0]["files"][0].update(path="mod\u200bel.tflite"), "zero-width"),
+    (lambda d: d["models"][0]["files"][0].update(path="dir/" + "a" * 256), "255 bytes"),
+    (lambda d: d["models"][0]["variants"][0].update(id="fuzz-lm\u202e"), "not a valid id"),
+])
+def test_names_and_types_a_manifest_may_not_use(mutate, problem):
+    import copy
+
+    from registry.errors import ManifestError
+    from registry.manifest import parse_manifest
+    from test_reliability import BASE
+
+    data = copy.deepcopy(BASE)
+    mutate(data)
+    with pytest.raises(ManifestError, match=problem):
+        parse_manifest(data, "x.toml")
+
+
+def test_toml_nested_thousands_deep_is_a_clear_error(tmp_path, zoo):
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    result = zoo("manifest", "validate", str(deep))
+    assert result.returncode != 0 and "internal error" not in result.stderr + result.stdout and "thousands deep" in result.stdout
