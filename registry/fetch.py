@@ -182,7 +182,7 @@ def fetch_files(
             try:
                 arrived = _transfer_all(store, lease, variant, files, plan, expected, reporter)
                 if kind == "pulled":
-                    _format_checks(catalog, variant, arrived)
+                    _format_checks(catalog, store, variant, arrived, expected)
                 result = _commit(store, variant, entry_id, kind, files, plan, arrived, expected, reporter)
             except BaseException:  # blobs that did not make it into an entry: leave the store as it was
                 store.discard_unreferenced(lease)
@@ -384,13 +384,22 @@ def _verify_file(variant, spec, local, got_sha, got_size, sha, size, promised_by
             raise IntegrityError(variant.id, spec.path, "git blob id (the hub's ETag)", transfer.hub_git_sha1, got_git)
 
 
-def _format_checks(catalog: Catalog, variant: Variant, arrived: dict[str, _Arrived]) -> None:
-    """Structural checks of the outputs that are downloaded files, before anything is stored."""
+def _format_checks(catalog: Catalog, store: Store, variant: Variant, arrived: dict[str, _Arrived], expected) -> None:
+    """Structural checks of every output, before anything is stored. They run on the file whether it
+    arrived now or was already in the store (shared with another variant, which may check less), and
+    an output that is none of the downloaded files is a failure, never a skip."""
     for output in variant.outputs:
         item = arrived.get(output.path)
-        if item is None:
-            continue  # already in the store, checked when it entered
-        problems = run_structural_checks(catalog, variant, output, item.local)
+        if item is not None:
+            local = item.local
+        elif output.path in expected and expected[output.path][0]:
+            local = store.blob_path(expected[output.path][0])
+        else:
+            raise FormatCheckError(
+                f"{variant.id}'s output {output.path} is none of the files it downloads, so its checks cannot run. Nothing was stored.",
+                fix="The manifest is wrong: report it to its maintainers (`zoo manifest validate` names the key).",
+            )
+        problems = run_structural_checks(catalog, variant, output, local, pulled=True)
         if problems:
             raise FormatCheckError(
                 f"{output.path} of {variant.id} downloaded with the right bytes count but fails its format checks: "
@@ -399,7 +408,9 @@ def _format_checks(catalog: Catalog, variant: Variant, arrived: dict[str, _Arriv
             )
 
 
-def run_structural_checks(catalog: Catalog, variant: Variant, output, path: Path) -> list[str]:
+def run_structural_checks(catalog: Catalog, variant: Variant, output, path: Path, *, pulled: bool = False) -> list[str]:
+    """Problems the output's structural checks find. A check no plugin provides is a problem; so is,
+    on a pull (`pulled`), a check that runs the model, which a build runs in its toolchain instead."""
     problems = []
     for check in output.checks:
         verifier = catalog.component("verifier", check)
@@ -407,7 +418,9 @@ def run_structural_checks(catalog: Catalog, variant: Variant, output, path: Path
             problems.append(f"check '{check}' is not provided by any loaded plugin")
             continue
         if verifier.runs_model:
-            continue  # runs in its toolchain at build time, not on every pull or verify
+            if pulled:
+                problems.append(f"check '{check}' runs the model, which zoo pull cannot do")
+            continue
         problems += [f"{check}: {p}" for p in verifier.check(path, variant, output)]
     return problems
 

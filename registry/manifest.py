@@ -424,7 +424,7 @@ class Variant(StrictModel):
             return getattr(model, name) if value is None else value
 
         lora = spec.lora if spec.lora is not None else (model.lora if spec.backend == "gpu" else None)
-        outputs = spec.outputs or [OutputSpec(path=f"{spec.id}.{spec.format}", checks=list(DEFAULT_CHECKS[spec.format]))]
+        files, recipe = pick("files"), pick("recipe")
         return cls(
             id=spec.id,
             family=manifest.family,
@@ -440,16 +440,39 @@ class Variant(StrictModel):
             min_device_ram_mb=pick("min_device_ram_mb"),
             inference=pick("inference"),
             source=pick("source"),
-            files=pick("files"),
-            recipe=pick("recipe"),
+            files=files,
+            recipe=recipe,
             bundle=pick("bundle"),
             lora=lora,
-            outputs=outputs,
+            outputs=_effective_outputs(spec, files, recipe),
             notes=model.notes,
             expect=model.expect | (spec.expect or {}),
             plugin=plugin,
             manifest_path=manifest_path,
         )
+
+
+def _effective_outputs(spec: VariantSpec, files: list[FileSpec], recipe: Recipe | None) -> list[OutputSpec]:
+    """The outputs a variant's checks run on, each main output carrying its format's structural checks.
+
+    A ready-made variant's outputs default to the weights files it downloads (files on the hub are
+    rarely named `<id>.<format>`, and an output naming no real file would be checked never); a
+    built variant's default to `<id>.<format>`. Whatever the manifest lists, the main output also
+    runs its format's checks: a variant whose format has a verifier never goes unverified.
+    """
+    fmt = spec.format
+    if spec.outputs:
+        outputs = list(spec.outputs)
+    elif recipe is None:
+        weights = sorted((f for f in files if f.role == "weights"), key=lambda f: not f.path.endswith(f".{fmt}"))
+        outputs = [OutputSpec(path=f.path) for f in weights] or [OutputSpec(path=f"{spec.id}.{fmt}")]
+    else:
+        outputs = [OutputSpec(path=f"{spec.id}.{fmt}")]
+    main = outputs[0]
+    if main.path.endswith(f".{fmt}"):
+        missing = [c for c in DEFAULT_CHECKS[fmt] if c not in main.checks]
+        outputs[0] = main.model_copy(update={"checks": missing + list(main.checks)})
+    return outputs
 
 
 # --------------------------------------------------------------------------- loading
@@ -613,6 +636,16 @@ def _cross_checks(manifest: Manifest) -> list[ManifestProblem]:
             names = [f.path for f in variant.files]
             for dup in sorted({n for n in names if names.count(n) > 1}):
                 problems.append(ManifestProblem(f"{vpath}.files", f"'{dup}' is listed twice", "list each file once"))
+            if variant.recipe is None:
+                for o, output in enumerate(variant.outputs):
+                    if output.path not in names:
+                        where = f"{vpath}.outputs[{o}].path" if spec.outputs else f"{vpath}.files"
+                        problems.append(ManifestProblem(
+                            where,
+                            f"the output '{output.path}' is none of the files this ready-made variant downloads "
+                            f"({', '.join(names) or 'none'}), so its checks could never run",
+                            "name the downloaded file in outputs (or list it in files)",
+                        ))
             first = variant.outputs[0].path
             if not first.endswith(f".{variant.format}"):
                 problems.append(
