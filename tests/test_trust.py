@@ -518,3 +518,21 @@ def test_an_output_that_names_no_downloaded_file_is_refused_everywhere(tmp_path,
     env = {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_community"}
     check = zoo("plugins", "check", "zoo_community", env=env)
     assert check.returncode != 0 and "none of the files" in check.stdout + check.stderr
+
+
+# ---------------------------------------------------------------------------- 3. a generation check needs generated text
+
+
+def test_the_gpt2_generation_check_fails_when_nothing_follows_the_prompt(monkeypatch):
+    import sys
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "plugins" / "runners"))
+    from tflite_generate import generation_problems
+
+    prompt = "My trip to Yosemite was"
+    assert generation_problems(prompt, prompt + " amazing") == []
+    [empty] = generation_problems(prompt, prompt)
+    assert "no token after the prompt" in empty
+    assert generation_problems(prompt, prompt + "  \n", reference=prompt + "  \n")  # equal to the reference, still empty
+    assert "does not start with the prompt" in generation_problems(prompt, "something else")[0]
+    sys.modules.pop("tflite_generate", None)

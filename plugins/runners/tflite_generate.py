@@ -1,8 +1,9 @@
 """Run a GPT-2 TFLite model with the TFLite interpreter and TF-Text's custom ops (tensorflow-2.19 toolchain).
 
 TF 2.19's Python interpreter runs the SELECT_TF_OPS model (TF 2.21's has no Flex delegate). In
-verify mode the text must be non-empty and start with the prompt, and for float32 equal the Keras
-model's own greedy generate() on the same preset.
+verify mode the text must start with the prompt and continue it (at least one generated token:
+a model that returns the prompt alone generated nothing), and for float32 equal the Keras model's
+own greedy generate() on the same preset.
 """
 
 import json
@@ -38,6 +39,18 @@ def keras_text(preset, prompt, max_length):
     return model.generate(prompt, max_length=max_length)  # keras-hub decodes with errors="replace" too
 
 
+def generation_problems(prompt, got, reference=None):
+    """What is wrong with the text the model returned for `prompt` (an empty list when nothing is)."""
+    if not got.startswith(prompt):
+        return [f"the TFLite model's text {got[:80]!r} does not start with the prompt {prompt!r}"]
+    problems = []
+    if not got[len(prompt):].strip():
+        problems.append(f"the TFLite model generated no token after the prompt {prompt!r} (it returned {got[:80]!r})")
+    if reference is not None and got != reference:
+        problems.append(f"the TFLite model generated {got!r}, but the Keras model's greedy text is {reference!r}")
+    return problems
+
+
 def main():
     request = json.loads(Path(sys.argv[1]).read_text())
     prompt = request["prompt"]
@@ -45,16 +58,8 @@ def main():
     if request["mode"] == "run":
         emit("result", data={"text": got[len(prompt):] if got.startswith(prompt) else got})
         return
-    problems = []
-    if not got.strip():
-        problems.append(f"the TFLite model generated nothing for {prompt!r}")
-    elif not got.startswith(prompt):
-        problems.append(f"the TFLite model's text {got[:80]!r} does not start with the prompt {prompt!r}")
-    reference = None
-    if request["quantization"] == "fp32":
-        reference = keras_text(request["preset"], prompt, request["max_length"])
-        if got != reference:
-            problems.append(f"the TFLite model generated {got!r}, but the Keras model's greedy text is {reference!r}")
+    reference = keras_text(request["preset"], prompt, request["max_length"]) if request["quantization"] == "fp32" else None
+    problems = generation_problems(prompt, got, reference)
     emit("result", data={"prompt": prompt, "generated": got, "reference": reference, "problems": problems,
                          "size_bytes": Path(request["artifact"]).stat().st_size})
 
