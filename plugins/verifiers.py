@@ -75,7 +75,7 @@ class MediaPipeMetadata(Verifier):
             if rank != output.expect["lora_rank"]:
                 problems.append(f"its lora_rank metadata is {rank}, expected {output.expect['lora_rank']}")
             return problems  # a LoRA file holds adapter weights only
-        if not meta.get("spm_vocab_model"):
+        if not info.metadata_sizes.get("spm_vocab_model"):
             problems.append("no tokenizer ('spm_vocab_model' metadata)")
         shape = EXPECTED_SHAPES.get(found or "")
         if shape:
@@ -113,49 +113,86 @@ def _missing_tensors(names: list[str], layers: int) -> list[str]:
     return problems
 
 
+MAX_ZIP_MEMBERS = 1000
+"""A .task holds a handful of members; a central directory listing more is refused before it is parsed."""
+
+
+def _zip_entry_count(fh) -> int | None:
+    """The entry count the zip's end-of-central-directory record claims (zip64 included), None if absent."""
+    import struct
+
+    size = fh.seek(0, 2)
+    fh.seek(max(0, size - (1 << 16) - 22))
+    tail = fh.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        return None
+    count = struct.unpack_from("<H", tail, at + 10)[0]
+    if count == 0xFFFF:
+        locator = tail.rfind(b"PK\x06\x07", 0, at)
+        if locator < 0 or locator + 20 > len(tail):
+            return None
+        (record,) = struct.unpack_from("<Q", tail, locator + 8)
+        fh.seek(record)
+        head = fh.read(56)
+        if len(head) < 56 or head[:4] != b"PK\x06\x06":
+            return None
+        count = struct.unpack_from("<Q", head, 32)[0]
+    return count
+
+
 class TaskBundle(Verifier):
     name = "task-bundle"
-    description = "A .task is a zip holding TF_LITE_PREFILL_DECODE, TOKENIZER_MODEL and METADATA, with safe member names."
+    description = (
+        "A .task is a zip holding TF_LITE_PREFILL_DECODE (a TFLite flatbuffer), TOKENIZER_MODEL and METADATA, "
+        "with safe, unique member names; read by offset, never unpacked."
+    )
     formats = ("task",)
 
     def check(self, path, variant, output):
         problems: list[str] = []
         try:
-            with zipfile.ZipFile(path) as bundle:
-                names = bundle.namelist()
-                for name in names:
-                    parts = PurePosixPath(name).parts
-                    if name.startswith("/") or "\\" in name or ".." in parts:
-                        problems.append(f"member '{name}' would escape the bundle (zip-slip)")
-                missing = [m for m in TASK_MEMBERS if m not in names]
-                if missing:
-                    problems.append(f"missing members {', '.join(missing)}")
-                elif bundle.read("TF_LITE_PREFILL_DECODE")[4:8] != b"TFL3":
-                    problems.append("TF_LITE_PREFILL_DECODE is not a TFLite flatbuffer")
-        except (zipfile.BadZipFile, OSError) as exc:
+            with open(path, "rb") as fh:
+                count = _zip_entry_count(fh)
+                if count is None:
+                    return ["not a readable zip (no end-of-central-directory record)"]
+                if count > MAX_ZIP_MEMBERS:
+                    return [f"its zip directory claims {count} members; a .task has a handful"]
+                with zipfile.ZipFile(fh) as bundle:
+                    names = bundle.namelist()
+                    for name in names:
+                        parts = PurePosixPath(name).parts
+                        if name.startswith("/") or "\\" in name or ".." in parts:
+                            problems.append(f"member '{name[:200]}' would escape the bundle (zip-slip)")
+                    duplicated = sorted({n for n in names if names.count(n) > 1})
+                    if duplicated:
+                        problems.append(f"members listed twice: {', '.join(d[:80] for d in duplicated[:3])}")
+                    missing = [m for m in TASK_MEMBERS if m not in names]
+                    if missing:
+                        problems.append(f"missing members {', '.join(missing)}")
+                    else:
+                        with bundle.open("TF_LITE_PREFILL_DECODE") as member:  # 8 bytes, not the whole member
+                            if member.read(8)[4:8] != b"TFL3":
+                                problems.append("TF_LITE_PREFILL_DECODE is not a TFLite flatbuffer")
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError, OSError, RuntimeError) as exc:
             problems.append(f"not a readable zip: {exc}")
+        except Exception as exc:  # zlib.error and the like: a damaged member is a finding, not a crash
+            problems.append(f"not a readable zip ({type(exc).__name__}: {exc})")
         return problems
 
 
 class LiteRTLMBundle(Verifier):
     name = "litertlm-bundle"
-    description = "A .litertlm container: the LITERTLM magic, a known major version, and a body after the header."
+    description = (
+        "A .litertlm container: the LITERTLM magic, major version 1, a header inside the file, sections inside its "
+        "body that do not overlap, and a TFLiteModel section that is a TFLite flatbuffer."
+    )
     formats = ("litertlm",)
 
     def check(self, path, variant, output):
-        import struct
+        from registry import litertlm
 
-        with open(path, "rb") as fh:
-            head = fh.read(32)
-            size = fh.seek(0, 2)
-        if head[:8] != b"LITERTLM":
-            return ["not a .litertlm file (no LITERTLM magic)"]
-        (major,) = struct.unpack_from("<I", head, 8)
-        if major != 1:
-            return [f"unknown .litertlm major version {major}"]
-        if size <= 64:
-            return ["the .litertlm file has no sections"]
-        return []
+        return litertlm.problems(path)
 
 
 class TFLiteSignatures(Verifier):

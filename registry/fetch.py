@@ -421,7 +421,11 @@ def run_structural_checks(catalog: Catalog, variant: Variant, output, path: Path
             if pulled:
                 problems.append(f"check '{check}' runs the model, which zoo pull cannot do")
             continue
-        problems += [f"{check}: {p}" for p in verifier.check(path, variant, output)]
+        try:
+            found = verifier.check(path, variant, output)
+        except Exception as exc:  # noqa: BLE001 - a check that breaks on a file has not passed it
+            found = [f"the check could not read the file ({type(exc).__name__}: {str(exc)[:200]})"]
+        problems += [f"{check}: {p}" for p in found]
     return problems
 
 

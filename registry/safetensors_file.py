@@ -14,20 +14,38 @@ from pathlib import Path
 from .errors import ZooError
 
 
+MAX_HEADER = 32 << 20
+"""A model's header is a few hundred KB; a claim above this is refused before reading it."""
+
+
 def read_header(path: Path) -> tuple[dict, int]:
-    """(header without __metadata__, offset where the data starts)."""
+    """(header without __metadata__, offset where the data starts); every tensor's span is checked."""
+    def refuse(why: str) -> ZooError:
+        return ZooError(f"{path} is not a safetensors file ({why}).", fix="Pass the adapter_model.safetensors file.")
+
     with open(path, "rb") as fh:
+        size = fh.seek(0, 2)
+        fh.seek(0)
         raw = fh.read(8)
         if len(raw) != 8:
-            raise ZooError(f"{path} is not a safetensors file (too short).", fix="Pass the adapter_model.safetensors file.")
+            raise refuse("too short")
         (length,) = struct.unpack("<Q", raw)
-        if length > 100_000_000:
-            raise ZooError(f"{path} is not a safetensors file (header of {length} bytes).", fix="Pass the adapter_model.safetensors file.")
+        if length > min(MAX_HEADER, size - 8):
+            raise refuse(f"a header of {length} bytes in a file of {size}")
         try:
             header = json.loads(fh.read(length))
-        except ValueError:
-            raise ZooError(f"{path} is not a safetensors file (unreadable header).", fix="Pass the adapter_model.safetensors file.") from None
+        except (ValueError, RecursionError):
+            raise refuse("unreadable header") from None
+    if not isinstance(header, dict):
+        raise refuse("its header is not a table of tensors")
     header.pop("__metadata__", None)
+    data_size = size - 8 - length
+    for name, spec in header.items():
+        offsets = spec.get("data_offsets") if isinstance(spec, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)
+                and 0 <= offsets[0] <= offsets[1] <= data_size and isinstance(spec.get("dtype"), str)
+                and isinstance(spec.get("shape"), list)):
+            raise refuse(f"tensor '{str(name)[:80]}' has no valid dtype, shape and data offsets inside the file")
     return header, 8 + length
 
 

@@ -36,6 +36,18 @@ class NotTFLite(ValueError):
     """The bytes are not a TFLite flatbuffer (or are truncated or corrupt)."""
 
 
+# What a hostile file may make the reader hold, whatever its tables claim. Real LLM files have a
+# few thousand tensors with names under 200 bytes, and metadata values of a few MB (a tokenizer).
+MAX_NAME_BYTES = 4096
+MAX_NAMES_TOTAL = 16 << 20
+"""All strings read from one file together (names repeated by pointing many tables at one)."""
+MAX_TABLES = 1 << 20
+"""Entries of one vector of tables."""
+MAX_METADATA_VALUE = 32 << 20
+"""A metadata value larger than this is recorded by size only (its bytes are never copied)."""
+MAX_METADATA_TOTAL = 48 << 20
+
+
 @dataclass
 class TFLiteInfo:
     version: int
@@ -44,14 +56,21 @@ class TFLiteInfo:
     operator_count: int = 0
     signature_keys: list[str] = field(default_factory=list)
     metadata: dict[str, bytes] = field(default_factory=dict)
+    """Metadata values up to MAX_METADATA_VALUE bytes (each distinct entry copied once)."""
+    metadata_sizes: dict[str, int] = field(default_factory=dict)
+    """Every metadata value's size, including those too large to copy."""
     metadata_buffer_index: dict[str, int] = field(default_factory=dict)
     """Each metadata entry's raw `buffer` field (MediaPipe keeps its model type there)."""
 
 
-class _Reader:
+class FlatReader:
+    """Reads flatbuffer tables by offset over bytes or an mmap; every offset and length is checked
+    against the buffer, and strings against a budget, so no input can make it read or hold more."""
+
     def __init__(self, buf) -> None:
         self.buf = buf
         self.size = len(buf)
+        self.string_budget = MAX_NAMES_TOTAL
 
     def _u(self, fmt: str, pos: int) -> int:
         width = struct.calcsize(fmt)
@@ -92,6 +111,8 @@ class _Reader:
 
     def tables(self, table: int, index: int) -> list[int]:
         start, length = self.vector(table, index)
+        if length > MAX_TABLES or start + 4 * length > self.size:
+            raise NotTFLite(f"a vector claims {length} tables: more than the file holds, or any model has")
         return [self.deref(start + 4 * i) for i in range(length)]
 
     def string(self, table: int, index: int) -> str:
@@ -102,6 +123,11 @@ class _Reader:
         length = self._u("<I", start)
         if start + 4 + length > self.size:
             raise NotTFLite("a string runs past the end of the file: truncated or corrupt")
+        if length > MAX_NAME_BYTES:
+            raise NotTFLite(f"a name of {length} bytes: no model has one")
+        self.string_budget -= length
+        if self.string_budget < 0:
+            raise NotTFLite(f"its names add up to more than {MAX_NAMES_TOTAL >> 20} MiB: no model has that many")
         return bytes(self.buf[start + 4 : start + 4 + length]).decode("utf-8", "replace")
 
 
@@ -109,7 +135,7 @@ def read_bytes(buf) -> TFLiteInfo:
     """Parse a TFLite flatbuffer held in `buf` (bytes, or an mmap)."""
     if len(buf) < 8 or bytes(buf[4:8]) != IDENTIFIER:
         raise NotTFLite("the file identifier at bytes 4..8 is not TFL3")
-    r = _Reader(buf)
+    r = FlatReader(buf)
     model = r.deref(0)
     info = TFLiteInfo(version=r.scalar(model, 0, "<I"))
     for subgraph in r.tables(model, 2):
@@ -117,6 +143,8 @@ def read_bytes(buf) -> TFLiteInfo:
         info.tensor_names += [r.string(tensor, 3) for tensor in r.tables(subgraph, 0)]
         info.operator_count += r.vector(subgraph, 3)[1]
     buffers = r.tables(model, 4)
+    copied: dict[tuple[int, int], bytes] = {}  # many entries may name one buffer: copy it once
+    budget = MAX_METADATA_TOTAL
     for entry in r.tables(model, 6):
         name, index = r.string(entry, 0), r.scalar(entry, 1, "<I")
         info.metadata_buffer_index[name] = index
@@ -124,14 +152,19 @@ def read_bytes(buf) -> TFLiteInfo:
             continue  # not a buffer reference (see LLM_MODEL_TYPES)
         buffer = buffers[index]
         start, length = r.vector(buffer, 0)
-        if length:
-            data = bytes(buf[start : start + length])
-        else:  # models over 2 GB keep buffer bytes after the flatbuffer, at offset/size
-            offset, size = r.scalar(buffer, 1, "<Q"), r.scalar(buffer, 2, "<Q")
-            if offset + size > len(buf):
-                raise NotTFLite(f"metadata '{name}' lies past the end of the file: truncated")
-            data = bytes(buf[offset : offset + size])
-        info.metadata[name] = data
+        if not length:  # models over 2 GB keep buffer bytes after the flatbuffer, at offset/size
+            start, length = r.scalar(buffer, 1, "<Q"), r.scalar(buffer, 2, "<Q")
+            if start + length > len(buf):
+                raise NotTFLite(f"metadata '{name[:80]}' lies past the end of the file: truncated")
+        info.metadata_sizes[name] = length
+        if length > MAX_METADATA_VALUE:
+            continue
+        if (start, length) not in copied:
+            budget -= length
+            if budget < 0:
+                raise NotTFLite(f"its metadata adds up to more than {MAX_METADATA_TOTAL >> 20} MiB")
+            copied[(start, length)] = bytes(buf[start : start + length])
+        info.metadata[name] = copied[(start, length)]
     info.signature_keys = [r.string(sig, 2) for sig in r.tables(model, 7)]
     return info
 
@@ -144,8 +177,8 @@ def read(path: Path) -> TFLiteInfo:
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             try:
                 return read_bytes(mm)
-            except struct.error as exc:
-                raise NotTFLite(f"corrupt flatbuffer ({exc})") from None
+            except (struct.error, RecursionError, OverflowError, IndexError) as exc:
+                raise NotTFLite(f"corrupt flatbuffer ({type(exc).__name__}: {exc})") from None
 
 
 def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -153,6 +186,8 @@ def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
     while True:
         if pos >= len(buf):
             raise NotTFLite("truncated protobuf")
+        if shift > 63:
+            raise NotTFLite("a protobuf varint longer than 10 bytes")
         byte = buf[pos]
         pos += 1
         value |= (byte & 0x7F) << shift
@@ -172,6 +207,8 @@ def proto_fields(buf: bytes) -> dict[int, list]:
             value, pos = read_varint(buf, pos)
         elif wire == 2:
             length, pos = read_varint(buf, pos)
+            if pos + length > len(buf):
+                raise NotTFLite("a protobuf field runs past the end of its message")
             value, pos = bytes(buf[pos : pos + length]), pos + length
         elif wire == 5:
             value, pos = bytes(buf[pos : pos + 4]), pos + 4

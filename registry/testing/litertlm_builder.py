@@ -1,0 +1,58 @@
+"""Build small .litertlm containers for tests, laid out as LiteRT-LM's builder lays them out.
+
+Magic `LITERTLM`, version (1, 7, 0), the header's end offset at byte 24, a `LiteRTLMMetaData`
+FlatBuffer from byte 32 (field 1: SectionMetadata, whose field 0 lists SectionObject tables with
+begin/end offsets and a data type), then each section's bytes at an aligned offset. The layout
+was checked against litert-lm-builder 0.18.1's own output. Needs `flatbuffers` (a test dependency).
+"""
+
+from __future__ import annotations
+
+import struct
+
+TFLITE_MODEL = 3
+SP_TOKENIZER = 4
+
+
+def build_litertlm(sections: list[tuple[int, bytes]], *, align: int = 64, spans: list[tuple[int, int]] | None = None) -> bytes:
+    """A .litertlm holding `sections` (data type, bytes); `spans` overrides the offsets the header claims."""
+    import flatbuffers
+
+    def header(offsets: list[tuple[int, int]]) -> bytes:
+        b = flatbuffers.Builder(1024)
+        objects = []
+        for (data_type, _), (begin, end) in zip(sections, offsets):
+            b.StartObject(4)
+            b.PrependUint64Slot(1, begin, 0)
+            b.PrependUint64Slot(2, end, 0)
+            b.PrependUint8Slot(3, data_type, 0)
+            objects.append(b.EndObject())
+        b.StartVector(4, len(objects), 4)
+        for obj in reversed(objects):
+            b.PrependUOffsetTRelative(obj)
+        vector = b.EndVector()
+        b.StartObject(1)
+        b.PrependUOffsetTRelativeSlot(0, vector, 0)
+        section_metadata = b.EndObject()
+        b.StartObject(2)
+        b.PrependUOffsetTRelativeSlot(1, section_metadata, 0)
+        b.Finish(b.EndObject())
+        return bytes(b.Output())
+
+    def up(n: int) -> int:
+        return -(-n // align) * align
+
+    # Lay the header out once with non-zero placeholders (a zero would be left out as the default) to
+    # learn where the body starts, then with the real offsets: the same size either way.
+    body_start = up(32 + len(header([(1 << 40, 1 << 40)] * len(sections))))
+    offsets, position = [], body_start
+    for _, data in sections:
+        offsets.append((position, position + len(data)))
+        position = up(position + len(data))
+    meta = header(spans or offsets)
+    out = bytearray(b"LITERTLM" + struct.pack("<3I", 1, 7, 0) + b"\0" * 4 + struct.pack("<Q", 32 + len(meta)) + meta)
+    assert len(out) <= body_start, "the header outgrew its placeholder layout"
+    out += b"\0" * (body_start - len(out))
+    for (_, data), (begin, _) in zip(sections, offsets):
+        out += b"\0" * (begin - len(out)) + data
+    return bytes(out)
