@@ -21,6 +21,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -183,12 +184,47 @@ class Store:
     def blob_path(self, digest: str) -> Path:
         return self.blobs / digest
 
-    def has_blob(self, digest: str, size: int | None = None) -> bool:
+    def blob_stat(self, digest: str) -> os.stat_result | None:
+        """The blob's own lstat when it is a regular file; None when it is missing or anything else.
+
+        A link (to an outside copy, to /dev/zero), a FIFO or a device in blobs/ was not put there by
+        zoo: it counts as missing, is never followed or opened, and a repair replaces it.
+        """
         try:
-            st = self.blob_path(digest).stat()
+            st = os.lstat(self.blob_path(digest))
+        except OSError:
+            return None
+        return st if stat.S_ISREG(st.st_mode) else None
+
+    def has_blob(self, digest: str, size: int | None = None) -> bool:
+        st = self.blob_stat(digest)
+        return st is not None and (size is None or st.st_size == size)
+
+    def blob_sha256(self, digest: str) -> str | None:
+        """The sha256 of the blob's bytes, read without following a link or blocking on a FIFO; None if it is no regular file."""
+        import hashlib
+
+        try:
+            fd = os.open(self.blob_path(digest), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            os.set_blocking(fd, True)
+            with open(fd, "rb", closefd=False) as fh:
+                return hashlib.file_digest(fh, "sha256").hexdigest()
+        finally:
+            os.close(fd)
+
+    def linked_correctly(self, entry: "Entry", f: "EntryFile") -> bool:
+        """Whether the artifact's name for `f` is a regular file that is its blob (the same inode)."""
+        blob = self.blob_stat(f.sha256)
+        try:
+            link = os.lstat(self.artifact_dir(entry.id) / f.path)
         except OSError:
             return False
-        return size is None or st.st_size == size
+        return blob is not None and stat.S_ISREG(link.st_mode) and (link.st_ino, link.st_dev) == (blob.st_ino, blob.st_dev)
 
     def add_blob(self, source: Path, digest: str) -> Path:
         """Move verified bytes zoo wrote itself (a download, a copy, a build output) into the store.
@@ -382,8 +418,8 @@ class Store:
 
     @staticmethod
     def stat_fingerprint(path: Path) -> list[int]:
-        st = path.stat()
-        return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+        st = os.lstat(path)
+        return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_mode]
 
     def record_fingerprints(self, digests: dict[str, list[int]]) -> None:
         with self.lock("fingerprints"):

@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .download import file_sha256
 from .store import Entry, Store
 
 
@@ -46,18 +45,22 @@ class VerifyReport:
 
 
 def _check_file(store: Store, entry: Entry, f, fingerprints: dict, full: bool) -> tuple[FileReport, list[int] | None]:
+    """lstat only, and open only regular files: a blob swapped for a link, a FIFO or /dev/zero is
+    reported, never followed, hashed forever or waited on."""
     blob = store.blob_path(f.sha256)
     link = store.artifact_dir(entry.id) / f.path
-    if not blob.exists():
+    if store.blob_stat(f.sha256) is None:
+        if os.path.lexists(blob):
+            return FileReport(f.path, f.sha256, False, "its blob is not a regular file (a link, FIFO or device replaced it)"), None
         return FileReport(f.path, f.sha256, False, "its blob is missing from the store"), None
-    if not link.exists() or not os.path.samefile(blob, link):
+    if not store.linked_correctly(entry, f):
         return FileReport(f.path, f.sha256, False, f"{link} is missing or is no longer the stored file"), None
     stamp = store.stat_fingerprint(blob)
     if not full and fingerprints.get(f.sha256) == stamp:
         return FileReport(f.path, f.sha256, True, from_fingerprint=True), None
     if stamp[0] != f.size:
         return FileReport(f.path, f.sha256, False, f"size is {stamp[0]} bytes, expected {f.size}"), None
-    got = file_sha256(blob)
+    got = store.blob_sha256(f.sha256)
     if got != f.sha256:
         return FileReport(f.path, f.sha256, False, f"sha256 is {got}, expected {f.sha256}"), None
     return FileReport(f.path, f.sha256, True), stamp
@@ -92,7 +95,7 @@ def fingerprint_state(store: Store, entry: Entry, fingerprints: dict) -> str:
     """'verified' when every blob still matches the fingerprint recorded when it was last hashed."""
     for f in entry.files:
         blob = store.blob_path(f.sha256)
-        if not blob.exists():
+        if store.blob_stat(f.sha256) is None:
             return "missing"
         if fingerprints.get(f.sha256) != store.stat_fingerprint(blob):
             return "changed"
@@ -104,7 +107,7 @@ def find_entry_for_path(store: Store, path: Path) -> tuple[Entry, str] | None:
     resolved = path.resolve()
     for entry in store.entries():
         for f in entry.files:
-            blob = store.blob_path(f.sha256)
-            if blob.exists() and os.path.samefile(blob, resolved):
+            blob = store.blob_stat(f.sha256)
+            if blob is not None and resolved.exists() and (blob.st_ino, blob.st_dev) == (resolved.stat().st_ino, resolved.stat().st_dev):
                 return entry, f.path
     return None

@@ -536,3 +536,39 @@ def test_the_gpt2_generation_check_fails_when_nothing_follows_the_prompt(monkeyp
     assert generation_problems(prompt, prompt + "  \n", reference=prompt + "  \n")  # equal to the reference, still empty
     assert "does not start with the prompt" in generation_problems(prompt, "something else")[0]
     sys.modules.pop("tflite_generate", None)
+
+
+# ---------------------------------------------------------------------------- 8. verify and repair never follow what replaced a file
+
+
+@pytest.mark.parametrize("damage", ["artifact-deleted", "blob-links-outside", "blob-is-dev-zero", "blob-is-fifo"])
+def test_verify_and_repair_detect_and_mend_a_swapped_file_without_hanging(tmp_path, zoo, damage):
+    env, _ = _pulled_local(tmp_path, zoo)
+    store = Path(os.environ["ZOO_HOME"]) / "store"
+    entry = json.loads((store / "entries" / "localmodel-cpu-fp32.json").read_text())
+    [f] = entry["files"]
+    blob = store / "blobs" / "sha256" / f["sha256"]
+    artifact = store / "artifacts" / "localmodel-cpu-fp32" / f["path"]
+    good = blob.read_bytes()
+    if damage == "artifact-deleted":
+        artifact.unlink()
+    else:
+        os.chmod(blob, 0o644)
+        blob.unlink()
+        if damage == "blob-links-outside":
+            outside = tmp_path / "outside-copy"
+            outside.write_bytes(good)
+            blob.symlink_to(outside)
+        elif damage == "blob-is-dev-zero":
+            blob.symlink_to("/dev/zero")
+        else:
+            os.mkfifo(blob)
+    checked = zoo("verify", "--full", "--json", env=env, timeout=60)
+    assert checked.returncode != 0, checked.stdout
+    [report] = json.loads(checked.stdout)
+    assert not report["ok"] and report["files"][0]["problem"]
+    repaired = zoo("pull", "localmodel-cpu-fp32", "--repair", env=env, timeout=60)
+    assert repaired.returncode == 0, repaired.stderr
+    assert not blob.is_symlink() and blob.is_file() and blob.read_bytes() == good
+    assert artifact.read_bytes() == good and os.path.samefile(artifact, blob)
+    assert zoo("verify", "--full", env=env, timeout=60).returncode == 0
