@@ -147,7 +147,7 @@ class HuggingFaceSource(SourceKind):
                 f"Could not reach {constants.ENDPOINT} for {repo}/{path} ({type(exc).__name__}).",
                 fix="Check the connection (and HF_ENDPOINT if you use a mirror), then run the command again.",
             )
-        if isinstance(exc, (ValueError, KeyError, TypeError, AttributeError)):
+        if isinstance(exc, (ValueError, KeyError, TypeError, AttributeError, RecursionError)):
             # An answer that is not what the Hub API returns: garbage JSON, a wrong shape, a proxy's page.
             return NetworkError(
                 f"{constants.ENDPOINT} answered for {repo}/{path} with something that is not the Hub's API ({type(exc).__name__}).",

@@ -157,7 +157,7 @@ class KaggleSource(SourceKind):
             )
         if status == 404:
             return ZooError(f"Kaggle has no model {handle} (404).", fix="Check the handle in the manifest.")
-        if isinstance(exc, (KaggleApiHTTPError, OSError, ValueError, KeyError, TypeError, AttributeError)) \
+        if isinstance(exc, (KaggleApiHTTPError, OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError)) \
                 or "requests" in type(exc).__module__:
             # ValueError and friends: an answer that is not the JSON the SDK expects (a proxy's page, garbage).
             return NetworkError(f"Could not get {handle} from Kaggle ({type(exc).__name__}).",

@@ -238,6 +238,8 @@ def download(
     last_error: Exception | None = None
     while True:
         if expected_size is not None and offset == expected_size:
+            if offset == 0:  # an empty file has no body to append: the partial must exist all the same
+                _local_write(os.close, _local_write(os.open, partial, os.O_WRONLY | os.O_CREAT, 0o644))
             return DownloadResult(hasher.hexdigest(), offset, resumed_from)
         request_headers = urllib3.HTTPHeaderDict({"Accept-Encoding": "identity", "User-Agent": f"zoo/{__version__}"})
         request_headers.update(headers or {})  # case-insensitive: the hub client's user-agent wins

@@ -203,7 +203,13 @@ class DiskError(ZooError):
 
     @classmethod
     def from_os_error(cls, exc: OSError) -> DiskError | None:
-        """A DiskError when the disk is full or read-only; None for any other OSError (a bug)."""
+        """A DiskError when the disk is full or read-only, or a file's permissions refuse zoo; None for
+        any other OSError (a bug)."""
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return cls(
+                f"zoo may not use {exc.filename or 'a file it needs'}: {exc.strerror or exc}.",
+                fix="Check the permissions of ZOO_HOME and the files in it (`ls -l`), or set ZOO_HOME to a folder you own.",
+            )
         return cls.writing(exc) if exc.errno in cls.FULL_OR_READ_ONLY else None
 
 

@@ -228,3 +228,10 @@ def test_tokens_never_reach_a_builds_output_or_provenance(tmp_path, zoo):
     assert any(p.name == "provenance.json" for p in files)
     for data in texts + [p.read_bytes().decode("latin-1") for p in files]:
         assert scenarios.HF_TOKEN not in data and scenarios.KAGGLE_TOKEN not in data
+
+
+def test_a_hub_answering_garbage_gives_clear_errors_and_stores_nothing(tmp_path):
+    """300 pulls (Hugging Face and Kaggle) against a server answering every endpoint with randomized garbage."""
+    figures = scenarios.garbage_hub(tmp_path, cases=300)
+    assert figures["internal_errors"] == [], figures["internal_errors"][:3]
+    assert figures["cases"] == 300 and figures["succeeded"] == 0 and figures["stored_after_failure"] == 0
