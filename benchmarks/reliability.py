@@ -47,6 +47,42 @@ def fuzz_manifests(count: int = 2000, seed: int = 3) -> dict:
     return {"manifests": count, "rejected_with_clear_errors": rejected, "accepted": accepted, "tracebacks": tracebacks}
 
 
+def hostile_files(count: int = 1000, seed: int = 13) -> dict:
+    """Random truncations, bit flips and oversized fields on a valid file of each format; and four bombs."""
+    import json as _json
+    import subprocess
+
+    import test_hostile_files as hostile
+    from registry.catalog import Catalog
+
+    catalog = Catalog.load()
+    rng = random.Random(seed)
+    exceptions = findings = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for _ in range(count):
+            fmt = rng.choice(sorted(hostile.SAMPLES))
+            kind = rng.choice(["truncate", "flip", "huge"])
+            mutation = {"truncate": ("truncate", rng.random()),
+                        "flip": ("flip", [(rng.random(), rng.randrange(8)) for _ in range(rng.randint(1, 8))]),
+                        "huge": ("huge", rng.random(), rng.choice([b"\xff" * 4, b"\xff" * 8, b"\x00\x00\x00\x80"]))}[kind]
+            try:
+                findings += bool(hostile._run_checks(catalog, fmt, hostile._mutate(hostile.SAMPLES[fmt][0], mutation), tmp))
+            except Exception:  # noqa: BLE001 - exactly what is counted
+                exceptions += 1
+        growth = {}
+        for name, make, check, variant in [("metadata", hostile._metadata_bomb, "mediapipe-metadata", "gemma-2b-it-gpu-int4"),
+                                           ("zip", hostile._zip_bomb, "task-bundle", "zoo-demo-cpu-int8"),
+                                           ("names", hostile._names_bomb, "tflite-flatbuffer", "gpt2-cpu-int8"),
+                                           ("litertlm", hostile._litertlm_bomb, "litertlm-bundle", "-")]:
+            path = tmp / f"bomb-{name}"
+            path.write_bytes(make())
+            out = subprocess.run([sys.executable, "-c", hostile.BOMB_CHECK, str(path), check, variant], capture_output=True,
+                                 text=True, cwd=REPO, check=True).stdout
+            growth[name] = _json.loads(out)["grew_kb"] / 1024
+    return {"mutations": count, "exceptions": exceptions, "with_findings": findings, "bomb_growth_mb": growth}
+
+
 def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,6 +111,18 @@ def main() -> None:
                          f"{disk['partial_files_left']} partial files left, {disk['entries']} entries"))
         except PermissionError as exc:
             rows.append(("full disk during pull", "not measured", f"cannot mount a small file system: {exc}"))
+        trust = scenarios.trust_classes(tmp / "trust")
+        for name, row in trust.items():
+            rows.append((f"trust: {name}", ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in row.items()), ""))
+        confusion = scenarios.url_confusion(tmp / "urls")
+        rows.append((f"trust: {confusion['forms']} redirect URL-confusion forms", f"{confusion['tokens_to_other_origin']} tokens to another origin",
+                     f"{confusion['refused']} refused"))
+        files = hostile_files()
+        rows.append((f"trust: {files['mutations']} hostile .bin/.tflite/.task/.litertlm", f"{files['exceptions']} exceptions",
+                     f"{files['with_findings']} with findings; bombs grew RSS by at most {max(files['bomb_growth_mb'].values()):.0f} MB"))
+        garbage = scenarios.garbage_hub(tmp / "garbage", cases=300)
+        rows.append(("trust: 300 pulls from a hub answering garbage", f"{len(garbage['internal_errors'])} internal errors",
+                     f"{garbage['stored_after_failure']} stored anything, {garbage['succeeded']} succeeded, {garbage['seconds']:.0f} s"))
         leaks = scenarios.secrets(tmp / "secrets")
         rows.append(("secrets: HF and Kaggle tokens", f"{leaks['token_occurrences']} occurrences",
                      f"in {leaks['outputs_scanned']} outputs and {leaks['files_scanned']} files under ZOO_HOME"))

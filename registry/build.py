@@ -78,7 +78,7 @@ def digest_with_cache(path: Path, cache: dict) -> str:
     return digest
 
 
-def _inside(directory: Path, rel: str) -> Path:
+def inside_directory(directory: Path, rel: str) -> Path:
     """`directory / rel` when it stays inside `directory` (links included) and is no FIFO or device.
 
     A user's --from directory is untrusted: a link in it to /etc/shadow would be hashed and handed
@@ -109,7 +109,7 @@ def local_inputs(variant: Variant, directory: Path) -> list[dict]:
         raise BuildError(f"--from {directory} is not a directory.", fix="Pass the checkpoint's directory.")
     declared = variant.files
     if declared:
-        missing = [f.path for f in declared if not _inside(directory, f.path).is_file()]
+        missing = [f.path for f in declared if not inside_directory(directory, f.path).is_file()]
         if missing:
             raise BuildError(
                 f"{directory} lacks {', '.join(missing)}, which {variant.id} needs.",
@@ -118,7 +118,7 @@ def local_inputs(variant: Variant, directory: Path) -> list[dict]:
         paths = [f.path for f in declared]
     else:  # a family that takes any checkpoint directory (pytorch): every regular file in it
         paths = sorted(str(p.relative_to(directory)) for p in directory.rglob("*")
-                       if not p.name.startswith(".") and _inside(directory, str(p.relative_to(directory))).is_file())
+                       if not p.name.startswith(".") and inside_directory(directory, str(p.relative_to(directory))).is_file())
         if not paths:
             raise BuildError(f"{directory} is empty.", fix="Pass a checkpoint directory (config.json, safetensors, tokenizer).")
     cache = _digest_cache()

@@ -255,9 +255,10 @@ def test_path_like_queries_and_forged_entries_never_reach_outside_the_store(tmp_
     (outside / "keep.json").write_text(json.dumps({"id": "keep", "kind": "pulled", "main": "a", "files": [{"path": "a", "sha256": "0" * 64, "size": 1}]}))
     (outside / "keep" / "file").write_text("mine")
     climb = os.path.relpath(outside, home / "store" / "entries")
-    for command in (["rm", f"{climb}/keep"], ["path", f"{climb}/keep"], ["verify", f"{climb}/keep"], ["info", f"{climb}/keep"]):
-        result = zoo(*command)
-        assert result.returncode != 0 and "internal error" not in result.stderr, (command, result.stderr)
+    for query in (f"{climb}/keep", "..", "/etc/passwd", "x" * 300, "\x01x", "keep\n"):
+        for command in ("rm", "path", "verify", "info"):
+            result = zoo(command, query)
+            assert result.returncode != 0 and "internal error" not in result.stderr, (command, query, result.stderr)
     assert (outside / "keep" / "file").read_text() == "mine" and (outside / "keep.json").exists()
     # An entry file that zoo did not write, naming paths that climb out, is not believed.
     forged = {"id": "forged", "kind": "pulled", "main": f"../../../{climb}/keep/file",

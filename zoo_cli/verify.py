@@ -28,6 +28,14 @@ def _format_checker(entry, directory: Path) -> list[str]:
     return problems
 
 
+def _names_a_file(target: str) -> bool:
+    """Whether TARGET is a path to a file rather than an id (a name too long for the file system is not)."""
+    try:
+        return Path(target).exists() and (Path(target).is_file() or Path(target).is_symlink())
+    except (OSError, ValueError):
+        return False
+
+
 @click.command("verify")
 @click.argument("target", required=False)
 @click.option("--full", is_flag=True, help="Re-hash every file, ignoring recorded fingerprints.")
@@ -43,7 +51,7 @@ def verify_command(target: str | None, full: bool, as_json: bool) -> None:
     store = default_store()
     if target is None:
         entries = store.entries()
-    elif Path(target).exists() and (Path(target).is_file() or Path(target).is_symlink()):
+    elif _names_a_file(target):
         found = find_entry_for_path(store, Path(target))
         if found is None:
             raise NotInStoreError(f"{target} is not a file of any stored artifact.",
