@@ -155,7 +155,7 @@ def origin(url: str) -> tuple[str, str, int]:
     parsed = urllib3.util.parse_url(url)
     scheme = (parsed.scheme or "").lower()
     if scheme not in _DEFAULT_PORTS:
-        raise ValueError(f"its scheme is not http or https")
+        raise ValueError("its scheme is not http or https")
     if parsed.auth is not None or "@" in (parsed.netloc or ""):
         raise ValueError("it carries a user name or password")
     if not parsed.host:

@@ -20,7 +20,7 @@ from pathlib import Path
 from . import lockfile, settings
 from .catalog import Catalog
 from .components import FetchContext, FetchPlan, Transfer
-from .download import download, file_sha256, git_blob_sha1
+from .download import download, git_blob_sha1
 from .errors import (
     FormatCheckError,
     IntegrityError,

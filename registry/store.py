@@ -233,7 +233,7 @@ class Store:
         bytes. Call with the store lock held when the blob is about to be referenced by an entry.
         """
         target = self.blob_path(digest)
-        if target.exists():
+        if self.has_blob(digest):  # a link or FIFO in its place is no blob: the rename below replaces it
             source.unlink(missing_ok=True)
             return target
         _fsync(source)
