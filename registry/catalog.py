@@ -36,7 +36,7 @@ COMPONENT_HOOKS: dict[str, str] = {
     "verifier": "register_verifiers",
     "runtime": "register_runtimes",
 }
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 
 
 @dataclass(frozen=True)

@@ -351,6 +351,11 @@ class ModelSpec(StrictModel):
     expect: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="Facts the output checks verify, e.g. model_type = 'GEMMA_2B'."
     )
+    defaults: list[Identifier] = Field(
+        default_factory=list,
+        description="Variant ids in order of preference: `zoo pull|build MODEL` takes the first; with options "
+        "(--backend gpu) the first listed that matches. Must name a variant of each backend the model has.",
+    )
     variants: list[VariantSpec] = Field(min_length=1)
 
 
@@ -401,6 +406,8 @@ class Variant(StrictModel):
     outputs: list[OutputSpec]
     notes: list[str]
     expect: dict[str, str | int | float | bool]
+    default_rank: int | None = None
+    """Its place in the model's `defaults` (0: the model's default); None when not listed."""
     plugin: str
     manifest_path: str
 
@@ -447,6 +454,7 @@ class Variant(StrictModel):
             outputs=_effective_outputs(spec, files, recipe),
             notes=model.notes,
             expect=model.expect | (spec.expect or {}),
+            default_rank=model.defaults.index(spec.id) if spec.id in model.defaults else None,
             plugin=plugin,
             manifest_path=manifest_path,
         )
@@ -575,6 +583,25 @@ def problems_from_validation_error(exc: ValidationError) -> list[ManifestProblem
     return problems
 
 
+def _default_problems(model: ModelSpec, mpath: str) -> list[ManifestProblem]:
+    """`defaults` names this model's variants, each once, and settles `--backend` for every backend it has."""
+    ids = [v.id for v in model.variants]
+    problems = []
+    for d, name in enumerate(model.defaults):
+        if name not in ids:
+            problems.append(ManifestProblem(f"{mpath}.defaults[{d}]", f"'{name}' is not a variant of {model.name}",
+                                            f"use one of {', '.join(ids)}"))
+        elif model.defaults.index(name) != d:
+            problems.append(ManifestProblem(f"{mpath}.defaults[{d}]", f"'{name}' is listed twice", "list each variant once"))
+    if model.defaults:
+        listed = {v.backend for v in model.variants if v.id in model.defaults}
+        for backend in sorted({v.backend for v in model.variants} - listed):
+            problems.append(ManifestProblem(
+                f"{mpath}.defaults", f"no {backend} variant is listed, so `--backend {backend}` would still match several",
+                f"add the {backend} variant users should get by default"))
+    return problems
+
+
 def _cross_checks(manifest: Manifest) -> list[ManifestProblem]:
     """Rules that span fields, so a single field validator cannot see them."""
     problems: list[ManifestProblem] = []
@@ -591,6 +618,7 @@ def _cross_checks(manifest: Manifest) -> list[ManifestProblem]:
     for m, model in enumerate(manifest.models):
         mpath = f"models[{m}]"
         claim(model.name, f"{mpath}.name")
+        problems += _default_problems(model, mpath)
         for a, alias in enumerate(model.aliases):
             claim(alias, f"{mpath}.aliases[{a}]")
         for v, spec in enumerate(model.variants):

@@ -89,12 +89,18 @@ def candidates(catalog: Catalog, query: str, filters: Filters | None = None) -> 
 def resolve(catalog: Catalog, query: str, filters: Filters | None = None) -> dict[str, Any]:
     """The one variant row for `query`, or an error that says how to pick one.
 
-    Order: exact variant id or alias, then model name or alias, then family name.
+    Order: exact variant id or alias, then model name or alias, then family name. When several
+    variants remain, the first of them in the model's `defaults` is chosen; the row then carries
+    `chosen_by_default` ({"query", "others"}) so the command can say so and how to pick another.
     """
     filters = filters or Filters()
     found = candidates(catalog, query, filters)
     if len(found) == 1:
         return found[0]
+    ranked = sorted((r for r in found if r.get("default_rank") is not None), key=lambda r: r["default_rank"])
+    if ranked and len({r["model"] for r in found}) == 1:  # the model's declared default, as Ollama's default tag
+        chosen = ranked[0]
+        return dict(chosen, chosen_by_default={"query": query, "others": sorted(r["id"] for r in found if r is not chosen)})
     missing = [
         flag
         for option, (key, flag) in OPTIONS.items()

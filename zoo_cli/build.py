@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from zoo_cli.common import filter_options, json_option, load_catalog, make_filters
+from zoo_cli.common import filter_options, json_option, load_catalog, make_filters, say_default
 from zoo_cli.pull import _size
 from zoo_cli.terminal import terminal
 
@@ -35,7 +35,9 @@ def build_command(query, from_dir, lora, lora_rank, arch, prefill_lengths, kv_ca
     from zoo_cli.progress import PlainReporter
 
     catalog = load_catalog()
-    variant = catalog.variant(resolve(catalog, query, make_filters(**filters))["id"])
+    row = resolve(catalog, query, make_filters(**filters))
+    default = say_default(row, quiet or as_json)
+    variant = catalog.variant(row["id"])
     params = {"arch": arch, "prefill_seq_len": prefill_lengths, "kv_cache_max_len": kv_cache_length}
     for pair in param_pairs:
         key, sep, value = pair.partition("=")
@@ -55,7 +57,7 @@ def build_command(query, from_dir, lora, lora_rank, arch, prefill_lengths, kv_ca
             "seconds": round(result.seconds, 3),
             "files": [f.__dict__ for f in result.entry.files],
             "provenance": result.provenance,
-        })
+        } | default)
         return
     if not quiet:
         main = next(f for f in result.entry.files if f.path == result.entry.main)

@@ -42,3 +42,15 @@ def make_filters(family=None, backend=None, quant=None, platform=None, format_=N
 
 def json_option(func):
     return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(func)
+
+
+def say_default(row: dict, quiet: bool = False) -> dict:
+    """When the resolver chose the model's default, say so and how to pick another (one line on
+    stderr); returns what --json output carries about it ({} when the query named one variant)."""
+    chosen = row.get("chosen_by_default")
+    if not chosen:
+        return {}
+    if not quiet:
+        terminal.message(f"{chosen['query']}: using its default variant {row['id']} "
+                         f"(also {', '.join(chosen['others'])}: name one, or add --backend / --quant).")
+    return {"chosen_by_default": True, "other_variants": chosen["others"]}

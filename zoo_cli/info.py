@@ -153,6 +153,7 @@ def info_command(query: str, as_json: bool, **filters) -> None:
         terminal.print(f"  note: {note}", markup=False)
     terminal.table(
         ["ID", "BACKEND", "QUANT", "FORMAT", "PLATFORMS", "HOW", "NEXT STEP"],
-        [[r["id"], r["backend"], r["quantization_label"], r["format"], ",".join(r["platforms"]), how_to_get(r), next_step(r)] for r in found],
+        [[r["id"] + (" (default)" if r.get("default_rank") == 0 else ""), r["backend"], r["quantization_label"], r["format"],
+          ",".join(r["platforms"]), how_to_get(r), next_step(r)] for r in found],
     )
     terminal.message(f"Run `zoo info ID` for everything about one variant, e.g. `zoo info {found[0]['id']}`.")

@@ -26,6 +26,7 @@ def summary(row: dict) -> dict:
         "prebuilt": row["prebuilt"],
         "gated": row["license"]["gated"],
         "plugin": row["plugin"],
+        "default": row.get("default_rank") == 0,
     }
 
 

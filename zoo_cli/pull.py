@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from zoo_cli.common import filter_options, json_option, load_catalog, make_filters
+from zoo_cli.common import filter_options, json_option, load_catalog, make_filters, say_default
 from zoo_cli.terminal import terminal
 
 
@@ -31,6 +31,7 @@ def pull_command(queries, locked, repair, quiet, as_json, **filters) -> None:
 
     catalog = load_catalog()
     rows = [resolve(catalog, query, make_filters(**filters)) for query in queries]
+    defaults = {row["id"]: say_default(row, quiet or as_json) for row in rows}
     results = []
     with reporter(quiet, bars=not as_json) as progress:
         for row in rows:
@@ -52,7 +53,7 @@ def pull_command(queries, locked, repair, quiet, as_json, **filters) -> None:
                 "already_present": r.already_present,
                 "pinned_on_first_use": r.pinned_now,
                 "seconds": round(r.seconds, 3),
-            }
+            } | defaults.get(r.variant_id, {})
             for r in results
         ])
     else:
