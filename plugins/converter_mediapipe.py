@@ -28,6 +28,35 @@ CHECKPOINT_FORMATS = {
     "GEMMA2_2B": "safetensors",
 }
 LORA_MODEL_TYPES = ("GEMMA_2B", "GEMMA2_2B", "PHI_2")
+
+# The tensors each layer of a safetensors checkpoint must hold for the converter (Hugging Face names):
+# the attention projections and the MLP's output projection, which every fine-tune keeps.
+LAYER_TENSORS = {
+    "PHI_2": ("self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.dense.weight",
+              "mlp.fc1.weight", "mlp.fc2.weight"),
+}
+LLAMA_LIKE_LAYER = ("self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.o_proj.weight",
+                    "mlp.down_proj.weight")
+
+
+def required_tensors(model_type: str) -> list[str]:
+    """The tensor names a safetensors checkpoint of `model_type` must hold, in every layer."""
+    from registry.tflite import EXPECTED_SHAPES
+
+    layers = EXPECTED_SHAPES[model_type].layers
+    per_layer = LAYER_TENSORS.get(model_type, LLAMA_LIKE_LAYER)
+    return ["model.embed_tokens.weight"] + [f"model.layers.{i}.{name}" for i in range(layers) for name in per_layer]
+
+
+def missing_tensors(directory: Path, model_type: str) -> list[str]:
+    """Required tensors that none of the directory's .safetensors files hold (headers only, bounded)."""
+    from registry import safetensors_file
+
+    present: set[str] = set()
+    for shard in sorted(directory.glob("*.safetensors")):
+        header, _ = safetensors_file.read_header(shard)
+        present.update(header)
+    return [name for name in required_tensors(model_type) if name not in present]
 NAMED_BITS = {"int8": (8, 8, 8), "int4": (4, 4, 4)}  # attention, feedforward, embedding
 
 
@@ -132,6 +161,16 @@ class MediaPipeConverter(Converter):
             )
         if fmt == "safetensors" and not list(inputs_dir.glob("*.safetensors")):
             raise BuildError(f"{inputs_dir} has no .safetensors files.", fix="Pass the directory holding the model's safetensors.")
+        if fmt == "safetensors":
+            model_type = variant.recipe.params["model_type"]
+            missing = missing_tensors(inputs_dir, model_type)
+            if missing:
+                raise BuildError(
+                    f"The safetensors files in {inputs_dir} lack {len(missing)} tensors a {model_type} checkpoint has, "
+                    f"e.g. {', '.join(missing[:3])}.",
+                    fix=f"Pass the directory of a {variant.model} checkpoint with all its shards (any file names, "
+                    "one file or several).",
+                )
 
     def plan(self, request: BuildRequest) -> Job:
         variant = request.variant

@@ -102,27 +102,35 @@ def inside_directory(directory: Path, rel: str) -> Path:
     return resolved
 
 
-def local_inputs(variant: Variant, directory: Path) -> list[dict]:
-    """The files of --from DIR, checked against the manifest (present, and size and sha256 where pinned)."""
+def local_inputs(variant: Variant, directory: Path, *, users: bool = False) -> list[dict]:
+    """The input files in `directory`, hashed and checked against the manifest.
+
+    The manifest's own folder (the demo's) must hold the files it lists, with the sizes and digests
+    it pins. A user's --from folder (`users`) holds a checkpoint as its trainer saved it: weights in
+    any shards (one model.safetensors, any count, an index.json), which the converter checks
+    tensor by tensor (Converter.validate); the other listed files (tokenizer, config) must be there
+    by name; the hub's pins do not apply to a fine-tune's bytes. Every regular file is an input.
+    """
     directory = directory.expanduser().resolve()
     if not directory.is_dir():
         raise BuildError(f"--from {directory} is not a directory.", fix="Pass the checkpoint's directory.")
-    declared = variant.files
-    if declared:
-        missing = [f.path for f in declared if not inside_directory(directory, f.path).is_file()]
-        if missing:
-            raise BuildError(
-                f"{directory} lacks {', '.join(missing)}, which {variant.id} needs.",
-                fix=f"Put the files of the model's checkpoint there (`zoo info {variant.id}` lists them).",
-            )
-        paths = [f.path for f in declared]
-    else:  # a family that takes any checkpoint directory (pytorch): every regular file in it
+    required = [f for f in variant.files if not (users and f.role == "weights")]
+    missing = [f.path for f in required if not inside_directory(directory, f.path).is_file()]
+    if missing:
+        raise BuildError(
+            f"{directory} lacks {', '.join(missing)}, which {variant.id} needs.",
+            fix=f"Put the files of the model's checkpoint there (`zoo info {variant.id}` lists them).",
+        )
+    if variant.files and not users:
+        paths = [f.path for f in variant.files]
+    else:  # every regular file, hidden ones aside
         paths = sorted(str(p.relative_to(directory)) for p in directory.rglob("*")
-                       if not p.name.startswith(".") and inside_directory(directory, str(p.relative_to(directory))).is_file())
+                       if not any(part.startswith(".") for part in p.relative_to(directory).parts)
+                       and inside_directory(directory, str(p.relative_to(directory))).is_file())
         if not paths:
             raise BuildError(f"{directory} is empty.", fix="Pass a checkpoint directory (config.json, safetensors, tokenizer).")
     cache = _digest_cache()
-    pins = {f.path: f for f in declared}
+    pins = {} if users else {f.path: f for f in variant.files}
     files = []
     for rel in paths:
         path = directory / rel
@@ -215,7 +223,7 @@ def build(catalog: Catalog, variant: Variant, options: BuildOptions | None = Non
         # A directory on this machine is read in place and checked against the manifest's pins;
         # copying a multi-GB checkpoint into the store first would only cost time and disk.
         inputs_dir = _local_directory(variant, options.from_dir)
-        inputs = local_inputs(variant, inputs_dir)
+        inputs = local_inputs(variant, inputs_dir, users=options.from_dir is not None)
         source = {"kind": "local", "path": str(inputs_dir)}
     else:
         fetched = fetch_inputs(catalog, variant, reporter=reporter)

@@ -424,3 +424,62 @@ save_file(tensors, {str(adapter)!r})
         zoo("gc", check=True)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------- --from takes a checkpoint as its trainer saved it
+
+
+def _phi_tensors(layers_missing: set[int] = frozenset()) -> dict:
+    from plugins.converter_mediapipe import required_tensors
+
+    tensors = {}
+    for name in required_tensors("PHI_2"):
+        parts = name.split(".")
+        if len(parts) > 2 and parts[1] == "layers" and int(parts[2]) in layers_missing:
+            continue
+        tensors[name] = ("F16", [1], b"\0\0")
+    return tensors
+
+
+@pytest.mark.parametrize("layout", ["one file", "three shards and an index"])
+def test_from_accepts_any_shard_layout_and_names_missing_tensors(tmp_path, layout):
+    from registry.catalog import Catalog
+
+    catalog = Catalog.load()
+    variant = catalog.variant("phi-2-gpu-int4")
+    converter = catalog.component("converter", "mediapipe")
+    checkpoint = tmp_path / "my-finetune"
+    checkpoint.mkdir()
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (checkpoint / name).write_text("{}")
+    tensors = _phi_tensors()
+    if layout == "one file":
+        safetensors_file.write(checkpoint / "model.safetensors", tensors)
+    else:
+        items = list(tensors.items())
+        for i in range(3):
+            safetensors_file.write(checkpoint / f"shard-{i}.safetensors", dict(items[i::3]))
+        (checkpoint / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {}}))
+    from registry.build import local_inputs
+
+    inputs = {f["path"] for f in local_inputs(variant, checkpoint, users=True)}
+    assert "tokenizer.json" in inputs and any(p.endswith(".safetensors") for p in inputs)
+    converter.validate(variant, {"from_dir": checkpoint})  # every tensor there: accepted
+    for shard in checkpoint.glob("*.safetensors"):
+        shard.unlink()
+    safetensors_file.write(checkpoint / "model.safetensors", _phi_tensors(layers_missing={5}))
+    with pytest.raises(BuildError) as refused:
+        converter.validate(variant, {"from_dir": checkpoint})
+    assert "lack 6 tensors" in refused.value.message and "model.layers.5.self_attn.q_proj.weight" in refused.value.message
+
+
+def test_build_from_a_single_file_checkpoint_missing_tensors_says_which(tmp_path, zoo):
+    checkpoint = tmp_path / "my-finetune"
+    checkpoint.mkdir()
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (checkpoint / name).write_text("{}")
+    safetensors_file.write(checkpoint / "model.safetensors", {"model.embed_tokens.weight": ("F16", [1], b"\0\0")})
+    result = zoo("build", "phi-2", "--backend", "gpu", "--from", str(checkpoint), "--force")
+    assert result.returncode == ExitCode.BUILD_FAILED, result.stderr
+    assert "lacks model-00001-of-00002" not in result.stderr
+    assert "model.layers.0.self_attn.q_proj.weight" in result.stderr and "using its default variant phi-2-gpu-int4" in result.stderr
