@@ -312,22 +312,11 @@ def copy_hashing(source: Path, dest: Path, limit: int, on_bytes=None) -> tuple[s
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ZooError(f"{source} is not a regular file.", fix="Replace it with the real file.")
         os.set_blocking(fd, True)
-        h = hashlib.sha256()
-        done = 0
         dest.unlink(missing_ok=True)
+        too_big = ZooError(f"{source} is larger than the {limit} bytes expected.",
+                           fix="Check that it is the right file (the manifest states each file's size).")
         with open(fd, "rb", closefd=False) as src, open(dest, "xb") as out:
-            while block := src.read(min(8 << 20, limit + 1 - done)):
-                done += len(block)
-                if done > limit:
-                    raise ZooError(f"{source} is larger than the {limit} bytes expected.",
-                                   fix="Check that it is the right file (the manifest states each file's size).")
-                h.update(block)
-                out.write(block)
-                if on_bytes:
-                    on_bytes(len(block))
-            out.flush()
-            os.fsync(out.fileno())
-        return h.hexdigest(), done
+            return _copy_bounded(src, out, limit, too_big, on_bytes)
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
@@ -345,8 +334,6 @@ def unpack_member(archive: Path, member: str, dest: Path, limit: int, what: str)
     import zipfile
     import zlib
 
-    h = hashlib.sha256()
-    done = 0
     try:
         with zipfile.ZipFile(archive) as zf:
             names = [info for info in zf.infolist() if info.filename == member]
@@ -356,16 +343,10 @@ def unpack_member(archive: Path, member: str, dest: Path, limit: int, what: str)
                     f"(it holds {', '.join(repr(i.filename[:80]) for i in zf.infolist()[:5]) or 'nothing'}). Nothing was stored.",
                     fix="Try again later; if it persists the file on the hub is not what the manifest describes.",
                 )
+            too_big = FormatCheckError(f"The zip the server sent for {what} unpacks to more than {limit} bytes. Nothing was stored.",
+                                       fix="The file on the hub is not what the manifest describes: report it to its maintainers.")
             with zf.open(names[0]) as src, open(dest, "wb") as out:
-                while block := src.read(min(8 << 20, limit + 1 - done)):
-                    done += len(block)
-                    if done > limit:
-                        raise FormatCheckError(f"The zip the server sent for {what} unpacks to more than {limit} bytes. Nothing was stored.",
-                                               fix="The file on the hub is not what the manifest describes: report it to its maintainers.")
-                    h.update(block)
-                    out.write(block)
-                out.flush()
-                os.fsync(out.fileno())
+                digest, done = _copy_bounded(src, out, limit, too_big)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, EOFError, ValueError, RuntimeError) as exc:
         dest.unlink(missing_ok=True)
         archive.unlink(missing_ok=True)
@@ -375,6 +356,24 @@ def unpack_member(archive: Path, member: str, dest: Path, limit: int, what: str)
         dest.unlink(missing_ok=True)
         archive.unlink(missing_ok=True)
         raise
+    return digest, done
+
+
+def _copy_bounded(src, out, limit: int, too_big: Exception, on_bytes=None) -> tuple[str, int]:
+    """Copy from `src` to `out`, hashing, until the end or until more than `limit` bytes (then raise
+    `too_big`: a source that grows or a zip bomb stops there); fsynced. Returns (sha256, size)."""
+    h = hashlib.sha256()
+    done = 0
+    while block := src.read(min(8 << 20, limit + 1 - done)):
+        done += len(block)
+        if done > limit:
+            raise too_big
+        h.update(block)
+        out.write(block)
+        if on_bytes:
+            on_bytes(len(block))
+    out.flush()
+    os.fsync(out.fileno())
     return h.hexdigest(), done
 
 

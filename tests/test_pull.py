@@ -228,23 +228,28 @@ def test_a_cut_connection_is_resumed_with_a_range_request(env, files, hubs, zoo)
     assert ranges[0] is None and ranges[1].startswith("bytes=") and int(ranges[1][6:-1]) >= 1_000_000
 
 
+def kill_once_the_partial_holds(child: subprocess.Popen, size: int) -> None:
+    """SIGKILL a running pull as soon as one of its partial downloads holds `size` bytes."""
+    partials = store_root() / "partials"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        sizes = [p.stat().st_size for p in partials.glob("*.part")] if partials.exists() else []
+        if sizes and max(sizes) >= size:
+            break
+        time.sleep(0.05)
+    else:
+        child.kill()
+        pytest.fail(f"the first pull never got {size} bytes into the file")
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+
+
 def test_sigkill_mid_file_then_a_second_run_resumes(env, files, hubs):
     digest = sha(files["model.tflite"])
     hubs[0].add_fault(digest, Fault(pause_after=2 << 20, pause_seconds=60))  # zoo writes bytes as they arrive
     child = subprocess.Popen([sys.executable, "-m", "zoo_cli", "pull", "tiny-hf-cpu-fp32", "-q"], env=os.environ | env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    partials = store_root() / "partials"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        sizes = [p.stat().st_size for p in partials.glob("*.part")] if partials.exists() else []
-        if sizes and max(sizes) >= 2 << 20:
-            break
-        time.sleep(0.05)
-    else:
-        child.kill()
-        pytest.fail("the first pull never got 2 MiB into the file")
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+    kill_once_the_partial_holds(child, 2 << 20)
     assert not (store_root() / "entries" / "tiny-hf-cpu-fp32.json").exists()
     before = len(hubs[0].requests)
     second = subprocess.run([sys.executable, "-m", "zoo_cli", "pull", "tiny-hf-cpu-fp32", "--json"], env=os.environ | env,
@@ -361,18 +366,7 @@ def test_sigkill_mid_kaggle_file_then_a_second_run_resumes_with_one_range_reques
     env = env | {"KAGGLE_API_TOKEN": KAGGLE_TOKEN, "ZOO_LOAD_PLUGINS": ""}
     child = subprocess.Popen([sys.executable, "-m", "zoo_cli", "pull", "gemma-2b-it-gpu-int4", "-q"], env=os.environ | env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    partials = store_root() / "partials"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        sizes = [p.stat().st_size for p in partials.glob("*.part")] if partials.exists() else []
-        if sizes and max(sizes) >= 2 << 20:
-            break
-        time.sleep(0.05)
-    else:
-        child.kill()
-        pytest.fail("the first pull never got 2 MiB into the file")
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+    kill_once_the_partial_holds(child, 2 << 20)
     before = len(hubs[1].requests)
     second = subprocess.run([sys.executable, "-m", "zoo_cli", "pull", "gemma-2b-it-gpu-int4", "--json"], env=os.environ | env,
                             capture_output=True, text=True, timeout=120)
