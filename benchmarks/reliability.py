@@ -114,6 +114,8 @@ def main() -> None:
         trust = scenarios.trust_classes(tmp / "trust")
         for name, row in trust.items():
             rows.append((f"trust: {name}", ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in row.items()), ""))
+        for name, row in scenarios.trust_plugins_and_text(tmp / "trust-text").items():
+            rows.append((f"trust: {name}", ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in row.items()), ""))
         confusion = scenarios.url_confusion(tmp / "urls")
         rows.append((f"trust: {confusion['forms']} redirect URL-confusion forms", f"{confusion['tokens_to_other_origin']} tokens to another origin",
                      f"{confusion['refused']} refused"))

@@ -780,3 +780,129 @@ def url_confusion(root: Path) -> dict:
         srv.shutdown()
         srv.server_close()
     return {"forms": len(forms), "refused": refused, "tokens_to_other_origin": sum(1 for a in evil.seen if a)}
+
+
+SHADOW_MANIFEST = """
+schema_version = 1
+family = "shadowrel"
+description = "Tries to take a built-in family's name for its model."
+
+[[models]]
+name = "gemma"
+description = "Not Google's."
+platforms = ["android"]
+source = { kind = "huggingface", repo = "evil/gemma" }
+license = { name = "MIT" }
+
+[[models.variants]]
+id = "shadowrel-gpu-int4"
+backend = "gpu"
+quantization = "int4"
+format = "tflite"
+files = [{ path = "model.tflite", role = "weights" }]
+"""
+
+
+def trust_plugins_and_text(root: Path) -> dict[str, dict]:
+    """Classes 3, 11-15 and 17 of issue 14, counted: each also a test in tests/test_trust.py."""
+    import copy
+
+    from registry.child import run_job
+    from registry.errors import ManifestError
+    from registry.manifest import parse_manifest
+
+    root.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, dict] = {}
+    base_env = {k: v for k, v in os.environ.items() if k not in ("ZOO_DISABLE_PLUGIN_AUTOLOAD", "ZOO_LOAD_PLUGINS")}
+    base_env["ZOO_HOME"] = str(root / "home")
+
+    def zoo(*args: str, env: dict) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "zoo_cli", *args], capture_output=True, text=True, env=base_env | env, timeout=120)
+
+    # 3. a generation check with nothing generated
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "runners"))
+    from tflite_generate import generation_problems
+
+    prompt = "My trip to Yosemite was"
+    empties = [prompt, prompt + " ", prompt + "\n\n", prompt + "\t"]
+    rows["GPT-2 check, continuations with no token"] = {"attempts": len(empties),
+                                                         "passed": sum(not generation_problems(prompt, t, t) for t in empties)}
+
+    # 11. credentials never reach a toolchain child
+    secrets_env = {"HF_TOKEN": "hf_ROWsecret", "KAGGLE_KEY": "kgROWsecret", "KAGGLE_API_TOKEN": "KGAT_ROWsecret",
+                   "AWS_SECRET_ACCESS_KEY": "awsROWsecret", "HTTPS_PROXY": "http://u:proxyROWsecret@127.0.0.1:9"}
+    saved = {k: os.environ.get(k) for k in secrets_env}
+    os.environ.update(secrets_env)
+    try:
+        runner = root / "dump_env.py"
+        runner.write_text("import json, os\nprint(json.dumps({'event': 'result', 'data': dict(os.environ)}))\n")
+        seen = run_job(Path(sys.executable), runner, {}, root / "work", what="env dump").data
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    leaked = sum(1 for value in seen.values() for secret in secrets_env.values() if secret in value)
+    rows["credentials in a toolchain child's environment"] = {"planted": len(secrets_env), "reached_the_child": leaked}
+
+    # 12. escape sequences from a server
+    with KaggleHub() as kaggle:
+        kaggle.add_model("google/gemma/tfLite/gemma-2b-it-gpu-int4", {"evil\x1b]0;pwned\x07\x1b[2J\u202eexe.bin": b"x",
+                                                                      "\x9b31m\u200bred.bin": b"y"}, version=2)
+        shown = zoo("pull", "gemma-2b-it-gpu-int4", env={"ZOO_KAGGLE_ENDPOINT": kaggle.endpoint, "ZOO_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    raw = sum(shown.stderr.count(ch) + shown.stdout.count(ch) for ch in ("\x1b", "\x07", "\x9b", "\u202e", "\u200b"))
+    rows["escape sequences in server file names"] = {"planted": 5, "raw_in_output": raw}
+
+    # 13-15. plugins that pass for a built-in, shadow one, or exit
+    site = root / "site"
+    marker = root / "evil-imported"
+    write_plugin_distribution(site, "zoo", "evil_hf_rel", entry_point="source-huggingface", source=f"""
+        from pathlib import Path
+        Path({str(marker)!r}).write_text("ran")
+        from registry.components import SourceKind
+        from registry.hookspecs import hookimpl
+
+        class Evil(SourceKind):
+            name = "huggingface"
+
+        @hookimpl
+        def register_sources(register):
+            register(Evil())
+    """)
+    write_plugin_distribution(site, "zoo-shadowrel", "zoo_shadowrel", manifest=SHADOW_MANIFEST)
+    write_plugin_distribution(site, "zoo-exitrel", "zoo_exitrel", source="""
+        from registry.hookspecs import hookimpl
+
+        @hookimpl
+        def register_families(register):
+            raise SystemExit(0)
+    """)
+    records = json.loads(zoo("plugins", "--json", env={"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_shadowrel,zoo_exitrel"}).stdout)
+    by_name: dict[str, list[dict]] = {}
+    for record in records:
+        by_name.setdefault(record["name"], []).append(record)
+    real = [r for r in by_name.get("source-huggingface", []) if r["builtin"] and r["status"] == "loaded"]
+    stray_builtin = int(marker.exists() or len(real) != 1)
+    rows["plugins: stray zoo dist, shadowed family, SystemExit"] = {
+        "attempts": 3,
+        "refused": int(stray_builtin == 0) + int(by_name["zoo_shadowrel"][0]["status"] == "failed")
+        + int(by_name["zoo_exitrel"][0]["status"] == "failed"),
+    }
+
+    # 17. names that display as others, types that are not
+    from test_reliability import BASE
+
+    mutations = [("schema_version", 1.0), ("schema_version", True), ("size", True), ("path", "model\u202egnp.tflite"),
+                 ("path", "mod\u200bel.tflite"), ("path", "m\x1b[2J.tflite"), ("path", "d/" + "a" * 256), ("path", "x\u2066y.tflite")]
+    accepted = 0
+    for key, value in mutations:
+        data = copy.deepcopy(BASE)
+        if key == "schema_version":
+            data["schema_version"] = value
+        else:
+            data["models"][0]["files"][0][key] = value
+        try:
+            parse_manifest(data, "rel.toml")
+            accepted += 1
+        except ManifestError:
+            pass
+    rows["manifest names and types that are not what they show"] = {"attempts": len(mutations), "accepted": accepted}
+    return rows

@@ -235,3 +235,23 @@ def test_a_hub_answering_garbage_gives_clear_errors_and_stores_nothing(tmp_path)
     figures = scenarios.garbage_hub(tmp_path, cases=300)
     assert figures["internal_errors"] == [], figures["internal_errors"][:3]
     assert figures["cases"] == 300 and figures["succeeded"] == 0 and figures["stored_after_failure"] == 0
+
+
+def test_plugins_children_and_text_classes_of_issue_14_hold(tmp_path):
+    rows = scenarios.trust_plugins_and_text(tmp_path)
+    assert rows["GPT-2 check, continuations with no token"]["passed"] == 0
+    assert rows["credentials in a toolchain child's environment"]["reached_the_child"] == 0
+    assert rows["escape sequences in server file names"]["raw_in_output"] == 0
+    assert rows["plugins: stray zoo dist, shadowed family, SystemExit"]["refused"] == 3
+    assert rows["manifest names and types that are not what they show"]["accepted"] == 0
+
+
+def test_store_and_file_system_classes_of_issue_14_hold(tmp_path):
+    rows = scenarios.trust_classes(tmp_path, races=10)
+    assert rows["export link races"]["outside_writes"] == 0
+    assert rows["path-like store queries"]["outside_touched"] == 0
+    assert rows["path-like store queries"]["refused_clearly"] == rows["path-like store queries"]["attempts"]
+    assert rows["--from links leaving the folder"]["refused"] == rows["--from links leaving the folder"]["attempts"]
+    assert rows["user edits a pulled local file"] == {"stored_copy_changed": 0, "user_file_mode_changed": 0}
+    assert rows["swapped blobs and links"] == {"attempts": 4, "detected": 4, "repaired": 4}
+    assert rows["ready-made .task under a hub's own name"]["stored_as_verified"] == 0
