@@ -562,3 +562,30 @@ def test_allow_patterns_add_matching_repo_files(tmp_path, files, hubs, zoo):
     assert sorted(f["path"] for f in pulled["files"]) == ["config.json", "extra/generation_config.json", "model.tflite", "tokenizer.json"]
     assert (store_root() / "artifacts" / "tiny-hf-cpu-fp32" / "extra" / "generation_config.json").read_bytes() == b"{}"
     assert json.loads(zoo("pull", "tiny-hf-cpu-fp32", "--json", env=env, check=True).stdout)[0]["already_present"]
+
+
+def test_a_kaggle_pull_reports_bytes_as_they_arrive(env, hubs, monkeypatch):
+    """The bar moves during the download (kagglehub's own download left it at 0 until the file was whole)."""
+    from registry import catalog, settings
+    from registry.fetch import pull
+    from registry.reporting import QuietReporter
+
+    data = mediapipe_like_bin("GEMMA_2B", "gpu", padding=12 << 20)
+    serve_gemma(hubs[1], data)
+    for key, value in (env | {"ZOO_LOAD_PLUGINS": "", "KAGGLE_API_TOKEN": KAGGLE_TOKEN}).items():
+        monkeypatch.setenv(key, value)
+    settings.reload()
+    catalog.reset()
+
+    class Recorder(QuietReporter):
+        def __init__(self):
+            self.advances: list[int] = []
+
+        def advance(self, path, count):
+            self.advances.append(count)
+
+    recorder = Recorder()
+    cat = catalog.get_catalog()
+    pull(cat, cat.variant("gemma-2b-it-gpu-int4"), reporter=recorder)
+    assert sum(recorder.advances) == len(data)
+    assert len(recorder.advances) > 3 and max(recorder.advances) < len(data)
