@@ -120,6 +120,14 @@ class _ServerMisbehaved(Exception):
     """A protocol violation: not worth retrying blindly, but the partial may be kept or dropped."""
 
 
+class SizeDiffers(NetworkError):
+    """The server announces a size other than the one expected: the file there is not the one pinned."""
+
+    def __init__(self, message: str, *, announced: int, expected: int):
+        super().__init__(message, fix="Check that the manifest pins the file the hub now serves.")
+        self.announced, self.expected = announced, expected
+
+
 def hash_existing(path: Path, limit: int | None = None) -> tuple["hashlib._Hash", int]:
     h = hashlib.sha256()
     done = 0
@@ -269,7 +277,9 @@ def download(
                 length = response.headers.get("Content-Length")
                 announced = offset + int(length) if length is not None else None
                 if expected_size is not None and announced is not None and announced != expected_size:
-                    raise _ServerMisbehaved(f"the server announces {announced} bytes where {expected_size} were expected")
+                    partial.unlink(missing_ok=True)
+                    raise SizeDiffers(f"The server announces {announced} bytes for {what} where {expected_size} were expected.",
+                                      announced=announced, expected=expected_size)
                 limit = expected_size if expected_size is not None else announced
                 if expected_size is None and limit is not None and limit > max_bytes:
                     raise _ServerMisbehaved(f"the server announces {limit} bytes, more than the {max_bytes} zoo accepts "

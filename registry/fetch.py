@@ -20,7 +20,7 @@ from pathlib import Path
 from . import lockfile, settings
 from .catalog import Catalog
 from .components import FetchContext, FetchPlan, Transfer
-from .download import download, git_blob_sha1
+from .download import SizeDiffers, download, git_blob_sha1
 from .errors import (
     FormatCheckError,
     IntegrityError,
@@ -257,7 +257,8 @@ def _transfer_one(store: Store, lease: Lease, variant: Variant, spec: FileSpec, 
                                              on_bytes=lambda n: reporter.advance(spec.path, n))
             downloaded = got_size
         elif transfer.archive_member is None:
-            result = _download(transfer, partial, size, ceiling, variant, spec, reporter)
+            result = _download(transfer, partial, size, ceiling, variant, spec, reporter,
+                               promised_by or ("the manifest" if spec.size else ""))
             got_sha, got_size = result.sha256, result.size
             downloaded = result.size - result.resumed_from
         else:
@@ -280,18 +281,29 @@ def _transfer_one(store: Store, lease: Lease, variant: Variant, spec: FileSpec, 
     return _Arrived(spec, transfer, blob, got_sha, got_size, downloaded)
 
 
-def _download(transfer: Transfer, partial: Path, size: int | None, ceiling: int, variant: Variant, spec: FileSpec, reporter):
-    return download(
-        transfer.url,
-        partial,
-        expected_size=size,
-        headers=transfer.headers,
-        timeout=settings.get().http_timeout,
-        retries=settings.get().http_retries,
-        on_bytes=lambda n: reporter.advance(spec.path, n),
-        describe=f"{spec.path} of {variant.id}",
-        max_bytes=ceiling,
-    )
+def _download(transfer: Transfer, partial: Path, size: int | None, ceiling: int, variant: Variant, spec: FileSpec, reporter,
+              promised_by: str = ""):
+    try:
+        return download(
+            transfer.url,
+            partial,
+            expected_size=size,
+            headers=transfer.headers,
+            timeout=settings.get().http_timeout,
+            retries=settings.get().http_retries,
+            on_bytes=lambda n: reporter.advance(spec.path, n),
+            describe=f"{spec.path} of {variant.id}",
+            max_bytes=ceiling,
+        )
+    except SizeDiffers as differs:
+        if promised_by not in ("the manifest", "zoo.lock"):
+            raise
+        raise IntegrityError(
+            variant.id, spec.path, f"size (pinned in {promised_by})", f"{differs.expected} bytes",
+            f"{differs.announced} bytes (what the server now announces)",
+            fix="The file on the hub is not the one that was pinned: it changed since. Report it to the manifest's "
+            "maintainers (or, for a zoo.lock pin, remove that variant's entry from zoo.lock if you trust the new file).",
+        ) from None
 
 
 def copy_hashing(source: Path, dest: Path, limit: int, on_bytes=None) -> tuple[str, int]:

@@ -193,6 +193,15 @@ def test_a_sha256_mismatch_stores_nothing_and_says_what_to_do(tmp_path, hubs, zo
     assert blobs() == set() and not list((store_root() / "partials").glob("*.part"))
 
 
+def test_a_hub_file_whose_size_changed_since_it_was_pinned_says_so(tmp_path, files, hubs, zoo):
+    env = make_env(tmp_path, hubs, weights_pin=f", size = {len(files['model.tflite']) - 10}")
+    result = zoo("pull", "tiny-hf-cpu-fp32", env=env)
+    assert result.returncode == ExitCode.INTEGRITY, result.stderr
+    assert "size (pinned in the manifest)" in result.stderr and "changed since" in result.stderr
+    assert "misbehaved" not in result.stderr
+    assert blobs() == set() and not list((store_root() / "partials").glob("*.part"))
+
+
 def test_bytes_that_differ_from_the_hubs_own_etag_are_refused(env, files, hubs, zoo):
     hubs[0].add_fault(sha(files["model.tflite"]), Fault(corrupt=True))
     result = zoo("pull", "tiny-hf-cpu-fp32", env=env)
