@@ -573,3 +573,15 @@ def test_verify_and_repair_detect_and_mend_a_swapped_file_without_hanging(tmp_pa
     assert not blob.is_symlink() and blob.is_file() and blob.read_bytes() == good
     assert artifact.read_bytes() == good and os.path.samefile(artifact, blob)
     assert zoo("verify", "--full", env=env, timeout=60).returncode == 0
+
+
+def test_a_lookup_of_a_base_id_names_its_lora_builds(tmp_path, zoo):
+    """After `zoo build ... --lora`, the artifact is `<id>.lora-<hash>`; asking for `<id>` says so."""
+    env, _ = _pulled_local(tmp_path, zoo)
+    store = Path(os.environ["ZOO_HOME"]) / "store"
+    entry = json.loads((store / "entries" / "localmodel-cpu-fp32.json").read_text())
+    lora_id = "localmodel-cpu-fp32.lora-0123456789ab"
+    (store / "entries" / "localmodel-cpu-fp32.json").rename(store / "entries" / f"{lora_id}.json")
+    (store / "entries" / f"{lora_id}.json").write_text(json.dumps(entry | {"id": lora_id}))
+    result = zoo("path", "localmodel-cpu-fp32", env=env)
+    assert result.returncode != 0 and lora_id in result.stderr and "internal error" not in result.stderr

@@ -20,17 +20,24 @@ def entry_for(query: str):
     from registry.errors import NotInStoreError
 
     store = _store()
-    entry = store.entry(query)
+    entry, wanted = store.entry(query), query
     if entry is None:
         from registry.errors import ZooError
         from registry.resolver import resolve
         from zoo_cli.common import load_catalog
 
         try:
-            entry = store.entry(resolve(load_catalog(), query)["id"])
+            wanted = resolve(load_catalog(), query)["id"]
+            entry = store.entry(wanted)
         except ZooError:
             entry = None
     if entry is None:
+        lora_builds = sorted(e.id for e in store.entries() if e.id.startswith(f"{wanted}.lora-"))
+        if lora_builds:
+            raise NotInStoreError(
+                f"'{query}' is not in the store, but builds of it with a LoRA adapter are: {', '.join(lora_builds)}.",
+                fix=f"Name one of them (e.g. `zoo path {lora_builds[0]}`), or build {wanted} without --lora.",
+            )
         raise NotInStoreError(
             f"'{query}' is not in the store.",
             fix=f"Run `zoo pull {query}` (or `zoo build ...` for built variants); `zoo ls` lists what is local.",
