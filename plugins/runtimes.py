@@ -12,6 +12,15 @@ from plugins import toolchains
 RUNNER = Path(__file__).parent / "runners" / "litertlm_generate.py"
 
 
+def _engine_cache() -> Path:
+    """Where LiteRT-LM keeps its compiled-weights cache: ZOO_HOME/cache, never beside a stored artifact."""
+    from registry import settings
+
+    path = settings.get().cache_dir / "litert-lm"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 class LiteRTLM(Runtime):
     name = "litert-lm"
     description = "LiteRT-LM's Python engine on CPU, greedy sampling (.task and .litertlm)."
@@ -19,7 +28,8 @@ class LiteRTLM(Runtime):
     toolchain = toolchains.LITERT_TORCH
 
     def plan(self, artifact, prompt, max_tokens, context):
-        request = {"mode": "run", "artifact": str(artifact), "prompt": prompt, "max_tokens": max_tokens, "context": context}
+        request = {"mode": "run", "artifact": str(artifact), "prompt": prompt, "max_tokens": max_tokens, "context": context,
+                   "cache_dir": str(_engine_cache())}
         return Job(RUNNER, request, f"generating with {Path(artifact).name}")
 
 

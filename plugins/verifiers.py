@@ -264,6 +264,7 @@ class LiteRTLMGeneration(Verifier):
                 "prompt": str(variant.expect.get("prompt", "Hello")),
                 "max_tokens": int(variant.expect.get("max_tokens", 8)),
                 "context": int(params.get("kv_cache_max_len", 64)),
+                "cache_dir": str(request.work_dir / "litert-lm-cache"),
             },
             f"the generation check of {output.path}",
         )

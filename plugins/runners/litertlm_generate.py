@@ -15,11 +15,16 @@ from pathlib import Path
 from protocol import emit, fail
 
 
-def engine_text(artifact, prompt, max_tokens, context):
+def engine_text(artifact, prompt, max_tokens, context, cache_dir=None):
+    """`cache_dir` takes the engine's compiled-weights cache (*.xnnpack_cache), which it otherwise
+    writes beside the artifact: inside zoo's store, where only verified files belong."""
     import litert_lm
 
     try:
-        engine = litert_lm.Engine(str(artifact), backend=litert_lm.Backend.CPU(), max_num_tokens=context)
+        if cache_dir:
+            Path(cache_dir).mkdir(parents=True, exist_ok=True)  # the engine refuses a folder that does not exist
+        extra = {"cache_dir": str(cache_dir)} if cache_dir else {}
+        engine = litert_lm.Engine(str(artifact), backend=litert_lm.Backend.CPU(), max_num_tokens=context, **extra)
         session = engine.create_session(
             apply_prompt_template=False, max_output_tokens=max_tokens,
             sampler_config=litert_lm.SamplerConfig(top_k=1, temperature=0.0),
@@ -63,7 +68,7 @@ def pytorch_text(checkpoint, tokenizer, prompt, max_tokens):
 def main():
     request = json.loads(Path(sys.argv[1]).read_text())
     prompt, max_tokens = request["prompt"], request["max_tokens"]
-    got = engine_text(request["artifact"], prompt, max_tokens, request["context"])
+    got = engine_text(request["artifact"], prompt, max_tokens, request["context"], request.get("cache_dir"))
     if request["mode"] == "run":
         emit("result", data={"text": got})
         return
