@@ -58,6 +58,8 @@ def test_the_demo_builds_offline_end_to_end_and_runs(litert_python, zoo):
     assert [s["what"] for s in record["steps"]][:3] == ["llama conversion with litert-torch", "MediaPipe .task bundling", ".litertlm bundling"]
     ran = json.loads(zoo("run", "zoo-demo", "--prompt", "the zoo keeps", "--max-tokens", "8", "--json", check=True).stdout)
     assert ran["text"] == generation[0]["details"]["reference"]
+    plain = zoo("run", "zoo-demo", "--prompt", "the zoo keeps", "--max-tokens", "8", check=True).stdout
+    assert plain == ran["text"] + "\n"  # the continuation alone, as --json's text
     stored = Path(result["path"]).parent
     assert {p.name for p in stored.iterdir()} == names  # the engine's cache went to ZOO_HOME/cache, not beside the artifact
     again = json.loads(zoo("build", "zoo-demo", "--json", check=True).stdout)

@@ -13,7 +13,11 @@ from zoo_cli.terminal import terminal
 @click.option("--max-tokens", type=int, default=16, show_default=True, help="How many tokens to generate (greedy).")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def run_command(query: str, prompt: str, max_tokens: int, as_json: bool) -> None:
-    """Generate from a stored artifact (e.g. .task or .litertlm with LiteRT-LM on CPU)."""
+    """Generate from a stored artifact (e.g. .task or .litertlm with LiteRT-LM on CPU).
+
+    Prints the continuation alone, for every runtime: a tokenizer that decodes only the new tokens
+    drops the space that joined them to the prompt, so prompt + text read "once uponvery".
+    """
     import json
     import tempfile
     from pathlib import Path
@@ -52,4 +56,4 @@ def run_command(query: str, prompt: str, max_tokens: int, as_json: bool) -> None
     if as_json:
         terminal.json({"id": entry.id, "artifact": name, "prompt": prompt, "text": text})
     else:
-        terminal.line(prompt + text)
+        terminal.line(text)
