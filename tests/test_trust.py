@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from registry.download import download, same_origin
+from reliability_scenarios import LOCAL_MANIFEST  # one manifest for these tests and the benchmark's figures
 from registry.errors import NetworkError
 
 # ---------------------------------------------------------------------------- 9. URL confusion on redirects
@@ -156,26 +157,6 @@ def test_build_from_refuses_a_fifo_instead_of_hanging(tmp_path, zoo):
 
 # ---------------------------------------------------------------------------- 7. the store owns its bytes
 
-LOCAL_MANIFEST = """
-schema_version = 1
-family = "localtest"
-description = "A ready-made variant from a folder beside the manifest."
-
-[[models]]
-name = "localmodel"
-description = "Local files."
-platforms = ["android"]
-source = { kind = "local", path = "files" }
-license = { name = "MIT" }
-
-[[models.variants]]
-id = "localmodel-cpu-fp32"
-backend = "cpu"
-quantization = "fp32"
-format = "tflite"
-files = [{ path = "model.tflite", role = "weights" }]
-outputs = [{ path = "model.tflite", checks = ["tflite-flatbuffer"] }]
-"""
 
 
 def test_a_local_file_is_copied_into_the_store_never_linked_or_chmodded(tmp_path, zoo):
@@ -183,14 +164,14 @@ def test_a_local_file_is_copied_into_the_store_never_linked_or_chmodded(tmp_path
     from registry.testing.tflite_builder import build_tflite
 
     site = tmp_path / "site"
-    write_plugin_distribution(site, "zoo-localtest", "zoo_localtest", manifest=LOCAL_MANIFEST)
-    files = site / "zoo_localtest" / "files"
+    write_plugin_distribution(site, "zoo-localrel", "zoo_localrel", manifest=LOCAL_MANIFEST)
+    files = site / "zoo_localrel" / "files"
     files.mkdir()
     original = build_tflite(tensor_names=["w"]) + b"\0" * 5000
     (files / "model.tflite").write_bytes(original)
     os.chmod(files / "model.tflite", 0o644)
-    env = {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_localtest"}
-    result = zoo("pull", "localmodel-cpu-fp32", "--json", env=env)
+    env = {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_localrel"}
+    result = zoo("pull", "localrel-cpu-fp32", "--json", env=env)
     assert result.returncode == 0, result.stderr
     stored = Path(json.loads(result.stdout)[0]["path"])
     user_file = files / "model.tflite"
@@ -200,7 +181,7 @@ def test_a_local_file_is_copied_into_the_store_never_linked_or_chmodded(tmp_path
         fh.seek(100)
         fh.write(b"edited")
     assert stored.read_bytes() == original
-    assert zoo("verify", "localmodel-cpu-fp32", "--full", env=env).returncode == 0
+    assert zoo("verify", "localrel-cpu-fp32", "--full", env=env).returncode == 0
 
 
 # ---------------------------------------------------------------------------- 4. no write through a planted link
@@ -211,12 +192,12 @@ def _pulled_local(tmp_path, zoo) -> tuple[dict, Path]:
     from registry.testing.tflite_builder import build_tflite
 
     site = tmp_path / "site"
-    write_plugin_distribution(site, "zoo-localtest", "zoo_localtest", manifest=LOCAL_MANIFEST)
-    (site / "zoo_localtest" / "files").mkdir()
-    (site / "zoo_localtest" / "files" / "model.tflite").write_bytes(build_tflite(tensor_names=["w"]) + b"\1" * 3000)
-    env = {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_localtest"}
-    assert zoo("pull", "localmodel-cpu-fp32", env=env).returncode == 0
-    return env, site / "zoo_localtest" / "family.toml"
+    write_plugin_distribution(site, "zoo-localrel", "zoo_localrel", manifest=LOCAL_MANIFEST)
+    (site / "zoo_localrel" / "files").mkdir()
+    (site / "zoo_localrel" / "files" / "model.tflite").write_bytes(build_tflite(tensor_names=["w"]) + b"\1" * 3000)
+    env = {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_localrel"}
+    assert zoo("pull", "localrel-cpu-fp32", env=env).returncode == 0
+    return env, site / "zoo_localrel" / "family.toml"
 
 
 def test_export_and_pin_never_write_through_links_planted_beside_their_target(tmp_path, zoo):
@@ -230,16 +211,16 @@ def test_export_and_pin_never_write_through_links_planted_beside_their_target(tm
     (manifest.parent / f".{manifest.name}.pinning").symlink_to(victim)
     for pid in range(os.getpid(), os.getpid() + 400):
         (assets / f".autocomplete.tflite.{pid}.tmp").symlink_to(victim)
-    exported = zoo("export", "localmodel-cpu-fp32", "--to", str(assets), "--name", "autocomplete.tflite", env=env)
+    exported = zoo("export", "localrel-cpu-fp32", "--to", str(assets), "--name", "autocomplete.tflite", env=env)
     assert exported.returncode == 0, exported.stderr
     assert (assets / "autocomplete.tflite").read_bytes()[4:8] == b"TFL3"
-    pinned = zoo("manifest", "pin", "localmodel-cpu-fp32", "--manifest", str(manifest), env=env)
+    pinned = zoo("manifest", "pin", "localrel-cpu-fp32", "--manifest", str(manifest), env=env)
     assert pinned.returncode == 0, pinned.stderr
     assert victim.read_bytes() == b"precious"
     assert 'sha256 = "' in manifest.read_text()
     # A target that is itself a link is refused, even with --force.
     (assets / "linked.tflite").symlink_to(victim)
-    refused = zoo("export", "localmodel-cpu-fp32", "--to", str(assets), "--name", "linked.tflite", "--force", env=env)
+    refused = zoo("export", "localrel-cpu-fp32", "--to", str(assets), "--name", "linked.tflite", "--force", env=env)
     assert refused.returncode != 0 and "is a link" in refused.stderr
     assert victim.read_bytes() == b"precious"
 
@@ -428,7 +409,7 @@ def test_a_plugin_that_raises_system_exit_fails_alone_and_never_exits_zoo_with_s
     assert listed.returncode == 0 and "gemma-2b-it-gpu-int4" in listed.stdout
     records = {r["name"]: r for r in json.loads(zoo("plugins", "--json", env=env).stdout)}
     assert records["zoo_exiter"]["status"] == "failed" and "SystemExit" in records["zoo_exiter"]["error"]
-    pulled = zoo("pull", "localmodel-cpu-fp32", env=env)
+    pulled = zoo("pull", "localrel-cpu-fp32", env=env)
     assert pulled.returncode != 0 and "zoo_exitsource" in pulled.stderr and "SystemExit" in pulled.stderr
 
 
@@ -546,10 +527,10 @@ def test_the_gpt2_generation_check_fails_when_nothing_follows_the_prompt(monkeyp
 def test_verify_and_repair_detect_and_mend_a_swapped_file_without_hanging(tmp_path, zoo, damage):
     env, _ = _pulled_local(tmp_path, zoo)
     store = Path(os.environ["ZOO_HOME"]) / "store"
-    entry = json.loads((store / "entries" / "localmodel-cpu-fp32.json").read_text())
+    entry = json.loads((store / "entries" / "localrel-cpu-fp32.json").read_text())
     [f] = entry["files"]
     blob = store / "blobs" / "sha256" / f["sha256"]
-    artifact = store / "artifacts" / "localmodel-cpu-fp32" / f["path"]
+    artifact = store / "artifacts" / "localrel-cpu-fp32" / f["path"]
     good = blob.read_bytes()
     if damage == "artifact-deleted":
         artifact.unlink()
@@ -568,7 +549,7 @@ def test_verify_and_repair_detect_and_mend_a_swapped_file_without_hanging(tmp_pa
     assert checked.returncode != 0, checked.stdout
     [report] = json.loads(checked.stdout)
     assert not report["ok"] and report["files"][0]["problem"]
-    repaired = zoo("pull", "localmodel-cpu-fp32", "--repair", env=env, timeout=60)
+    repaired = zoo("pull", "localrel-cpu-fp32", "--repair", env=env, timeout=60)
     assert repaired.returncode == 0, repaired.stderr
     assert not blob.is_symlink() and blob.is_file() and blob.read_bytes() == good
     assert artifact.read_bytes() == good and os.path.samefile(artifact, blob)
@@ -579,9 +560,9 @@ def test_a_lookup_of_a_base_id_names_its_lora_builds(tmp_path, zoo):
     """After `zoo build ... --lora`, the artifact is `<id>.lora-<hash>`; asking for `<id>` says so."""
     env, _ = _pulled_local(tmp_path, zoo)
     store = Path(os.environ["ZOO_HOME"]) / "store"
-    entry = json.loads((store / "entries" / "localmodel-cpu-fp32.json").read_text())
-    lora_id = "localmodel-cpu-fp32.lora-0123456789ab"
-    (store / "entries" / "localmodel-cpu-fp32.json").rename(store / "entries" / f"{lora_id}.json")
+    entry = json.loads((store / "entries" / "localrel-cpu-fp32.json").read_text())
+    lora_id = "localrel-cpu-fp32.lora-0123456789ab"
+    (store / "entries" / "localrel-cpu-fp32.json").rename(store / "entries" / f"{lora_id}.json")
     (store / "entries" / f"{lora_id}.json").write_text(json.dumps(entry | {"id": lora_id}))
-    result = zoo("path", "localmodel-cpu-fp32", env=env)
+    result = zoo("path", "localrel-cpu-fp32", env=env)
     assert result.returncode != 0 and lora_id in result.stderr and "internal error" not in result.stderr
