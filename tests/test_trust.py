@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from registry.download import download, same_origin
-from reliability_scenarios import LOCAL_MANIFEST  # one manifest for these tests and the benchmark's figures
 from registry.errors import NetworkError
+from reliability_scenarios import LOCAL_MANIFEST  # one manifest for these tests and the benchmark's figures
 
 # ---------------------------------------------------------------------------- 9. URL confusion on redirects
 
