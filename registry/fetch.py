@@ -273,10 +273,12 @@ def _transfer_one(store: Store, lease: Lease, variant: Variant, spec: FileSpec, 
         except IntegrityError:
             partial.unlink(missing_ok=True)  # bad bytes are never resumed from
             raise
+        # What the source calls this file is recorded first: a pull killed right after the blob enters
+        # the store (the partial is gone by then) finds the blob by it instead of fetching it again.
+        store.record_source_ids({name: got_sha for name in (transfer.hub_git_sha1, transfer.partial_key and f"key:{transfer.partial_key}") if name})
         # Into the store while the partial lock is still held: the next pull of a variant that
         # shares this file finds the blob instead of the partial.
         blob = store.admit(lease, partial, got_sha)
-        store.record_source_ids({name: got_sha for name in (transfer.hub_git_sha1, transfer.partial_key and f"key:{transfer.partial_key}") if name})
     reporter.file_done(spec.path)
     return _Arrived(spec, transfer, blob, got_sha, got_size, downloaded)
 
