@@ -51,9 +51,10 @@ def test_an_unknown_id_is_one_paragraph_with_the_fix_and_a_nonzero_exit(zoo):
     assert len([line for line in result.stderr.splitlines() if line.strip()]) <= 4  # one wrapped paragraph
 
 
-def test_zoo_debug_shows_the_traceback(zoo):
+def test_zoo_debug_shows_the_traceback_and_keeps_the_exit_code(zoo):
     result = zoo("info", "no-such-model", env={"ZOO_DEBUG": "1"})
-    assert result.returncode != 0 and "Traceback" in result.stderr and "UnknownVariantError" in result.stderr
+    assert result.returncode == ExitCode.NOT_FOUND  # scripts see the same code with or without ZOO_DEBUG
+    assert "Traceback" in result.stderr and "UnknownVariantError" in result.stderr
 
 
 def test_usage_errors_exit_2(zoo):

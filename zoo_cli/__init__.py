@@ -70,8 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         # Without standalone mode click returns a command's exit code instead of exiting.
         returned = cli.main(args=argv, prog_name="zoo", standalone_mode=False)
     except ZooError as exc:
-        if settings.get().debug:
-            raise
+        if settings.get().debug:  # the traceback too, and still the error's own exit code for scripts
+            import traceback
+
+            traceback.print_exc()
         from zoo_cli.terminal import terminal
 
         terminal.error(f"{exc.message}" + (f" {exc.fix}" if exc.fix else ""))
