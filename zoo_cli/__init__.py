@@ -92,9 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SystemExit as exc:
         # zoo's commands return their exit code; only a plugin (or a library it called) exits
-        # midway, and "exit 0 having done nothing" must never pass for success.
+        # midway, and "exit 0 having done nothing" must never pass for success, debug or not.
         if settings.get().debug:
-            raise
+            import traceback
+
+            traceback.print_exc()
         from zoo_cli.terminal import terminal
 
         culprit = _innermost_module(exc)
