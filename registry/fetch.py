@@ -275,7 +275,11 @@ def _transfer_one(store: Store, lease: Lease, variant: Variant, spec: FileSpec, 
             raise
         # What the source calls this file is recorded first: a pull killed right after the blob enters
         # the store (the partial is gone by then) finds the blob by it instead of fetching it again.
-        store.record_source_ids({name: got_sha for name in (transfer.hub_git_sha1, transfer.partial_key and f"key:{transfer.partial_key}") if name})
+        try:
+            store.record_source_ids({name: got_sha for name in (transfer.hub_git_sha1, transfer.partial_key and f"key:{transfer.partial_key}") if name})
+        except OSError:  # a full disk: nothing half-done stays behind, as when the download itself fails
+            partial.unlink(missing_ok=True)
+            raise
         # Into the store while the partial lock is still held: the next pull of a variant that
         # shares this file finds the blob instead of the partial.
         blob = store.admit(lease, partial, got_sha)
