@@ -566,3 +566,13 @@ def test_a_lookup_of_a_base_id_names_its_lora_builds(tmp_path, zoo):
     (store / "entries" / f"{lora_id}.json").write_text(json.dumps(entry | {"id": lora_id}))
     result = zoo("path", "localrel-cpu-fp32", env=env)
     assert result.returncode != 0 and lora_id in result.stderr and "internal error" not in result.stderr
+
+
+def test_a_zoo_home_zoo_may_not_write_is_one_clear_error(zoo):
+    """/sys refuses mkdir even to root (EPERM), so this runs where the tests run as root too."""
+    if not Path("/sys").is_dir():
+        pytest.skip("no /sys here")
+    for command in (["ls"], ["pull", "gemma-2b-it-gpu-int4"], ["gc"]):
+        result = zoo(*command, env={"ZOO_HOME": "/sys/zoo-test-home"})
+        assert result.returncode != 0 and "internal error" not in result.stderr, (command, result.stderr)
+        assert "may not use /sys/zoo-test-home" in result.stderr and "ZOO_HOME" in result.stderr
