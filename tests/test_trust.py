@@ -16,7 +16,7 @@ import pytest
 
 from registry.download import download, same_origin
 from registry.errors import NetworkError
-from reliability_scenarios import LOCAL_MANIFEST  # one manifest for these tests and the benchmark's figures
+from reliability_scenarios import COMMUNITY_MANIFEST, LOCAL_MANIFEST  # the manifests of these tests and the figures
 
 # ---------------------------------------------------------------------------- 9. URL confusion on redirects
 
@@ -447,42 +447,21 @@ def test_toml_nested_thousands_deep_is_a_clear_error(tmp_path, zoo):
 
 # ---------------------------------------------------------------------------- 1. checks that cannot be skipped
 
-TASK_MANIFEST = """
-schema_version = 1
-family = "community"
-description = "Files named as the litert-community publishes them."
-
-[[models]]
-name = "qwen-task"
-description = "A .task file whose name is not <id>.task."
-platforms = ["android"]
-source = {{ kind = "huggingface", repo = "litert-community/Qwen2.5-0.5B-Instruct" }}
-license = {{ name = "Apache-2.0" }}
-
-[[models.variants]]
-id = "qwen-task-cpu-int8"
-backend = "cpu"
-quantization = "int8"
-format = "task"
-files = [{{ path = "Qwen2.5-0.5B-Instruct_multi-prefill-seq_q8_ekv1280.task", role = "weights" }}]
-{outputs}
-"""
-
 
 def test_a_ready_made_file_not_named_after_its_variant_is_still_checked(tmp_path, zoo):
     from registry.testing.hubs import HuggingFaceHub
     from registry.testing.plugins import write_plugin_distribution
 
     site = tmp_path / "site"
-    write_plugin_distribution(site, "zoo-community", "zoo_community", manifest=TASK_MANIFEST.format(outputs=""))
+    write_plugin_distribution(site, "zoo-community", "zoo_community", manifest=COMMUNITY_MANIFEST)
     with HuggingFaceHub() as hf:
         hf.add_repo("litert-community/Qwen2.5-0.5B-Instruct",
                     {"Qwen2.5-0.5B-Instruct_multi-prefill-seq_q8_ekv1280.task": b"not a task bundle, just text\n" * 83})
         env = {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_community", "HF_ENDPOINT": hf.endpoint, "HF_HUB_DISABLE_XET": "1"}
-        info = json.loads(zoo("info", "qwen-task-cpu-int8", "--json", env=env).stdout)
+        info = json.loads(zoo("info", "qwenrel-cpu-int8", "--json", env=env).stdout)
         assert [o["path"] for o in info["outputs"]] == ["Qwen2.5-0.5B-Instruct_multi-prefill-seq_q8_ekv1280.task"]
         assert "task-bundle" in info["outputs"][0]["checks"]
-        result = zoo("pull", "qwen-task-cpu-int8", env=env)
+        result = zoo("pull", "qwenrel-cpu-int8", env=env)
     assert result.returncode != 0 and "task-bundle" in result.stderr and "Nothing was stored" in result.stderr
     assert not list((Path(os.environ["ZOO_HOME"]) / "store" / "blobs" / "sha256").glob("*"))
 
@@ -490,7 +469,7 @@ def test_a_ready_made_file_not_named_after_its_variant_is_still_checked(tmp_path
 def test_an_output_that_names_no_downloaded_file_is_refused_everywhere(tmp_path, zoo):
     from registry.testing.plugins import write_plugin_distribution
 
-    text = TASK_MANIFEST.format(outputs='outputs = [{ path = "qwen-task-cpu-int8.task", checks = ["task-bundle"] }]')
+    text = COMMUNITY_MANIFEST + 'outputs = [{ path = "qwenrel-cpu-int8.task", checks = ["task-bundle"] }]\n'
     manifest = tmp_path / "family.toml"
     manifest.write_text(text)
     validate = zoo("manifest", "validate", str(manifest))
