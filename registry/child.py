@@ -2,7 +2,9 @@
 
 Native converters abort, segfault or get OOM-killed instead of raising, so they never run in
 zoo's process. A job is a standalone runner script (stdlib plus the toolchain's packages, never
-zoo's own modules) given a JSON request file. It reports on stdout, one JSON object per line:
+zoo's own modules) given a JSON request file. The one zoo module it may import is `zoo_runner`
+(registry/runner/zoo_runner.py, put on its PYTHONPATH), whose helpers report on stdout, one JSON
+object per line:
 
     {"event": "progress", "message": "writing weights"}
     {"event": "result", "data": {...}}
@@ -82,11 +84,16 @@ _PASSED_PREFIXES = ("LC_", "OMP_", "OPENBLAS_", "MKL_", "KMP_", "TF_", "XLA_", "
                     "CUDA_", "NVIDIA_", "GLOG_", "ABSL_", "LD_LIBRARY_PATH")
 
 
+RUNNER_PROTOCOL_DIR = Path(__file__).parent / "runner"
+"""Holds zoo_runner.py alone, so a child sees that one module of zoo's and nothing else."""
+
+
 def child_environment() -> dict[str, str]:
-    """The environment a toolchain's child process gets: an allowlist, offline, its own packages only."""
+    """The environment a toolchain's child process gets: an allowlist, offline, its own packages
+    plus the runner protocol module."""
     env = {k: v for k, v in os.environ.items() if k in _PASSED_NAMES or k.startswith(_PASSED_PREFIXES)}
     env.update({"PYTHONUNBUFFERED": "1", "PYTHONNOUSERSITE": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-                "HF_HUB_DISABLE_TELEMETRY": "1"})
+                "HF_HUB_DISABLE_TELEMETRY": "1", "PYTHONPATH": str(RUNNER_PROTOCOL_DIR)})
     return env
 
 

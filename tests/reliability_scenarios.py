@@ -820,7 +820,8 @@ def trust_plugins_and_text(root: Path) -> dict[str, dict]:
         return subprocess.run([sys.executable, "-m", "zoo_cli", *args], capture_output=True, text=True, env=base_env | env, timeout=120)
 
     # 3. a generation check with nothing generated
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "runners"))
+    sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "plugins" / "runners"),
+                    str(Path(__file__).resolve().parents[1] / "registry" / "runner")]
     from tflite_generate import generation_problems
 
     prompt = "My trip to Yosemite was"

@@ -315,7 +315,7 @@ def test_the_gpu_fix_passes_null_for_exactly_the_image_arguments(mediapipe_pytho
     adapter, and with the fix those two (and only those) become NULL."""
     script = f"""
 import json, sys
-sys.path.insert(0, {str(REPO / 'plugins' / 'runners')!r})
+sys.path[:0] = [{str(REPO / 'plugins' / 'runners')!r}, {str(REPO / 'registry' / 'runner')!r}]
 from mediapipe.tasks.python.genai.converter import llm_converter
 import mediapipe_convert
 

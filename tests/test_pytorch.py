@@ -153,7 +153,8 @@ save_file(tensors, {str(changed / 'model.safetensors')!r}, metadata={{'format': 
         "prompt": "the zoo keeps", "max_tokens": 8, "context": 64,
     }))
     out = subprocess.run([str(litert_python), str(REPO / "plugins" / "runners" / "litertlm_generate.py"), str(request)],
-                         capture_output=True, text=True, check=True, cwd=tmp_path)
+                         capture_output=True, text=True, check=True, cwd=tmp_path,
+                         env=os.environ | {"PYTHONPATH": str(REPO / "registry" / "runner")})
     result = json.loads([line for line in out.stdout.splitlines() if '"result"' in line][-1])["data"]
     assert result["problems"] and result["generated"] != result["reference"]
 

@@ -488,6 +488,7 @@ def test_the_gpt2_generation_check_fails_when_nothing_follows_the_prompt(monkeyp
     import sys
 
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "plugins" / "runners"))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "registry" / "runner"))
     from tflite_generate import generation_problems
 
     prompt = "My trip to Yosemite was"

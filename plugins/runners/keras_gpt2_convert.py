@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from protocol import emit, fail
+from zoo_runner import emit, fail
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

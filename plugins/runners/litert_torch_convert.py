@@ -11,7 +11,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from protocol import emit, fail
+from zoo_runner import emit, fail
 
 
 def llama_config(hf: dict):

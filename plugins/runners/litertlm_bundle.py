@@ -4,7 +4,8 @@ import json
 import sys
 from pathlib import Path
 
-from protocol import emit, fail, require_tokens_in_vocabulary
+from protocol import require_tokens_in_vocabulary
+from zoo_runner import emit, fail
 
 
 def main():

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from protocol import emit, fail
+from zoo_runner import emit, fail
 
 
 def engine_text(artifact, prompt, max_tokens, context, cache_dir=None):

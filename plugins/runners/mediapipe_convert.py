@@ -7,7 +7,7 @@ keyword arguments under "config". Events go to stdout as JSON lines (see registr
 import json
 import sys
 import time
-from protocol import emit
+from zoo_runner import emit
 
 
 class _GpuImageArgumentsFix:

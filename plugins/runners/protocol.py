@@ -1,19 +1,9 @@
-"""What every runner shares: the child-process protocol (registry/child.py) and the vocabulary check.
+"""What the built-in bundlers' runners share besides zoo's runner protocol: the vocabulary check.
 
 Runners are run as scripts, so their own directory is on sys.path and `from protocol import ...` works.
 """
 
-import json
-import sys
-
-
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
-
-
-def fail(message, fix):
-    emit("error", message=message, fix=fix)
-    sys.exit(3)
+from zoo_runner import fail
 
 
 def require_tokens_in_vocabulary(tokenizer_path, tokens):

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from protocol import emit
+from zoo_runner import emit
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -6,19 +6,16 @@ wrong-backend (a MediaPipe-shaped .bin whose backend differs from the variant's)
 """
 
 import hashlib
-import json
 import os
 import signal
 import sys
 from pathlib import Path
 
-
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
+from zoo_runner import emit, read_request  # zoo's runner protocol, on every runner's path
 
 
 def main():
-    request = json.loads(Path(sys.argv[1]).read_text())
+    request = read_request()
     mode, output = request["mode"], Path(request["output"])
     emit("progress", message=f"packing in mode {mode}")
     digest = hashlib.sha256()

@@ -1,0 +1,43 @@
+"""The child-process side of zoo's runner protocol: what a runner script imports to talk to zoo.
+
+A converter, bundler, check or runtime runs as a standalone script in its toolchain (an isolated
+environment that does not have zoo installed). zoo puts the folder holding this one module on the
+child's PYTHONPATH, so any runner, a third-party plugin's included, can write
+
+    from zoo_runner import emit, fail, progress, read_request, result
+
+Events go to stdout, one JSON object per line (registry/child.py reads them). Standard library only,
+and stable: this is part of zoo's public plugin surface (registry/api.py).
+"""
+
+import json
+import sys
+
+__all__ = ["emit", "fail", "progress", "read_request", "result"]
+
+
+def emit(event, **fields):
+    """Send one event: "progress" (message), "result" (data) or "error" (message, fix)."""
+    print(json.dumps({"event": event, **fields}), flush=True)
+
+
+def progress(message):
+    """A line zoo shows while the step runs."""
+    emit("progress", message=str(message))
+
+
+def result(data):
+    """The step's answer, a JSON object (a check's {"problems": [...]}, a runtime's {"text": ...})."""
+    emit("result", data=data)
+
+
+def fail(message, fix):
+    """Stop the step with a message and its fix, which zoo shows as one error; never returns."""
+    emit("error", message=str(message), fix=str(fix))
+    sys.exit(3)
+
+
+def read_request():
+    """The step's JSON request (the Job's `request`), from the file zoo passes as the first argument."""
+    with open(sys.argv[1], encoding="utf-8") as fh:
+        return json.load(fh)
