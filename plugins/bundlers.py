@@ -72,7 +72,7 @@ class LiteRTLMBundler(Bundler):
 
     def plan(self, request: BuildRequest) -> Job:
         name, output, data = _request(request, ".litertlm")
-        data["context_length"] = int((request.variant.recipe.params | (request.options.get("params") or {})).get("kv_cache_max_len", 64))
+        data["context_length"] = int(request.options.params.get("kv_cache_max_len", 64))
         return Job(RUNNERS / "litertlm_bundle.py", data, ".litertlm bundling", {name: output})
 
 

@@ -8,19 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from registry.components import BuildRequest, Converter, Job
-from registry.errors import BuildError
-from registry.hookspecs import hookimpl
+from registry.api import BuildError, BuildRequest, Converter, Job, Param, hookimpl
 
 from plugins import toolchains
 
 RUNNER = Path(__file__).parent / "runners" / "keras_gpt2_convert.py"
 QUANTIZATIONS = ("fp32", "int8", "fp16")
-PARAMS = {"max_length", "preset", "sampler"}
-
-
-def max_length(variant, options) -> int:
-    return int((variant.recipe.params | (options.get("params") or {})).get("max_length", 100))
 
 
 class KerasTFLiteConverter(Converter):
@@ -28,16 +21,17 @@ class KerasTFLiteConverter(Converter):
     description = "A keras-hub GPT-2's generate() to a string-in, string-out TFLite model (TF-Text ops), greedy."
     toolchain = toolchains.TENSORFLOW_219
     produces = ("tflite",)
+    parameters = {
+        "max_length": Param("tokens the model's generate() runs to, prompt included (2..1024)", type=int, default=100),
+        "preset": Param("the keras-hub preset the checkpoint is"),
+        "sampler": Param("the sampler baked into the model (greedy)", default="greedy"),
+    }
 
     def validate(self, variant, options) -> None:
-        unknown = set(options.get("params") or {}) - PARAMS
-        if unknown:
-            raise BuildError(f"The keras-tflite converter has no option {', '.join(sorted(unknown))}.",
-                             fix="Its option is max_length, e.g. --param max_length=64.")
         if variant.quantization_label not in QUANTIZATIONS:
             raise BuildError(f"The Keras TFLite path quantizes to {', '.join(QUANTIZATIONS)}, not {variant.quantization_label}.",
                              fix="Use --quant fp32, int8 or fp16.")
-        length = max_length(variant, options)
+        length = options.params["max_length"]
         if not 2 <= length <= 1024:
             raise BuildError(f"max_length {length} is out of range.", fix="Use --param max_length=N with 2 <= N <= 1024 (default 100).")
 
@@ -47,7 +41,7 @@ class KerasTFLiteConverter(Converter):
         output = request.work_dir / name
         return Job(
             RUNNER,
-            {"preset": str(request.inputs_dir), "max_length": max_length(variant, request.options),
+            {"preset": str(request.inputs_dir), "max_length": request.options.params["max_length"],
              "quantization": variant.quantization_label, "output": str(output)},
             f"GPT-2 conversion to TFLite ({variant.quantization_label})",
             {name: output},

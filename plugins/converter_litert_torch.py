@@ -3,15 +3,17 @@
 A Hugging Face checkpoint directory (config.json, safetensors, a sentencepiece tokenizer.model)
 becomes a multi-signature LiteRT model (prefill_*, decode) exported with the settings LiteRT-LM can
 execute; the bundlers then make the .task and .litertlm. Runs in the litert-torch toolchain.
+
+A plugin adds an architecture without code of zoo's: its recipe names the converter, an `arch`
+name and an `architecture_module`, a Python file beside its manifest that defines
+`model_config(hf_config)` (and optionally `tensor_names`, `MODEL_TYPE`), run in the toolchain.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from registry.components import BuildRequest, Converter, Job
-from registry.errors import BuildError
-from registry.hookspecs import hookimpl
+from registry.api import BuildError, BuildRequest, Converter, Job, Param, hookimpl
 
 from plugins import toolchains
 
@@ -22,39 +24,44 @@ ARCHITECTURES = {
     "qwen2": "Qwen2: the Llama layout with attention biases",
 }
 QUANTIZE = {"fp32": "none", "int8": "dynamic_int8", "fp16": "fp16", "int4": "dynamic_int4_block32"}
-PARAMS = {"arch", "prefill_seq_len", "kv_cache_max_len"}
 
 
-def effective_params(variant, options) -> dict:
-    params = dict(variant.recipe.params) | dict(options.get("params") or {})
-    lengths = params.get("prefill_seq_len", [8, 32])
-    params["prefill_seq_len"] = [int(x) for x in (lengths if isinstance(lengths, list) else str(lengths).split(","))]
-    params["kv_cache_max_len"] = int(params.get("kv_cache_max_len", 64))
-    return params
+def architecture_file(variant, options) -> Path | None:
+    """The plugin's architecture module named by the recipe, resolved inside its manifest's folder."""
+    name = options.params.get("architecture_module")
+    if not name:
+        return None
+    manifest = Path(variant.manifest_path)
+    if not manifest.is_file():
+        raise BuildError(f"{variant.id} names architecture_module {name!r}, but its manifest is no file to find it beside.",
+                         fix="Register the family as a path to its TOML manifest, with the module next to it.")
+    folder = manifest.parent.resolve()
+    path = (folder / name).resolve()
+    if not path.is_relative_to(folder) or not path.is_file():
+        raise BuildError(f"architecture_module {name!r} of {variant.id} is not a file inside {folder}.",
+                         fix="Put the architecture module beside the manifest and name it relative to it.")
+    return path
 
 
 class LiteRTTorchConverter(Converter):
-    """Plugins add an architecture by registering a subclass with its own `name` and
-    `architectures`: arch -> (description, path of a module with model_config(hf_config), run in
-    the toolchain by the same runner). Everything else (export settings, bundles, the generation
-    check) is shared."""
-
     name = "litert-torch"
     description = "AI Edge Torch generative API: a PyTorch decoder to a multi-signature LiteRT model (prefill_*, decode)."
     toolchain = toolchains.LITERT_TORCH
     produces = ("tflite",)
-    architectures: dict[str, tuple[str, Path | None]] = {arch: (text, None) for arch, text in ARCHITECTURES.items()}
+    parameters = {
+        "arch": Param("the decoder architecture: " + "; ".join(f"{k} ({v})" for k, v in ARCHITECTURES.items())
+                      + "; or a plugin's own with architecture_module", default="llama"),
+        "architecture_module": Param("a plugin's architecture file beside its manifest (model_config(hf_config))"),
+        "prefill_seq_len": Param("the prefill signatures' lengths, e.g. 8,32", type=list[int], default=[8, 32]),
+        "kv_cache_max_len": Param("the KV-cache length, the model's context", type=int, default=64),
+    }
 
     def validate(self, variant, options) -> None:
-        unknown = set(options.get("params") or {}) - PARAMS
-        if unknown:
-            raise BuildError(f"The litert-torch converter has no option {', '.join(sorted(unknown))}.",
-                             fix=f"Its options are {', '.join(sorted(PARAMS))}.")
-        params = effective_params(variant, options)
-        if params.get("arch") not in self.architectures:
+        params = options.params
+        if architecture_file(variant, options) is None and params["arch"] not in ARCHITECTURES:
             raise BuildError(
-                f"The {self.name} converter has no architecture {params.get('arch')!r}.",
-                fix=f"Use --arch with one of: {', '.join(self.architectures)} (`zoo info pytorch` describes them).",
+                f"The {self.name} converter has no architecture {params['arch']!r}.",
+                fix=f"Use --param arch= one of: {', '.join(ARCHITECTURES)} (`zoo info pytorch` describes them).",
             )
         if variant.quantization_label not in QUANTIZE:
             raise BuildError(f"litert-torch quantizes to {', '.join(QUANTIZE)}, not {variant.quantization_label}.",
@@ -62,10 +69,9 @@ class LiteRTTorchConverter(Converter):
         lengths, cache = params["prefill_seq_len"], params["kv_cache_max_len"]
         if not lengths or min(lengths) < 1 or max(lengths) > cache:
             raise BuildError(f"Prefill lengths {lengths} must be between 1 and the KV-cache length {cache}.",
-                             fix="Pass e.g. --prefill-lengths 8,32 --kv-cache-length 64.")
-        directory = options.get("from_dir")
-        if directory is not None:
-            self.check_checkpoint(Path(directory).expanduser(), needs_tokenizer=variant.bundle is not None)
+                             fix="Pass e.g. --param prefill_seq_len=8,32 --param kv_cache_max_len=64.")
+        if options.from_dir is not None:
+            self.check_checkpoint(options.from_dir, needs_tokenizer=variant.bundle is not None)
 
     @staticmethod
     def check_checkpoint(directory: Path, needs_tokenizer: bool) -> None:
@@ -81,9 +87,9 @@ class LiteRTTorchConverter(Converter):
                              fix="Pass a Hugging Face checkpoint directory, e.g. one saved by save_pretrained().")
 
     def plan(self, request: BuildRequest) -> Job:
-        variant = request.variant
-        params = effective_params(variant, request.options)
+        variant, params = request.variant, request.options.params
         self.check_checkpoint(request.inputs_dir, needs_tokenizer=variant.bundle is not None)
+        module = architecture_file(variant, request.options)
         name = f"{variant.id}.tflite"
         output = request.work_dir / name
         return Job(
@@ -92,10 +98,10 @@ class LiteRTTorchConverter(Converter):
                 "checkpoint": str(request.inputs_dir),
                 "arch": params["arch"],
                 "output": str(output),
-                "prefill_seq_len": params["prefill_seq_len"],
+                "prefill_seq_len": list(params["prefill_seq_len"]),
                 "kv_cache_max_len": params["kv_cache_max_len"],
                 "quantize": QUANTIZE[variant.quantization_label],
-                "architecture_module": str(self.architectures[params["arch"]][1] or "") or None,
+                "architecture_module": str(module) if module else None,
             },
             f"{params['arch']} conversion with litert-torch",
             {name: output},

@@ -10,9 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from registry.components import BuildRequest, Converter, Job
-from registry.errors import BuildError
-from registry.hookspecs import hookimpl
+from registry.api import BuildError, BuildRequest, Converter, Job, Param, hookimpl
 
 from plugins import toolchains
 
@@ -120,9 +118,14 @@ class MediaPipeConverter(Converter):
     description = "MediaPipe genai converter (PHI_2, FALCON_RW_1B, STABLELM_4E1T_3B, GEMMA_2B/7B, GEMMA2_2B) to a .bin."
     toolchain = toolchains.MEDIAPIPE
     produces = ("bin",)
+    parameters = {
+        "model_type": Param(f"the checkpoint's architecture: {', '.join(CHECKPOINT_FORMATS)}"),
+        "checkpoint_format": Param("safetensors, or pytorch (pytorch_model.bin) for FALCON_RW_1B"),
+    }
+    supports_lora = True
 
     def validate(self, variant, options) -> None:
-        params = variant.recipe.params
+        params = options.params
         model_type = params.get("model_type")
         if model_type not in CHECKPOINT_FORMATS:
             raise BuildError(
@@ -138,9 +141,9 @@ class MediaPipeConverter(Converter):
                 fix="FALCON_RW_1B needs pytorch_model.bin; the others need .safetensors files.",
             )
         bit_widths(variant)
-        if options.get("from_dir") is not None:
-            self.input_files(variant, Path(options["from_dir"]).expanduser())
-        if options.get("lora_path") is not None:
+        if options.from_dir is not None:
+            self.input_files(variant, model_type, options.from_dir)
+        if options.lora is not None:
             if variant.backend != "gpu":
                 raise BuildError(
                     f"LoRA adapters convert for the gpu backend only, and {variant.id} is cpu.",
@@ -150,19 +153,18 @@ class MediaPipeConverter(Converter):
                 raise BuildError(f"MediaPipe converts LoRA adapters for {', '.join(LORA_MODEL_TYPES)} only, not {model_type}.",
                                  fix="Build without --lora.")
 
-    def input_files(self, variant, inputs_dir: Path) -> None:
-        fmt = CHECKPOINT_FORMATS[variant.recipe.params["model_type"]]
+    def input_files(self, variant, model_type: str, inputs_dir: Path) -> None:
+        fmt = CHECKPOINT_FORMATS[model_type]
         if fmt == "pytorch" and not (inputs_dir / "pytorch_model.bin").is_file():
             found = sorted(p.name for p in inputs_dir.glob("*.safetensors"))
             raise BuildError(
-                f"{variant.recipe.params['model_type']} converts only from pytorch_model.bin, and {inputs_dir} has "
+                f"{model_type} converts only from pytorch_model.bin, and {inputs_dir} has "
                 + (f"safetensors files ({', '.join(found)}) instead." if found else "no pytorch_model.bin."),
                 fix="Download the PyTorch checkpoint (pytorch_model.bin) of the model and pass its directory with --from.",
             )
         if fmt == "safetensors" and not list(inputs_dir.glob("*.safetensors")):
             raise BuildError(f"{inputs_dir} has no .safetensors files.", fix="Pass the directory holding the model's safetensors.")
         if fmt == "safetensors":
-            model_type = variant.recipe.params["model_type"]
             missing = missing_tensors(inputs_dir, model_type)
             if missing:
                 raise BuildError(
@@ -174,8 +176,8 @@ class MediaPipeConverter(Converter):
 
     def plan(self, request: BuildRequest) -> Job:
         variant = request.variant
-        model_type = variant.recipe.params["model_type"]
-        self.input_files(variant, request.inputs_dir)
+        model_type = request.options.params["model_type"]
+        self.input_files(variant, model_type, request.inputs_dir)
         attention, feedforward, embedding = bit_widths(variant)
         fmt = CHECKPOINT_FORMATS[model_type]
         main = variant.outputs[0].path
@@ -198,15 +200,17 @@ class MediaPipeConverter(Converter):
             "embedding_quant_bits": embedding,
         }
         outputs = {main: output}
-        if request.options.get("lora_path") is not None:
+        checks = {}
+        if request.options.lora is not None:
             lora_name = main.removesuffix(".bin") + "-lora.bin"
             config.update(
-                lora_ckpt=str(request.options["lora_path"]),
-                lora_rank=int(request.options["lora_rank"]),
+                lora_ckpt=str(request.options.lora.path),
+                lora_rank=request.options.lora.rank,
                 lora_output_tflite_file=str(request.work_dir / lora_name),
             )
             outputs[lora_name] = request.work_dir / lora_name
-        return Job(RUNNER, {"config": config}, f"{model_type} conversion", outputs, variant.recipe.ram_gb)
+            checks[lora_name] = {"lora_rank": request.options.lora.rank}
+        return Job(RUNNER, {"config": config}, f"{model_type} conversion", outputs, variant.recipe.ram_gb, checks)
 
     def prepare_lora(self, variant, adapter: Path, rank: int, work_dir: Path) -> Path:
         mapped = work_dir / "adapter.mediapipe.safetensors"

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from registry.components import FetchContext, FetchPlan, SourceKind, Transfer
-from registry.hookspecs import hookimpl
+from pydantic import Field
+
+from registry.api import FetchContext, FetchPlan, SourceKind, Transfer, hookimpl, partial_key
+from registry.manifest import HttpsUrl, SourceOptions
+
+
+class HttpsOptions(SourceOptions):
+    url: HttpsUrl = Field(description="Base URL; each file's path is appended to it.")
 
 
 class HttpsSource(SourceKind):
     name = "https"
     description = "Plain https URLs; verified against the manifest's (or the lock file's) digests."
+    options = HttpsOptions
 
     def prepare(self, context: FetchContext) -> FetchPlan:
-        from registry.fetch import partial_key
-
-        base = context.variant.source.url.rstrip("/")
+        base = self.source_options(context.variant).url.rstrip("/")
         transfers = []
         for spec in context.files:
             url = f"{base}/{quote(spec.path)}"

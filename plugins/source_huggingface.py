@@ -10,9 +10,31 @@ from __future__ import annotations
 
 import re
 
-from registry.components import FetchContext, FetchPlan, SourceKind, Transfer
-from registry.errors import AccessDeniedError, NetworkError, OfflineError, ZooError
-from registry.hookspecs import hookimpl
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from registry.api import AccessDeniedError, FetchContext, FetchPlan, NetworkError, SourceKind, Transfer, ZooError, hookimpl
+from registry.errors import OfflineError
+from registry.manifest import SafeRelativePath, SourceOptions
+
+
+class HuggingFaceOptions(SourceOptions):
+    repo: str = Field(description="owner/name on the Hugging Face Hub.")
+    revision: str = Field("main", description="Branch, tag or (best) a 40-hex commit.")
+    allow_patterns: list[SafeRelativePath] | None = Field(
+        None, description="Also fetch every repo file matching these globs (e.g. '*.json'), besides the files listed."
+    )
+
+    @model_validator(mode="after")
+    def _check_repo(self) -> "HuggingFaceOptions":
+        fix = "use the repo id from huggingface.co, e.g. 'microsoft/phi-2', and a branch or commit"
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*", self.repo):
+            raise PydanticCustomError("hf_repo", "Hugging Face repo '{repo}' must look like owner/name",
+                                      {"repo": self.repo, "fix": fix})
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]*", self.revision) or ".." in self.revision:
+            raise PydanticCustomError("hf_revision", "revision '{rev}' is not a branch, tag or commit",
+                                      {"rev": self.revision, "fix": fix})
+        return self
 
 
 def _clean_etag(etag: str | None) -> str:
@@ -22,13 +44,14 @@ def _clean_etag(etag: str | None) -> str:
 class HuggingFaceSource(SourceKind):
     name = "huggingface"
     description = "The Hugging Face Hub through huggingface_hub (repo, pinned revision); HF_ENDPOINT mirrors work."
+    options = HuggingFaceOptions
 
     def prepare(self, context: FetchContext) -> FetchPlan:
         from concurrent.futures import ThreadPoolExecutor
 
         from huggingface_hub import get_token
 
-        variant, source = context.variant, context.variant.source
+        variant, source = context.variant, self.source_options(context.variant)
         revision = source.revision
         files = list(context.files)
         if source.allow_patterns:
@@ -48,7 +71,7 @@ class HuggingFaceSource(SourceKind):
         from registry.download import same_origin
         from registry.fetch import partial_key
 
-        variant, source = context.variant, context.variant.source
+        variant, source = context.variant, self.source_options(context.variant)
         url = hf_hub_url(source.repo, spec.path, revision=revision)
         try:
             meta = get_hf_file_metadata(url, timeout=context.timeout)
@@ -79,7 +102,7 @@ class HuggingFaceSource(SourceKind):
 
         from registry.manifest import FileSpec
 
-        source = variant.source
+        source = self.source_options(variant)
         api = HfApi()
         try:
             commit = api.model_info(source.repo, revision=source.revision).sha
@@ -93,8 +116,7 @@ class HuggingFaceSource(SourceKind):
                 listed.add(item.path)
         return commit, files
 
-    @staticmethod
-    def _explain(exc: Exception, variant, path: str, have_token: bool) -> Exception:
+    def _explain(self, exc: Exception, variant, path: str, have_token: bool) -> Exception:
         from huggingface_hub import constants
         from huggingface_hub.errors import (
             GatedRepoError,
@@ -106,7 +128,8 @@ class HuggingFaceSource(SourceKind):
             RevisionNotFoundError,
         )
 
-        repo = variant.source.repo
+        source = self.source_options(variant)
+        repo = source.repo
         accept = variant.license.accept_url or f"{constants.ENDPOINT}/{repo}"
         login = "set HF_TOKEN to a token from https://huggingface.co/settings/tokens, or run `hf auth login`"
         if isinstance(exc, GatedRepoError):
@@ -129,9 +152,9 @@ class HuggingFaceSource(SourceKind):
                 hub="huggingface", resource=repo,
             )
         if isinstance(exc, RevisionNotFoundError):
-            return ZooError(f"{repo} has no revision '{variant.source.revision}'.", fix="Fix `revision` in the manifest.")
+            return ZooError(f"{repo} has no revision '{source.revision}'.", fix="Fix `revision` in the manifest.")
         if isinstance(exc, RemoteEntryNotFoundError):
-            return ZooError(f"{repo} has no file '{path}' at revision '{variant.source.revision}'.",
+            return ZooError(f"{repo} has no file '{path}' at revision '{source.revision}'.",
                             fix="Fix the file list in the manifest (`zoo info` shows it).")
         if isinstance(exc, OfflineModeIsEnabled):
             return OfflineError(f"{variant.id} needs {repo} from Hugging Face, and HF_HUB_OFFLINE is set.",

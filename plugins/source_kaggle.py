@@ -11,12 +11,35 @@ they arrive. The location is a signed URL on another host: no Kaggle credential 
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import urljoin, urlsplit
 
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
 from registry import settings
-from registry.components import FetchContext, FetchPlan, SourceKind, Transfer
-from registry.errors import AccessDeniedError, NetworkError, ZooError
-from registry.hookspecs import hookimpl
+from registry.api import AccessDeniedError, FetchContext, FetchPlan, NetworkError, SourceKind, Transfer, ZooError, hookimpl
+from registry.manifest import SourceOptions
+
+
+class KaggleOptions(SourceOptions):
+    handle: str = Field(description="owner/model/framework/variation[/version], e.g. google/gemma/tfLite/gemma-2b-it-cpu-int4")
+
+    @model_validator(mode="after")
+    def _check_handle(self) -> "KaggleOptions":
+        parts = self.handle.split("/")
+        segment = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+        ok = len(parts) in (4, 5) and all(segment.fullmatch(p) for p in parts[:4])
+        if ok and len(parts) == 5:
+            ok = parts[4].isdigit()
+        if not ok:
+            raise PydanticCustomError(
+                "kaggle_handle",
+                "Kaggle handle '{handle}' must be owner/model/framework/variation with an optional numeric /version",
+                {"handle": self.handle,
+                 "fix": "copy the handle from the model's Kaggle page, e.g. 'google/gemma/tfLite/gemma-2b-it-gpu-int4'"},
+            )
+        return self
 
 CREDENTIALS_HELP = (
     "set KAGGLE_API_TOKEN (a token from https://www.kaggle.com/settings, Account > API), or KAGGLE_USERNAME and "
@@ -82,6 +105,7 @@ def _location(api, handle, version: int, path: str) -> str:
 class KaggleSource(SourceKind):
     name = "kaggle"
     description = "Kaggle Models through kagglehub (owner/model/framework/variation[/version])."
+    options = KaggleOptions
 
     def prepare(self, context: FetchContext) -> FetchPlan:
         _prepare_environment()
@@ -96,13 +120,13 @@ class KaggleSource(SourceKind):
         from registry.fetch import partial_key
 
         variant = context.variant
-        handle = parse_model_handle(variant.source.handle)
+        handle = parse_model_handle(self.source_options(variant).handle)
         accept = variant.license.accept_url or f"https://www.kaggle.com/models/{handle.owner}/{handle.model}"
         if variant.license.gated and get_kaggle_credentials() is None:
             raise AccessDeniedError(
                 f"{variant.id} is gated on Kaggle and no Kaggle credentials were found.",
                 fix=f"Accept the licence at {accept}, then {CREDENTIALS_HELP}.",
-                hub="kaggle", resource=variant.source.handle,
+                hub="kaggle", resource=self.source_options(variant).handle,
             )
         try:
             with build_kaggle_client() as api:
@@ -138,12 +162,11 @@ class KaggleSource(SourceKind):
             ))
         return FetchPlan(transfers, {"handle": base, "version": version})
 
-    @staticmethod
-    def _explain(exc: Exception, variant, accept: str) -> Exception:
+    def _explain(self, exc: Exception, variant, accept: str) -> Exception:
         from kagglehub.exceptions import KaggleApiHTTPError, UnauthenticatedError
 
         status = getattr(getattr(exc, "response", None), "status_code", None)
-        handle = variant.source.handle
+        handle = self.source_options(variant).handle
         if isinstance(exc, UnauthenticatedError) or status == 401:
             return AccessDeniedError(
                 f"Kaggle did not accept the credentials for {handle} (401).",

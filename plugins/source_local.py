@@ -4,20 +4,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from registry.components import FetchContext, FetchPlan, SourceKind, Transfer
-from registry.errors import ZooError
-from registry.hookspecs import hookimpl
+from pydantic import Field
+
+from registry.api import FetchContext, FetchPlan, SourceKind, Transfer, ZooError, hookimpl
+from registry.manifest import SafeRelativePath, SourceOptions
+
+
+class LocalOptions(SourceOptions):
+    path: SafeRelativePath | None = Field(
+        None, description="Directory relative to the manifest; omitted when the user passes --from DIR."
+    )
 
 
 class LocalSource(SourceKind):
     name = "local"
     description = "A directory on this machine: beside the manifest, or given with --from DIR."
+    options = LocalOptions
+    needs_from = True
+
+    def local_directory(self, variant) -> Path | None:
+        relative = self.source_options(variant).path
+        return (Path(variant.manifest_path).parent / relative).resolve() if relative else None
 
     def prepare(self, context: FetchContext) -> FetchPlan:
         variant = context.variant
-        root = context.source_root
-        if root is None and variant.source.path:
-            root = Path(variant.manifest_path).parent / variant.source.path
+        root = context.source_root or self.local_directory(variant)
         if root is None:
             raise ZooError(f"{variant.id} is built from a directory you give.", fix="Pass it with --from DIR.")
         root = root.resolve()

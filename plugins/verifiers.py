@@ -34,6 +34,7 @@ class TFLiteFlatbuffer(Verifier):
     name = "tflite-flatbuffer"
     description = "The file is a TFLite flatbuffer (identifier TFL3 at bytes 4..8) whose tables parse."
     formats = ("bin", "tflite")
+    by_default = True
 
     def check(self, path, variant, output):
         problems: list[str] = []
@@ -48,6 +49,7 @@ class MediaPipeMetadata(Verifier):
         "(sizes and layer count), every layer's tensors, the tokenizer, and a LoRA file's rank."
     )
     formats = ("bin",)
+    by_default = True
 
     def check(self, path, variant, output):
         from registry.tflite import EXPECTED_SHAPES, LLM_MODEL_TYPES, NotTFLite, llm_shape
@@ -148,6 +150,7 @@ class TaskBundle(Verifier):
         "with safe, unique member names; read by offset, never unpacked."
     )
     formats = ("task",)
+    by_default = True
 
     def check(self, path, variant, output):
         problems: list[str] = []
@@ -188,6 +191,7 @@ class LiteRTLMBundle(Verifier):
         "body that do not overlap, and a TFLiteModel section that is a TFLite flatbuffer."
     )
     formats = ("litertlm",)
+    by_default = True
 
     def check(self, path, variant, output):
         from registry import litertlm
@@ -227,7 +231,7 @@ class TFLiteGeneration(Verifier):
         from registry.components import Job
 
         variant = request.variant
-        params = variant.recipe.params | (request.options.get("params") or {})
+        params = request.options.params
         return Job(
             RUNNERS / "tflite_generate.py",
             {
@@ -253,7 +257,7 @@ class LiteRTLMGeneration(Verifier):
         from registry.components import Job
 
         variant = request.variant
-        params = variant.recipe.params | (request.options.get("params") or {})
+        params = request.options.params
         return Job(
             RUNNERS / "litertlm_generate.py",
             {

@@ -18,10 +18,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__, settings, toolchains
+from . import __version__, params, settings, toolchains
 from .catalog import Catalog
 from .child import available_ram_bytes, machine_ram_bytes, run_job
-from .components import BuildRequest, Job
+from .components import BuildOptions, BuildRequest, Job, LoraAdapter
 from .download import file_sha256
 from .errors import BuildError, ZooError
 from .fetch import fetch_inputs, run_structural_checks
@@ -34,7 +34,9 @@ PROVENANCE = "provenance.json"
 
 
 @dataclass
-class BuildOptions:
+class BuildFlags:
+    """What the user asked `zoo build` for besides the variant."""
+
     from_dir: Path | None = None
     lora: Path | None = None
     lora_rank: int | None = None
@@ -43,7 +45,7 @@ class BuildOptions:
     rebuild: bool = False
     """Ignore the build cache."""
     params: dict = field(default_factory=dict)
-    """Converter options that override the recipe's params (e.g. arch, kv_cache_max_len)."""
+    """--param KEY=VALUE as given (text): options the converter declares, over the recipe's params."""
 
 
 @dataclass
@@ -197,8 +199,8 @@ def check_resources(variant: Variant, force: bool) -> None:
 # ------------------------------------------------------------------ the pipeline
 
 
-def build(catalog: Catalog, variant: Variant, options: BuildOptions | None = None, reporter: Reporter | None = None) -> BuildResult:
-    options = options or BuildOptions()
+def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None, reporter: Reporter | None = None) -> BuildResult:
+    options = options or BuildFlags()
     reporter = reporter or QuietReporter()
     started = time.monotonic()
     if variant.prebuilt:
@@ -207,22 +209,25 @@ def build(catalog: Catalog, variant: Variant, options: BuildOptions | None = Non
     if converter is None:
         raise ZooError(f"{variant.id} is built with the '{variant.recipe.converter}' converter, which no loaded plugin provides.",
                        fix="Install the plugin that provides it; `zoo plugins` shows what is loaded.")
-    _check_lora_options(variant, options)
-    converter.validate(variant, {"lora_path": options.lora, "lora_rank": options.lora_rank, "from_dir": options.from_dir,
-                                 "params": options.params})
+    _check_lora_options(variant, options, converter)
+    merged = params.merge(converter.name, converter.parameters, variant.recipe.params, options.params, variant=variant.id)
+    from_dir = options.from_dir.expanduser().resolve() if options.from_dir is not None else None
+    lora_given = LoraAdapter(options.lora, options.lora_rank) if options.lora is not None else None
+    converter.validate(variant, BuildOptions(merged, lora_given, from_dir))
     bundlers = [_component(catalog, "bundler", name, variant) for name in (variant.bundle.bundlers if variant.bundle else [])]
     runtime_checks = [
         _component(catalog, "verifier", check, variant)
-        for output in variant.outputs for check in output.checks
+        for output in variant.outputs for check in catalog.checks_for(variant, output)
         if getattr(catalog.component("verifier", check), "runs_model", False)
     ]
     timings: dict[str, float] = {}
 
     step = time.monotonic()
-    if options.from_dir is not None or variant.source.kind == "local":
+    local = _local_directory(catalog, variant, from_dir)
+    if local is not None:
         # A directory on this machine is read in place and checked against the manifest's pins;
         # copying a multi-GB checkpoint into the store first would only cost time and disk.
-        inputs_dir = _local_directory(variant, options.from_dir)
+        inputs_dir = local
         inputs = local_inputs(variant, inputs_dir, users=options.from_dir is not None)
         source = {"kind": "local", "path": str(inputs_dir)}
     else:
@@ -232,8 +237,8 @@ def build(catalog: Catalog, variant: Variant, options: BuildOptions | None = Non
         source = fetched.entry.source | {"store_entry": fetched.variant_id}
     timings["fetch"] = time.monotonic() - step
 
-    specs = {converter.toolchain.name: converter.toolchain}
-    for component in bundlers + runtime_checks:
+    specs = {}
+    for component in [converter] + bundlers + runtime_checks:
         if component.toolchain is not None:
             specs[component.toolchain.name] = component.toolchain
     environments = {name: toolchains.ensure(spec, reporter.message) for name, spec in specs.items()}
@@ -254,8 +259,8 @@ def build(catalog: Catalog, variant: Variant, options: BuildOptions | None = Non
         work = settings.get().home / "builds" / f"{entry_id}.{os.getpid()}"
         shutil.rmtree(work, ignore_errors=True)
         try:
-            result = _run_steps(store, catalog, variant, converter, bundlers, environments, inputs_dir, work, options,
-                                lora, reporter, timings)
+            result = _run_steps(store, catalog, variant, converter, bundlers, environments, inputs_dir, work,
+                                BuildOptions(merged, lora_given, from_dir), reporter, timings)
             outputs, output_specs, steps, checks = result
             provenance = {
                 "format": 1,
@@ -271,7 +276,8 @@ def build(catalog: Catalog, variant: Variant, options: BuildOptions | None = Non
                 "quantization": variant.quantization_label,
                 "bundle": variant.bundle.model_dump(mode="json") if variant.bundle else None,
                 "lora": lora,
-                "params": options.params,
+                "params": dict(options.params),
+                "options": dict(merged),
                 "toolchains": {name: env.describe() for name, env in environments.items()},
                 "steps": steps,
                 "checks": checks,
@@ -284,14 +290,17 @@ def build(catalog: Catalog, variant: Variant, options: BuildOptions | None = Non
     return BuildResult(variant.id, entry, store.artifact_dir(entry_id) / entry.main, False, time.monotonic() - started, provenance)
 
 
-def _local_directory(variant: Variant, from_dir: Path | None) -> Path:
+def _local_directory(catalog: Catalog, variant: Variant, from_dir: Path | None) -> Path | None:
+    """The checkpoint folder on this machine a build reads in place: --from DIR, or the one the
+    variant's source kind names (a local source); None when the inputs are downloaded."""
     if from_dir is not None:
-        return from_dir.expanduser().resolve()
-    relative = getattr(variant.source, "path", None)
-    if not relative:
+        return from_dir
+    source = catalog.component("source", variant.source.kind)
+    directory = source.local_directory(variant) if source is not None else None
+    if directory is None and getattr(source, "needs_from", False):
         raise BuildError(f"{variant.id} is built from a checkpoint directory you give.",
                          fix=f"Pass it with --from DIR: `zoo build {variant.model} --from DIR`.")
-    return (Path(variant.manifest_path).parent / relative).resolve()
+    return directory
 
 
 def _component(catalog: Catalog, kind: str, name: str, variant: Variant):
@@ -302,17 +311,21 @@ def _component(catalog: Catalog, kind: str, name: str, variant: Variant):
     return found
 
 
-def _check_lora_options(variant: Variant, options: BuildOptions) -> None:
+def _check_lora_options(variant: Variant, options: BuildFlags, converter) -> None:
     if options.lora is None:
         if options.lora_rank is not None:
             raise BuildError("--lora-rank was given without --lora.", fix="Add --lora PATH/adapter_model.safetensors.")
         return
     if options.lora_rank is None:
         raise BuildError("--lora needs --lora-rank N (the rank the adapter was trained with).", fix="Add --lora-rank N.")
-    if variant.lora is None:
-        where = "the gpu variants of Gemma and Phi-2" if variant.backend == "cpu" else "variants whose manifest allows it"
-        raise BuildError(f"{variant.id} does not take LoRA adapters (LoRA converts for {where}).",
-                         fix=f"Use --backend gpu with a model that allows LoRA (`zoo info {variant.model}`).")
+    if variant.lora is None or not converter.supports_lora:
+        allowed = _lora_variants(variant)
+        where = f"{variant.model} allows it for {', '.join(v for v, _ in allowed)}" if allowed else f"{variant.model} takes none"
+        backends = {b for _, b in allowed}
+        target = f"{variant.model} --backend {backends.pop()}" if len(backends) == 1 else (allowed[0][0] if allowed else "")
+        raise BuildError(f"{variant.id} does not take LoRA adapters ({where}).",
+                         fix=(f"Build one of those: `zoo build {target} --lora PATH --lora-rank N`." if allowed
+                              else "Build without --lora, or pick a model whose manifest allows LoRA (`zoo info MODEL`)."))
     if not 1 <= options.lora_rank <= variant.lora.max_rank:
         raise BuildError(f"LoRA rank {options.lora_rank} is outside 1..{variant.lora.max_rank} for {variant.id}.",
                          fix=f"Use a rank up to {variant.lora.max_rank}.")
@@ -320,29 +333,45 @@ def _check_lora_options(variant: Variant, options: BuildOptions) -> None:
         raise BuildError(f"--lora {options.lora} is not a file.", fix="Pass the adapter_model.safetensors that PEFT saved.")
 
 
+def _lora_variants(variant: Variant) -> list[tuple[str, str]]:
+    """(id, backend) of the model's variants that take LoRA adapters with a converter that supports them."""
+    from .catalog import get_catalog
+
+    catalog = get_catalog()
+    out = []
+    for vid, row in catalog.rows.items():
+        if row["model"] == variant.model and row["family"] == variant.family and row.get("lora") and row.get("recipe"):
+            converter = catalog.component("converter", row["recipe"]["converter"])
+            if converter is not None and converter.supports_lora:
+                out.append((vid, row["backend"]))
+    return out
+
+
 def _run(job: Job, environments: dict, toolchain, work: Path, reporter: Reporter, steps: list, timings: dict, phase: str):
-    env = environments[toolchain.name]
-    reporter.message(f"{job.what} in the {toolchain.name} toolchain ...")
-    result = run_job(env.python, job.runner, job.request, work, what=job.what, ram_gb=job.ram_gb, on_progress=reporter.message)
-    steps.append({"what": job.what, "toolchain": toolchain.name, "seconds": round(result.seconds, 3), "peak_rss_bytes": result.peak_rss_bytes})
+    """Run one job in its toolchain; a component without one runs it with zoo's own interpreter."""
+    python = environments[toolchain.name].python if toolchain is not None else Path(sys.executable)
+    where = f"the {toolchain.name} toolchain" if toolchain is not None else "zoo's environment"
+    reporter.message(f"{job.what} in {where} ...")
+    result = run_job(python, job.runner, job.request, work, what=job.what, ram_gb=job.ram_gb, on_progress=reporter.message)
+    steps.append({"what": job.what, "toolchain": toolchain.name if toolchain is not None else None,
+                  "seconds": round(result.seconds, 3), "peak_rss_bytes": result.peak_rss_bytes})
     timings[phase] = timings.get(phase, 0.0) + result.seconds
     return result
 
 
-def _run_steps(store, catalog, variant, converter, bundlers, environments, inputs_dir, work, options, lora, reporter, timings):
-    request = BuildRequest(variant, inputs_dir, work, {"params": dict(options.params)})
+def _run_steps(store, catalog, variant, converter, bundlers, environments, inputs_dir, work, options: BuildOptions,
+               reporter, timings):
     output_specs = list(variant.outputs)
-    if lora is not None:
-        request.options.update(lora_path=converter.prepare_lora(variant, options.lora, options.lora_rank, work / "lora"),
-                               lora_rank=options.lora_rank)
+    if options.lora is not None:
+        prepared = converter.prepare_lora(variant, options.lora.path, options.lora.rank, work / "lora")
+        options = BuildOptions(options.params, LoraAdapter(Path(prepared), options.lora.rank), options.from_dir)
+    request = BuildRequest(variant, inputs_dir, work, options)
     steps: list[dict] = []
     job = converter.plan(request)
     _run(job, environments, converter.toolchain, work, reporter, steps, timings, "convert")
     request.outputs.update(job.outputs)
-    if lora is not None:
-        lora_output = next(p for p in job.outputs if p != variant.outputs[0].path)
-        output_specs.append(OutputSpec(path=lora_output, checks=["tflite-flatbuffer", "mediapipe-metadata"],
-                                       expect={"lora_rank": options.lora_rank}))
+    # Extra outputs a converter declares (a LoRA weights file) get their format's default checks.
+    output_specs += [OutputSpec(path=path, expect=expect) for path, expect in job.checks.items()]
     for bundler in bundlers:
         job = bundler.plan(request)
         _run(job, environments, bundler.toolchain, work, reporter, steps, timings, "bundle")
@@ -357,7 +386,7 @@ def _run_steps(store, catalog, variant, converter, bundlers, environments, input
             continue
         for found in run_structural_checks(catalog, variant, spec, path):
             problems.append(f"{spec.path}: {found}")
-        for check in spec.checks:
+        for check in catalog.checks_for(variant, spec):
             verifier = catalog.component("verifier", check)
             if verifier is not None and verifier.runs_model:
                 job = verifier.plan(request, spec, path)

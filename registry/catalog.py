@@ -36,7 +36,7 @@ COMPONENT_HOOKS: dict[str, str] = {
     "verifier": "register_verifiers",
     "runtime": "register_runtimes",
 }
-SNAPSHOT_FORMAT = 2
+SNAPSHOT_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,10 @@ class Catalog:
         """Every name a user can type (variant ids and aliases, model names and aliases) -> (plugin, owner)."""
         self.components: dict[str, dict[str, str]] = {kind: {} for kind in COMPONENT_HOOKS}
         """kind -> component name -> plugin that registered it."""
+        self.descriptions: dict[str, dict[str, str]] = {kind: {} for kind in COMPONENT_HOOKS}
+        """kind -> component name -> its description (`zoo plugins`)."""
+        self.default_checks: dict[str, list[str]] = {}
+        """File format (extension) -> the verifiers that check every file of it (`Verifier.by_default`)."""
         self.records: dict[str, PluginRecord] = {}
         self.host: PluginHost | None = None
         self._objects: dict[str, dict[str, "Component"]] | None = None
@@ -152,14 +156,22 @@ class Catalog:
                 assert self._objects is not None
                 self._objects[kind].update(staged)
                 self.components[kind].update({name: plugin for name in staged})
+                self.descriptions[kind].update({name: item.description for name, item in staged.items()})
+                for name, item in staged.items():
+                    if kind == "verifier" and item.by_default and not item.runs_model:
+                        for fmt in item.formats:
+                            self.default_checks.setdefault(fmt, []).append(name)
 
             return commit
 
         return accept
 
     def _accept_families(self, items: list[Any], plugin: str) -> Callable[[], None]:
-        from .manifest import Manifest, parse_manifest
+        from .errors import ManifestError
+        from .manifest import Manifest, parse_manifest, source_problems
 
+        assert self._objects is not None
+        schemas = {name: source.options for name, source in self._objects["source"].items()}
         families: dict[str, Family] = {}
         variants: dict[str, "Variant"] = {}
         names: dict[str, tuple[str, str]] = {}
@@ -179,14 +191,17 @@ class Catalog:
                     f"plugin '{plugin}' passed {item!r} to register_families",
                     fix="Pass a pathlib.Path to a TOML manifest, or a dict with the manifest's data.",
                 )
+            problems = source_problems(manifest, schemas)
+            if problems:
+                raise ManifestError(where, problems)
             owner = self.families.get(manifest.family) or families.get(manifest.family)
             if owner:
-                raise DuplicateRegistrationError("family", manifest.family, owner.plugin, plugin)
+                raise DuplicateRegistrationError("family", manifest.family, owner.plugin, plugin, where)
             # Family, model and variant names share one namespace across plugins: a query names one
             # thing. (One plugin may call a family and its model alike, as gpt2 does.)
             claimed = self.names.get(manifest.family) or names.get(manifest.family)
             if claimed and claimed[0] != plugin:
-                raise DuplicateRegistrationError("family or model", manifest.family, claimed[0], plugin)
+                raise DuplicateRegistrationError("family or model", manifest.family, claimed[0], plugin, where)
             families[manifest.family] = Family(
                 manifest.family, manifest.description, plugin, where, tuple(m.name for m in manifest.models)
             )
@@ -199,10 +214,10 @@ class Catalog:
                 for name, owned_by in claims:
                     existing = self.names.get(name) or names.get(name)
                     if existing and existing != (plugin, owned_by):
-                        raise DuplicateRegistrationError("model or variant", name, existing[0], plugin)
+                        raise DuplicateRegistrationError("model or variant", name, existing[0], plugin, where)
                     family = self.families.get(name)
                     if family and family.plugin != plugin:
-                        raise DuplicateRegistrationError("family or model", name, family.plugin, plugin)
+                        raise DuplicateRegistrationError("family or model", name, family.plugin, plugin, where)
                     names[name] = (plugin, owned_by)
 
         def commit() -> None:
@@ -249,6 +264,8 @@ class Catalog:
             "rows": self.rows,
             "names": self.names,
             "components": self.components,
+            "default_checks": self.default_checks,
+            "descriptions": self.descriptions,
             "records": {name: r.as_dict() for name, r in self.records.items()},
         }
         write_cache(config.cache_dir / "catalog-snapshot.json", json.dumps(data))
@@ -269,6 +286,8 @@ class Catalog:
             catalog.rows = data["rows"]
             catalog.names = {n: tuple(v) for n, v in data["names"].items()}
             catalog.components = data["components"]
+            catalog.default_checks = data["default_checks"]
+            catalog.descriptions = data["descriptions"]
             catalog.records = {n: PluginRecord(**r) for n, r in data["records"].items()}
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -313,6 +332,32 @@ class Catalog:
         host = PluginHost()
         host.load_entry_points(entry_points)
         return Catalog.load(host)
+
+    def registered(self, kind: str) -> dict[str, "Component"]:
+        """Every loaded component of a kind, by name (imports the plugins if this catalog is a snapshot)."""
+        self.component(kind, "")
+        assert self._objects is not None
+        return dict(self._objects[kind])
+
+    def load_manifest(self, path: Path) -> "Manifest":
+        """Read and validate a manifest file as registration would: its schema, then each source
+        table with the loaded source kinds' options (`zoo manifest validate`)."""
+        from .errors import ManifestError
+        from .manifest import load_manifest, source_problems
+
+        manifest = load_manifest(path)
+        problems = source_problems(manifest, {name: s.options for name, s in self.registered("source").items()})
+        if problems:
+            raise ManifestError(path, problems)
+        return manifest
+
+    def checks_for(self, variant: "Variant", output) -> list[str]:
+        """The checks an output gets: its format's default checks, then those its manifest lists."""
+        return self.output_checks(output.path, output.checks)
+
+    def output_checks(self, path: str, listed: list[str]) -> list[str]:
+        fmt = path.rsplit(".", 1)[-1] if "." in path else ""
+        return [c for c in self.default_checks.get(fmt, []) if c not in listed] + list(listed)
 
     def toolchains(self) -> dict:
         """Every toolchain a loaded converter, bundler or verifier declares, by name."""

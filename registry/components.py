@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
 if TYPE_CHECKING:
     from .manifest import FileSpec, OutputSpec, Variant
@@ -68,6 +69,22 @@ class SourceKind(Component):
     """A place variant files come from; `name` is the manifest's `source.kind`."""
 
     kind = "source"
+    options: ClassVar[Any] = None
+    """A pydantic model (subclass registry.api.SourceOptions) of the keys a manifest's source table
+    holds besides `kind`; zoo validates every manifest against it when families register, so a bad
+    key is a manifest error naming the key and the fix. None: the kind takes no keys it checks."""
+    needs_from: ClassVar[bool] = False
+    """True when the files are a directory the user must give (`--from DIR`) unless the manifest names one."""
+
+    def source_options(self, variant: "Variant") -> Any:
+        """The variant's source table, typed by `options` (already validated at registration)."""
+        extra = dict(variant.source.model_extra or {})
+        return self.options.model_validate(extra) if self.options is not None else extra
+
+    def local_directory(self, variant: "Variant") -> Path | None:
+        """The directory on this machine the files already are in, which a build reads in place
+        instead of copying into the store; None for a source that downloads."""
+        return None
 
     def prepare(self, context: FetchContext) -> FetchPlan:
         """Check access and resolve every file, before a byte of weights moves.
@@ -92,6 +109,39 @@ class Toolchain:
     """Python code that must run in the environment (`zoo toolchain doctor`), e.g. an import."""
 
 
+@dataclass(frozen=True)
+class Param:
+    """A build option a component accepts: a key of the recipe's `params`, and `--param KEY=VALUE`.
+
+    `type` is str, int, float, bool, list[int] or list[str] (a list is written `8,32` on the command
+    line). zoo checks and converts every value once, before anything is fetched, and `zoo info`
+    lists the options with their descriptions.
+    """
+
+    description: str
+    type: Any = str
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class LoraAdapter:
+    """A LoRA adapter for the build: the file the converter's `prepare_lora` made, and its rank."""
+
+    path: Path
+    rank: int
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Everything a build was asked for besides the variant, typed and merged once by zoo."""
+
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """The declared options' defaults, overridden by the recipe's params, overridden by --param."""
+    lora: LoraAdapter | None = None
+    from_dir: Path | None = None
+    """The user's checkpoint directory (`--from DIR`), before anything is read; else None."""
+
+
 @dataclass
 class BuildRequest:
     """What the build pipeline hands a converter, bundler or runtime check."""
@@ -101,15 +151,17 @@ class BuildRequest:
     """The input files under their manifest names (the store's inputs entry, or --from DIR)."""
     work_dir: Path
     """Scratch space on the store's file system; deleted after the build."""
-    options: dict[str, Any] = field(default_factory=dict)
-    """Build options, e.g. lora_path (already mapped to the converter's key names) and lora_rank."""
+    options: BuildOptions = field(default_factory=BuildOptions)
     outputs: dict[str, Path] = field(default_factory=dict)
     """Artifact path -> produced file, filled in as steps run (bundlers and checks read it)."""
 
 
 @dataclass
 class Job:
-    """One child-process step: a standalone runner script and its JSON request (registry/child.py)."""
+    """One child-process step: a standalone runner script and its JSON request (registry/child.py).
+
+    The runner talks to zoo with `zoo_runner` (emit, progress, result, fail, read_request), which
+    zoo puts on its path."""
 
     runner: Path
     request: dict[str, Any]
@@ -118,6 +170,9 @@ class Job:
     outputs: dict[str, Path] = field(default_factory=dict)
     """Artifact path -> the file the step writes."""
     ram_gb: float | None = None
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Outputs beyond the variant's (a LoRA weights file): artifact path -> the facts their checks
+    verify (an output's `expect`). Each gets its format's default checks."""
 
 
 class Converter(Component):
@@ -126,9 +181,17 @@ class Converter(Component):
     kind = "converter"
     toolchain: ClassVar[Toolchain]
     produces: ClassVar[tuple[str, ...]] = ()
+    parameters: ClassVar[Mapping[str, Param]] = MappingProxyType({})
+    """The options it accepts (recipe params and --param); any other key is refused."""
+    supports_lora: ClassVar[bool] = False
+    """True when it converts LoRA adapters (`--lora`): it then implements `prepare_lora`."""
 
-    def validate(self, variant: "Variant", options: dict[str, Any]) -> None:
+    def validate(self, variant: "Variant", options: BuildOptions) -> None:
         """Refuse an unsupported combination (BuildError with the fix) before anything is fetched."""
+
+    def prepare_lora(self, variant: "Variant", adapter: Path, rank: int, work_dir: Path) -> Path:
+        """The adapter file the converter's runner reads (e.g. with its tensors renamed), made in `work_dir`."""
+        return adapter
 
     def plan(self, request: BuildRequest) -> Job:
         raise NotImplementedError(f"converter '{self.name}' has no implementation yet")
@@ -150,6 +213,9 @@ class Verifier(Component):
 
     kind = "verifier"
     formats: ClassVar[tuple[str, ...]] = ()
+    by_default: ClassVar[bool] = False
+    """True for a structural check every output of its `formats` gets, listed in `checks` or not
+    (so no file of a known format goes unchecked). Checks that run the model are never default."""
     runs_model: ClassVar[bool] = False
     """True when the check executes the artifact in its runtime, not only reads its structure."""
     toolchain: ClassVar[Toolchain | None] = None
@@ -165,7 +231,9 @@ class Verifier(Component):
 
 
 class Runtime(Component):
-    """Generates text with an artifact of the formats it lists, in its toolchain (`zoo run`)."""
+    """Generates text with an artifact of the formats it lists, in its toolchain (`zoo run`).
+
+    A runtime without a toolchain runs its job with zoo's own interpreter."""
 
     kind = "runtime"
     formats: ClassVar[tuple[str, ...]] = ()

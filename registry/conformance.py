@@ -11,6 +11,12 @@ from __future__ import annotations
 from .catalog import Catalog
 
 
+def _is_options_model(value) -> bool:
+    from pydantic import BaseModel
+
+    return isinstance(value, type) and issubclass(value, BaseModel)
+
+
 def check_plugin(name: str, catalog: Catalog) -> list[str]:
     """Problems with plugin `name` in `catalog` (an empty list means it conforms)."""
     record = catalog.records.get(name)
@@ -26,8 +32,7 @@ def check_plugin(name: str, catalog: Catalog) -> list[str]:
     provides = catalog.provided_by(name)
     if not provides:
         problems.append(f"'{name}' registers nothing: implement at least one register_* hook (`zoo plugins` shows its hooks)")
-    catalog.component("converter", "")  # load the component objects if this catalog came from a snapshot
-    objects = catalog._objects or {}
+    objects = {kind: catalog.registered(kind) for kind in catalog.components}
     for kind, registered in catalog.components.items():
         for component_name, owner in registered.items():
             if owner != name:
@@ -39,6 +44,7 @@ def check_plugin(name: str, catalog: Catalog) -> list[str]:
         if row["family"] not in families:
             continue
         problems += [f"{variant_id}: {p.problem}" for p in catalog.dangling_references() if p.key_path == variant_id]
+        problems += [f"{variant_id}: {p}" for p in _recipe_problems(catalog, variant_id, objects)]
         for output in row["outputs"]:
             extension = output["path"].rsplit(".", 1)[-1]
             for check in output["checks"]:
@@ -47,6 +53,27 @@ def check_plugin(name: str, catalog: Catalog) -> list[str]:
                     problems.append(f"{variant_id}: the check '{check}' reads {', '.join(verifier.formats)} files, "
                                     f"not {output['path']}")
     return problems
+
+
+def _recipe_problems(catalog: Catalog, variant_id: str, objects: dict) -> list[str]:
+    """What the variant's converter refuses about its recipe (options, quantization), as `zoo build` would."""
+    from .components import BuildOptions
+    from .errors import ZooError
+    from .params import merge
+
+    row = catalog.rows[variant_id]
+    converter = objects.get("converter", {}).get(row["recipe"]["converter"]) if row["recipe"] else None
+    if converter is None:
+        return []
+    variant = catalog.variant(variant_id)
+    try:
+        converter.validate(variant, BuildOptions(merge(converter.name, converter.parameters, variant.recipe.params, {},
+                                                       variant=variant_id)))
+    except ZooError as exc:
+        return [f"its converter '{converter.name}' refuses the recipe: {exc.message}"]
+    except Exception as exc:  # noqa: BLE001 - a converter that crashes on a recipe does not conform
+        return [f"its converter '{converter.name}' crashed checking the recipe ({type(exc).__name__}: {exc})"]
+    return []
 
 
 def _component_problems(kind: str, name: str, component) -> list[str]:
@@ -68,4 +95,9 @@ def _component_problems(kind: str, name: str, component) -> list[str]:
                 problems.append(f"{kind} '{name}': toolchain requirement {requirement!r} is not valid ({exc})")
     if kind in ("verifier", "runtime") and not getattr(component, "formats", ()):
         problems.append(f"{kind} '{name}' lists no formats")
+    if kind == "verifier" and component.by_default and component.runs_model:
+        problems.append(f"verifier '{name}' runs the model, so it cannot be a default check (by_default): "
+                        "a pull cannot run it")
+    if kind == "source" and component.options is not None and not _is_options_model(component.options):
+        problems.append(f"source '{name}': options must be a pydantic model (a registry.api.SourceOptions subclass)")
     return problems

@@ -91,13 +91,15 @@ class DuplicateRegistrationError(PluginError):
         DuplicateRegistrationError("variant", "phi-2-cpu-int8", "phi", "zoo-phi-extra")
     """
 
-    def __init__(self, kind: str, name: str, first: str, second: str):
-        self.kind, self.name, self.first, self.second = kind, name, first, second
+    def __init__(self, kind: str, name: str, first: str, second: str, where: str | None = None):
+        self.kind, self.name, self.first, self.second, self.where = kind, name, first, second, where
+        place = f" (in {where})" if where else ""
+        rename = f"rename it in {where}" if where else "rename it"
         super().__init__(
-            f"The {kind} id '{name}' is registered by two plugins: '{first}' and '{second}'.",
+            f"The {kind} id '{name}' is registered by two plugins: '{first}' and '{second}'{place}.",
             fix=(
-                f"Uninstall or disable one of them (for example run with ZOO_LOAD_PLUGINS set to the plugins "
-                f"you want), or ask the author of '{second}' to rename it; `zoo plugins` lists who provides what."
+                f"If you maintain '{second}', {rename}; otherwise uninstall or disable one of them (for example run "
+                f"with ZOO_LOAD_PLUGINS set to the plugins you want). `zoo plugins` lists who provides what."
             ),
         )
 

@@ -436,7 +436,12 @@ def run_structural_checks(catalog: Catalog, variant: Variant, output, path: Path
     """Problems the output's structural checks find. A check no plugin provides is a problem; so is,
     on a pull (`pulled`), a check that runs the model, which a build runs in its toolchain instead."""
     problems = []
-    for check in output.checks:
+    checks = catalog.checks_for(variant, output)
+    if output.path == variant.outputs[0].path and not any(
+            (v := catalog.component("verifier", c)) is not None and not v.runs_model for c in checks):
+        # Fail closed: a main artifact no loaded plugin can read is not verified, whatever the manifest says.
+        problems.append(f"no loaded plugin checks the structure of .{variant.format} files, so {output.path} cannot be verified")
+    for check in checks:
         verifier = catalog.component("verifier", check)
         if verifier is None:
             problems.append(f"check '{check}' is not provided by any loaded plugin")

@@ -15,15 +15,13 @@ import difflib
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
-    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -158,89 +156,27 @@ class Inference(StrictModel):
 
     max_tokens: int = Field(512, gt=0, le=1_000_000)
     top_k: int = Field(40, gt=0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0, description="Nucleus sampling: keep the smallest set of tokens "
+                                "whose probabilities add up to this (LiteRT-LM and the Web API take it).")
     temperature: float = Field(0.8, ge=0.0, le=10.0)
     random_seed: int = 0
 
 
-class KaggleSource(StrictModel):
-    kind: Literal["kaggle"] = Field(description="Kaggle Models, through kagglehub.")
-    handle: str = Field(description="owner/model/framework/variation[/version], e.g. google/gemma/tfLite/gemma-2b-it-cpu-int4")
+class Source(BaseModel):
+    """Where a variant's files come from. `kind` names a registered source kind; the table's other
+    keys are that kind's options, which its plugin declares (`SourceKind.options`, a pydantic model)
+    and zoo validates when the plugin's families register (`source_problems`)."""
 
-    @model_validator(mode="after")
-    def _check_handle(self) -> "KaggleSource":
-        parts = self.handle.split("/")
-        segment = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-        ok = len(parts) in (4, 5) and all(segment.fullmatch(p) for p in parts[:4])
-        if ok and len(parts) == 5:
-            ok = parts[4].isdigit()
-        if not ok:
-            raise PydanticCustomError(
-                "kaggle_handle",
-                "Kaggle handle '{handle}' must be owner/model/framework/variation with an optional numeric /version",
-                {"handle": self.handle},
-            )
-        return self
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True, strict=True)
+
+    kind: Identifier = Field(description="A registered source kind (`zoo plugins` lists them); its keys are that kind's.")
 
 
-class HuggingFaceSource(StrictModel):
-    kind: Literal["huggingface"] = Field(description="The Hugging Face Hub, through huggingface_hub.")
-    repo: str = Field(description="owner/name on the Hugging Face Hub.")
-    revision: str = Field("main", description="Branch, tag or (best) a 40-hex commit.")
-    allow_patterns: list[SafeRelativePath] | None = Field(
-        None, description="Also fetch every repo file matching these globs (e.g. '*.json'), besides the files listed."
-    )
+class SourceOptions(StrictModel):
+    """Base of a source kind's options: the keys of a manifest's `source` table besides `kind`.
 
-    @model_validator(mode="after")
-    def _check_repo(self) -> "HuggingFaceSource":
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*", self.repo):
-            raise PydanticCustomError(
-                "hf_repo", "Hugging Face repo '{repo}' must look like owner/name", {"repo": self.repo}
-            )
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]*", self.revision) or ".." in self.revision:
-            raise PydanticCustomError(
-                "hf_revision", "revision '{rev}' is not a branch, tag or commit", {"rev": self.revision}
-            )
-        return self
-
-
-class HttpsSource(StrictModel):
-    kind: Literal["https"] = Field(description="Plain https downloads.")
-    url: HttpsUrl = Field(description="Base URL; each file's path is appended to it.")
-
-
-class LocalSource(StrictModel):
-    kind: Literal["local"] = Field(description="A directory on this machine.")
-    path: SafeRelativePath | None = Field(
-        None, description="Directory relative to the manifest; omitted when the user passes --from DIR."
-    )
-
-
-class PluginSource(StrictModel):
-    """A source kind added by a plugin; its options are validated by that plugin."""
-
-    kind: Identifier = Field(description="The name a plugin registered with register_sources.")
-    options: dict[str, Any] = Field(default_factory=dict, description="Passed to that source.")
-
-
-BUILTIN_SOURCE_KINDS = ("kaggle", "huggingface", "https", "local")
-
-
-def _source_tag(value: Any) -> str:
-    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
-    return kind if kind in BUILTIN_SOURCE_KINDS else "plugin"
-
-
-Source = Annotated[
-    Union[
-        Annotated[KaggleSource, Tag("kaggle")],
-        Annotated[HuggingFaceSource, Tag("huggingface")],
-        Annotated[HttpsSource, Tag("https")],
-        Annotated[LocalSource, Tag("local")],
-        Annotated[PluginSource, Tag("plugin")],
-    ],
-    Discriminator(_source_tag),
-]
-SOURCE_TAGS = set(BUILTIN_SOURCE_KINDS) | {"plugin"}
+    Raise `PydanticCustomError(type, message, {"fix": "..."})` in a validator to give the author
+    the fix along with the problem."""
 
 
 class FileSpec(StrictModel):
@@ -255,9 +191,9 @@ class FileSpec(StrictModel):
 class Recipe(StrictModel):
     """How a variant is made when it is not downloaded ready-made."""
 
-    converter: Identifier = Field(description="A registered converter, e.g. 'mediapipe', 'litert-torch', 'keras-tflite'.")
+    converter: Identifier = Field(description="A registered converter's name (`zoo plugins` lists them).")
     params: dict[str, str | int | float | bool | list[str] | list[int]] = Field(
-        default_factory=dict, description="Converter-specific, e.g. model_type = 'PHI_2'."
+        default_factory=dict, description="The converter's options (`zoo info MODEL` lists them), e.g. model_type = 'PHI_2'."
     )
     ram_gb: float | None = Field(None, gt=0, description="Peak RAM the conversion needs.")
     disk_gb: float | None = Field(None, gt=0, description="Scratch disk the conversion needs.")
@@ -374,14 +310,6 @@ class Manifest(StrictModel):
         ]
 
 
-DEFAULT_CHECKS: dict[str, tuple[str, ...]] = {
-    "bin": ("tflite-flatbuffer", "mediapipe-metadata"),
-    "tflite": ("tflite-flatbuffer",),
-    "task": ("task-bundle",),
-    "litertlm": ("litertlm-bundle",),
-}
-
-
 class Variant(StrictModel):
     """The flattened, effective view of one variant: model fields with the variant's overrides."""
 
@@ -461,12 +389,13 @@ class Variant(StrictModel):
 
 
 def _effective_outputs(spec: VariantSpec, files: list[FileSpec], recipe: Recipe | None) -> list[OutputSpec]:
-    """The outputs a variant's checks run on, each main output carrying its format's structural checks.
+    """The outputs a variant's checks run on.
 
     A ready-made variant's outputs default to the weights files it downloads (files on the hub are
     rarely named `<id>.<format>`, and an output naming no real file would be checked never); a
-    built variant's default to `<id>.<format>`. Whatever the manifest lists, the main output also
-    runs its format's checks: a variant whose format has a verifier never goes unverified.
+    built variant's default to `<id>.<format>`. Whatever the manifest lists, every output also gets
+    the checks the loaded verifiers declare for its format (`Catalog.checks_for`), so a file of a
+    known format never goes unverified.
     """
     fmt = spec.format
     if spec.outputs:
@@ -476,10 +405,6 @@ def _effective_outputs(spec: VariantSpec, files: list[FileSpec], recipe: Recipe 
         outputs = [OutputSpec(path=f.path) for f in weights] or [OutputSpec(path=f"{spec.id}.{fmt}")]
     else:
         outputs = [OutputSpec(path=f"{spec.id}.{fmt}")]
-    main = outputs[0]
-    if main.path.endswith(f".{fmt}"):
-        missing = [c for c in DEFAULT_CHECKS[fmt] if c not in main.checks]
-        outputs[0] = main.model_copy(update={"checks": missing + list(main.checks)})
     return outputs
 
 
@@ -488,19 +413,14 @@ def _effective_outputs(spec: VariantSpec, files: list[FileSpec], recipe: Recipe 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
     out = ""
-    for i, part in enumerate(loc):
+    for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in SOURCE_TAGS and i > 0 and loc[i - 1] == "source":
-            continue  # the union's tag, not a key the author wrote
         elif isinstance(part, str) and part.startswith("function-"):
             continue
         else:
             out += f".{part}" if out else str(part)
     return out
-
-
-_SOURCE_MODELS = {"kaggle": KaggleSource, "huggingface": HuggingFaceSource, "https": HttpsSource, "local": LocalSource, "plugin": PluginSource}
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
@@ -513,15 +433,12 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return found
 
 
-def _known_keys(loc: tuple[Any, ...]) -> list[str]:
-    """The keys allowed in the table that holds the unknown key at `loc`."""
-    models: list[type[BaseModel]] = [Manifest]
+def _known_keys(loc: tuple[Any, ...], root: type[BaseModel] | None = None) -> list[str]:
+    """The keys allowed in the table that holds the unknown key at `loc` (under `root`, the Manifest)."""
+    models: list[type[BaseModel]] = [root or Manifest]
     parts = list(loc[:-1])
-    for i, part in enumerate(parts):
+    for part in parts:
         if isinstance(part, int):
-            continue
-        if i > 0 and parts[i - 1] == "source" and part in _SOURCE_MODELS:
-            models = [_SOURCE_MODELS[part]]
             continue
         nxt: list[type[BaseModel]] = []
         for model in models:
@@ -532,12 +449,14 @@ def _known_keys(loc: tuple[Any, ...]) -> list[str]:
     return sorted({name for model in models for name in model.model_fields})
 
 
-def _fix_for(error: dict[str, Any], key_path: str) -> str:
+def _fix_for(error: dict[str, Any], key_path: str, root: type[BaseModel] | None = None) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     leaf = key_path.rsplit(".", 1)[-1] if key_path else "the key"
+    if ctx.get("fix"):
+        return str(ctx["fix"])
     if kind == "extra_forbidden":
-        known = _known_keys(tuple(error["loc"]))
+        known = _known_keys(tuple(error["loc"]), root)
         close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1, cutoff=0.6)
         allowed = f"the keys allowed here are {', '.join(known)}"
         return f"rename it to '{close[0]}'; {allowed}" if close else f"remove it; {allowed}"
@@ -553,10 +472,6 @@ def _fix_for(error: dict[str, Any], key_path: str) -> str:
         return "paste the file's `sha256sum` output (64 lowercase hex digits), or leave sha256 out to pin on first download"
     if kind == "identifier":
         return "rename it, e.g. 'phi-2-gpu-int8'"
-    if kind in ("kaggle_handle",):
-        return "copy the handle from the model's Kaggle page, e.g. 'google/gemma/tfLite/gemma-2b-it-gpu-int4'"
-    if kind in ("hf_repo", "hf_revision"):
-        return "use the repo id from huggingface.co, e.g. 'microsoft/phi-2', and a branch or commit"
     if kind == "https_url":
         return "use an https:// URL; put credentials in environment variables, never in the manifest"
     if kind == "gated_without_accept_url":
@@ -568,16 +483,18 @@ def _fix_for(error: dict[str, Any], key_path: str) -> str:
     return "correct the value (see `zoo manifest schema`)"
 
 
-def problems_from_validation_error(exc: ValidationError) -> list[ManifestProblem]:
+def problems_from_validation_error(exc: ValidationError, *, root: type[BaseModel] | None = None,
+                                   prefix: str = "") -> list[ManifestProblem]:
+    """One problem per pydantic error; `root` and `prefix` place errors of a nested model (a source's options)."""
     problems = []
     for error in exc.errors():
-        key_path = _format_loc(tuple(error["loc"]))
+        key_path = ".".join(p for p in (prefix, _format_loc(tuple(error["loc"]))) if p)
         message = error["msg"]
         if error["type"] == "extra_forbidden":
-            known = _known_keys(tuple(error["loc"]))
+            known = _known_keys(tuple(error["loc"]), root)
             close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1, cutoff=0.6)
             message = f"unknown key '{error['loc'][-1]}'" + (f" (did you mean '{close[0]}'?)" if close else "")
-        problem = ManifestProblem(key_path, message, _fix_for(error, key_path))
+        problem = ManifestProblem(key_path, message, _fix_for(error, key_path, root))
         if problem not in problems:
             problems.append(problem)
     return problems
@@ -632,7 +549,7 @@ def _cross_checks(manifest: Manifest) -> list[ManifestProblem]:
                 problems.append(
                     ManifestProblem(
                         f"{vpath}.lora",
-                        "LoRA is a gpu-only option (the MediaPipe converter builds LoRA weights for the gpu backend only), "
+                        "LoRA applies to gpu variants only (LoRA weights are a gpu runtime feature), "
                         "but this variant's backend is 'cpu'",
                         "remove `lora` from this variant, or set backend = 'gpu'",
                     )
@@ -651,14 +568,6 @@ def _cross_checks(manifest: Manifest) -> list[ManifestProblem]:
                         f"{vpath}.files",
                         "a prebuilt variant (no recipe) must list the weights file it downloads",
                         "add a [[...files]] entry with role = 'weights', or add a recipe to build it",
-                    )
-                )
-            if isinstance(spec.quantization, BitWidths) and (variant.recipe is None or variant.recipe.converter != "mediapipe"):
-                problems.append(
-                    ManifestProblem(
-                        f"{vpath}.quantization",
-                        "per-part bit widths are a MediaPipe converter option",
-                        "use int4, int8, fp16 or fp32, or build with converter = 'mediapipe'",
                     )
                 )
             names = [f.path for f in variant.files]
@@ -711,6 +620,27 @@ def parse_manifest(data: dict[str, Any], path: Path | str) -> Manifest:
     if problems:
         raise ManifestError(path, problems)
     return manifest
+
+
+def source_problems(manifest: Manifest, sources: dict[str, type[BaseModel] | None]) -> list[ManifestProblem]:
+    """Each `source` table's options checked with its kind's declared model (`sources`: kind -> the
+    plugin's SourceOptions subclass, or None for a kind that declares none). A kind nobody
+    registered is left to the catalog, which reports it as a dangling reference."""
+    problems: list[ManifestProblem] = []
+    for m, model in enumerate(manifest.models):
+        tables = [(f"models[{m}].source", model.source)]
+        tables += [(f"models[{m}].variants[{v}].source", spec.source) for v, spec in enumerate(model.variants)]
+        for where, source in tables:
+            if source is None or source.kind not in sources:
+                continue
+            schema, options = sources[source.kind], dict(source.model_extra or {})
+            if schema is None:
+                continue
+            try:
+                schema.model_validate(options)
+            except ValidationError as exc:
+                problems += problems_from_validation_error(exc, root=schema, prefix=where)
+    return problems
 
 
 MAX_MANIFEST_BYTES = 4 << 20

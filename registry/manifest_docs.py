@@ -14,11 +14,7 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("models[]", m.ModelSpec, "A model and what its variants share; `[[models]]`."),
     ("models[].variants[]", m.VariantSpec, "One artifact; keys left out are inherited from the model; `[[models.variants]]`."),
     ("license", m.License, ""),
-    ("source (kind = \"kaggle\")", m.KaggleSource, ""),
-    ("source (kind = \"huggingface\")", m.HuggingFaceSource, ""),
-    ("source (kind = \"https\")", m.HttpsSource, ""),
-    ("source (kind = \"local\")", m.LocalSource, ""),
-    ("source (a plugin's kind)", m.PluginSource, ""),
+    ("source", m.Source, "The table's other keys belong to its kind; the loaded source kinds' keys follow."),
     ("files[]", m.FileSpec, "Each file is checked against size and sha256 before it enters the store."),
     ("recipe", m.Recipe, "How a variant is built when it is not downloaded ready-made."),
     ("bundle", m.BundleStep, ""),
@@ -49,15 +45,26 @@ def _type_name(annotation: typing.Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
+def _source_kinds() -> list[tuple[str, type[BaseModel], str]]:
+    """The loaded source kinds that declare options, each with its keys' model (built-ins under tests)."""
+    from .catalog import get_catalog
+
+    return [(name, source.options, source.description) for name, source in sorted(get_catalog().registered("source").items())
+            if source.options is not None]
+
+
 def render() -> str:
     lines = [
         "# Manifest reference",
         "",
-        "Generated from `registry/manifest.py` by `zoo manifest schema --markdown`; a test fails when it drifts.",
+        "Generated from `registry/manifest.py` and the loaded source kinds by `zoo manifest schema --markdown`; a test fails when it drifts.",
         "The JSON Schema is `manifests/schema.json` (`zoo manifest schema`). Unknown keys are errors.",
         "",
     ]
-    for title, model, text in SECTIONS:
+    sections = list(SECTIONS)
+    at = next(i for i, (title, _, _) in enumerate(sections) if title == "source") + 1
+    sections[at:at] = [(f"source (kind = \"{name}\")", options, description) for name, options, description in _source_kinds()]
+    for title, model, text in sections:
         lines += [f"## {title}", ""]
         if text:
             lines += [text, ""]

@@ -69,6 +69,8 @@ class PluginRecord:
     error: str | None = None
     hooks: list[str] = field(default_factory=list)
     provides: list[str] = field(default_factory=list)
+    traceback: str | None = None
+    """The failure's full traceback, shown by `zoo plugins` under ZOO_DEBUG=1."""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -131,6 +133,43 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _where(exc: BaseException) -> str:
+    """' (at FILE:LINE)' of the line that raised: a syntax error's own, else the innermost frame."""
+    import traceback
+
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f" (at {exc.filename}:{exc.lineno})"
+    import sysconfig
+
+    stdlib = sysconfig.get_paths()["stdlib"]
+    frames = traceback.extract_tb(exc.__traceback__)
+    # The plugin's own line, not the standard library's (os.environ's KeyError is raised inside os).
+    frames = [f for f in frames if not f.filename.startswith(("<", stdlib))] or frames
+    return f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+
+
+def _full_traceback(exc: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(exc))
+
+
+def _explain_validation(exc: Exception) -> str:
+    """pluggy's refusal of a hook implementation, with the hook's own signature."""
+    import inspect
+    import re
+
+    text = str(exc)
+    hook = re.search(r"for hook '(\w+)'", text)
+    spec = getattr(hookspecs, hook.group(1), None) if hook else None
+    unknown = re.search(r"Argument\(s\) (\{.*?\})", text)
+    if spec is None or unknown is None:
+        return _describe(exc)
+    signature = f"{spec.__name__}{inspect.signature(spec)}"
+    return (f"its {hook.group(1)} takes argument(s) {unknown.group(1)} that the hook does not have; "
+            f"the hook's signature is {signature} (name the argument `register`)")
+
+
 class PluginHost:
     """A pluggy manager plus the record of every plugin it tried to load."""
 
@@ -171,7 +210,8 @@ class PluginHost:
             except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything on import
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                record.status, record.error = "failed", f"failed to import {ep.value}: {_describe(exc)}"
+                record.status, record.error = "failed", f"failed to import {ep.value}: {_describe(exc)}{_where(exc)}"
+                record.traceback = _full_traceback(exc)
                 continue
             self.register(plugin, ep.name)
 
@@ -182,7 +222,8 @@ class PluginHost:
         try:
             self.pm.register(plugin, name=name)
         except Exception as exc:  # pluggy.PluginValidationError, ValueError for a name taken
-            record.status, record.error = "failed", _describe(exc)
+            explained = _explain_validation(exc) if isinstance(exc, pluggy.PluginValidationError) else _describe(exc)
+            record.status, record.error = "failed", explained
             return record
         callers = self.pm.get_hookcallers(plugin) or []
         unknown = [caller.name for caller in callers if not caller.has_spec()]
@@ -224,7 +265,10 @@ class PluginHost:
                     raise
                 from .errors import ZooError
 
-                message = exc.message if isinstance(exc, ZooError) else _describe(exc)
+                message = exc.message if isinstance(exc, ZooError) else _describe(exc) + _where(exc)
+                if isinstance(exc, ZooError) and exc.fix and exc.fix not in message:
+                    message += f" Fix: {exc.fix}"
                 record.status, record.error = "failed", f"{hook_name} failed: {message}"
+                record.traceback = _full_traceback(exc)
                 continue
             commit()

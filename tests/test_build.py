@@ -464,12 +464,15 @@ def test_from_accepts_any_shard_layout_and_names_missing_tensors(tmp_path, layou
 
     inputs = {f["path"] for f in local_inputs(variant, checkpoint, users=True)}
     assert "tokenizer.json" in inputs and any(p.endswith(".safetensors") for p in inputs)
-    converter.validate(variant, {"from_dir": checkpoint})  # every tensor there: accepted
+    from registry.api import BuildOptions
+
+    options = BuildOptions(dict(variant.recipe.params), from_dir=checkpoint)
+    converter.validate(variant, options)  # every tensor there: accepted
     for shard in checkpoint.glob("*.safetensors"):
         shard.unlink()
     safetensors_file.write(checkpoint / "model.safetensors", _phi_tensors(layers_missing={5}))
     with pytest.raises(BuildError) as refused:
-        converter.validate(variant, {"from_dir": checkpoint})
+        converter.validate(variant, options)
     assert "lack 6 tensors" in refused.value.message and "model.layers.5.self_attn.q_proj.weight" in refused.value.message
 
 

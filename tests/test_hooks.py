@@ -33,8 +33,10 @@ def hook_section(name: str) -> str:
     return match.group(1)
 
 
-def load_example(code: str, name: str) -> types.ModuleType:
+def load_example(code: str, name: str, directory: Path | None = None) -> types.ModuleType:
+    """Run a docs example as a module whose file is `directory`/example.py (the current one by default)."""
     module = types.ModuleType(f"docs_example_{name}")
+    module.__file__ = str((directory or Path.cwd()) / "example.py")
     exec(compile(code, f"<docs example {name}>", "exec"), module.__dict__)
     return module
 
@@ -75,18 +77,20 @@ def test_hook_register_sources(plugin_catalog):
     source = catalog.component("source", "docs-mirror")
     base = catalog.variant("phi-2-gpu-int8")
     variant = type(base).model_validate(
-        base.model_dump() | {"source": {"kind": "docs-mirror", "options": {"url": "https://mirror.example/phi-2/"}}})
+        base.model_dump() | {"source": {"kind": "docs-mirror", "url": "https://mirror.example/phi-2/"}})
     plan = source.prepare(FetchContext(variant, list(variant.files)))
     assert [t.url for t in plan.transfers][0] == "https://mirror.example/phi-2/tokenizer.json"
 
 
 def test_hook_register_converters(plugin_catalog, tmp_path):
-    from registry.components import BuildRequest
+    from registry.api import BuildOptions, BuildRequest
 
     catalog = run_hook_example("register_converters", plugin_catalog)
     converter = catalog.component("converter", "docs-copy")
-    job = converter.plan(BuildRequest(catalog.variant("phi-2-gpu-int8"), tmp_path / "in", tmp_path / "work"))
+    options = BuildOptions({"input": "model.tflite"})
+    job = converter.plan(BuildRequest(catalog.variant("phi-2-gpu-int8"), tmp_path / "in", tmp_path / "work", options))
     assert job.outputs == {"phi-2-gpu-int8.bin": tmp_path / "work" / "phi-2-gpu-int8.bin"}
+    assert job.runner.name == "copy_runner.py"  # the end-to-end test below really runs it
 
 
 def test_hook_register_bundlers(plugin_catalog):
@@ -105,8 +109,67 @@ def test_hook_register_verifiers(plugin_catalog, tmp_path):
 
 def test_hook_register_runtimes(plugin_catalog):
     catalog = run_hook_example("register_runtimes", plugin_catalog)
-    assert catalog.runtime_for("echo").name == "docs-echo"
-    assert catalog.runtime_for("task").name == "litert-lm"  # built-ins stay in place
+    assert catalog.component("runtime", "docs-echo").toolchain is None
+    assert catalog.runtime_for("tflite").name == "tflite-text"  # built-ins stay first for their formats
+
+
+DOCS_FAMILY = """
+schema_version = 1
+family = "docs-examples"
+description = "A model built, bundled, checked and run by the docs/hooks.md examples."
+
+[[models]]
+name = "docs-copy-lm"
+description = "A prebuilt .tflite copied by the example converter."
+platforms = ["android"]
+license = { name = "MIT", spdx = "MIT" }
+source = { kind = "local", path = "inputs" }
+files = [{ path = "model.tflite", role = "weights" }]
+recipe = { converter = "docs-copy" }
+bundle = { bundlers = ["docs-zip"], stop_tokens = ["</s>"] }
+
+[[models.variants]]
+id = "docs-copy-lm-cpu-fp32"
+backend = "cpu"
+quantization = "fp32"
+format = "tflite"
+outputs = [{ path = "docs-copy-lm-cpu-fp32.tflite", checks = ["docs-not-empty"] }, { path = "docs-copy-lm-cpu-fp32.zip" }]
+"""
+
+
+def test_the_hook_examples_build_check_and_run_a_model_through_the_real_cli(tmp_path, zoo):
+    """Every example of docs/hooks.md, installed as one plugin package importing only registry.api,
+    with the runners the docs show: `zoo build` runs the converter's and the bundler's runners and
+    the example check; `zoo run --runtime` runs the example runtime, which has no toolchain."""
+    import json
+    import zipfile
+
+    from registry.api import build_tflite, write_plugin_distribution
+
+    text = (DOCS / "hooks.md").read_text()
+    blocks = [python_blocks_in(hook_section(hook))[0] for hook in HOOKS if hook != "register_families"]
+    family = 'from pathlib import Path\n\n@hookimpl\ndef register_families(register):\n    register(Path(__file__).with_name("family.toml"))\n'
+    site = tmp_path / "site"
+    write_plugin_distribution(site, "zoo-docs-examples", "zoo_docs_examples", manifest=DOCS_FAMILY,
+                              source="\n\n".join(blocks + [family]))
+    package = site / "zoo_docs_examples"
+    for name, code in re.findall(r"```py (\w+\.py)\n(.*?)```", text, flags=re.S):
+        (package / name).write_text(code)
+    (package / "inputs").mkdir()
+    model = build_tflite(tensor_names=["w"])
+    (package / "inputs" / "model.tflite").write_bytes(model)
+    env = {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_docs_examples"}
+    assert zoo("plugins", "check", "zoo_docs_examples", env=env).returncode == 0
+    built = json.loads(zoo("build", "docs-copy-lm", "--json", env=env, check=True).stdout)
+    stored = Path(built["path"]).parent
+    assert (stored / "docs-copy-lm-cpu-fp32.tflite").read_bytes() == model
+    assert zipfile.ZipFile(stored / "docs-copy-lm-cpu-fp32.zip").namelist() == ["docs-copy-lm-cpu-fp32.tflite"]
+    checks = {(c["output"], c["check"]) for c in built["provenance"]["checks"]}
+    assert ("docs-copy-lm-cpu-fp32.tflite", "docs-not-empty") in checks
+    assert ("docs-copy-lm-cpu-fp32.tflite", "tflite-flatbuffer") in checks  # the format's default check
+    assert [s["what"] for s in built["provenance"]["steps"]] == ["copying", "zipping"]
+    ran = zoo("run", "docs-copy-lm-cpu-fp32", "--prompt", "abc", "--runtime", "docs-echo", env=env, check=True)
+    assert ran.stdout == "cba\n"
 
 
 @pytest.mark.parametrize("doc", ["tutorial.md", "troubleshooting.md", "hooks.md"])

@@ -69,7 +69,7 @@ def test_the_demo_builds_offline_end_to_end_and_runs(litert_python, zoo):
 
 @pytest.mark.parametrize("quant", ["fp32", "int8", "fp16", "int4"])
 def test_a_checkpoint_directory_converts_for_each_quantization(litert_python, checkpoint, zoo, quant):
-    result = zoo("build", "pytorch", "--quant", quant, "--from", str(checkpoint), "--arch", "llama", "--json", timeout=600)
+    result = zoo("build", "pytorch", "--quant", quant, "--from", str(checkpoint), "--param", "arch=llama", "--json", timeout=600)
     assert result.returncode == 0, result.stderr
     built = json.loads(result.stdout)
     files = {f["path"]: f for f in built["files"]}
@@ -83,13 +83,14 @@ def test_a_checkpoint_directory_converts_for_each_quantization(litert_python, ch
 
 
 def test_prefill_and_kv_cache_options_reach_the_model(litert_python, checkpoint, zoo):
-    built = json.loads(zoo("build", "pytorch", "--quant", "int8", "--from", str(checkpoint), "--prefill-lengths", "4,16",
-                           "--kv-cache-length", "48", "--json", check=True, timeout=600).stdout)
+    built = json.loads(zoo("build", "pytorch", "--quant", "int8", "--from", str(checkpoint), "--param", "prefill_seq_len=4,16",
+                           "--param", "kv_cache_max_len=48", "--json", check=True, timeout=600).stdout)
     from registry.tflite import read
 
     model = Path(built["path"]).parent / "pytorch-cpu-int8.tflite"
     assert set(read(model).signature_keys) == {"prefill_4", "prefill_16", "decode"}
-    assert built["provenance"]["params"] == {"prefill_seq_len": "4,16", "kv_cache_max_len": 48}
+    assert built["provenance"]["params"] == {"prefill_seq_len": "4,16", "kv_cache_max_len": "48"}  # as typed
+    assert built["provenance"]["options"] == {"arch": "llama", "prefill_seq_len": [4, 16], "kv_cache_max_len": 48}
 
 
 def family_with_bundle(tmp_path: Path, stop_tokens: str) -> dict[str, str]:
@@ -166,7 +167,11 @@ def test_zoo_info_pytorch_lists_the_architectures(zoo):
     notes = " ".join(json.loads(zoo("info", "pytorch-cpu-int8", "--json", check=True).stdout)["notes"])
     assert {v["id"] for v in info["variants"]} == {"pytorch-cpu-fp32", "pytorch-cpu-int8", "pytorch-cpu-fp16", "pytorch-cpu-int4"}
     for arch in ARCHITECTURES:
-        assert f"--arch {arch}" in notes
+        assert f"--param arch={arch}" in notes
+    options = json.loads(zoo("info", "pytorch-cpu-int8", "--json", check=True).stdout)["options"]
+    assert options["kv_cache_max_len"] == {"description": "the KV-cache length, the model's context", "type": "a whole number",
+                                           "value": 64}
+    assert set(options) == {"arch", "architecture_module", "prefill_seq_len", "kv_cache_max_len"}
 
 
 def test_a_plugin_adds_an_architecture_with_the_same_machinery(litert_python, checkpoint, tmp_path, zoo):

@@ -18,19 +18,16 @@ from zoo_cli.terminal import terminal
               help="Build from this local checkpoint directory instead of downloading (its files are still checked).")
 @click.option("--lora", type=click.Path(path_type=Path, dir_okay=False), help="A PEFT adapter_model.safetensors (gpu only).")
 @click.option("--lora-rank", type=int, help="The adapter's LoRA rank.")
-@click.option("--arch", help="The decoder architecture of a --from checkpoint (pytorch family; `zoo info pytorch`).")
-@click.option("--prefill-lengths", help="Prefill signature lengths, e.g. 8,32 (pytorch family).")
-@click.option("--kv-cache-length", type=int, help="KV-cache length, the model's context (pytorch family).")
 @click.option("--param", "param_pairs", multiple=True, metavar="KEY=VALUE",
-              help="A converter option, e.g. --param max_length=64 (`zoo info MODEL` lists them).")
+              help="A converter option, e.g. --param kv_cache_max_len=128 (`zoo info MODEL` lists them).")
 @click.option("--force", is_flag=True, help="Build even if the machine has less RAM or disk than the recipe needs.")
 @click.option("--rebuild", is_flag=True, help="Ignore the build cache.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 @json_option
-def build_command(query, from_dir, lora, lora_rank, arch, prefill_lengths, kv_cache_length, param_pairs, force, rebuild,
-                  quiet, as_json, **filters) -> None:
+def build_command(query, from_dir, lora, lora_rank, param_pairs, force, rebuild, quiet, as_json, **filters) -> None:
     """Build a variant with its converter, in its toolchain, and install it verified."""
-    from registry.build import BuildOptions, build
+    from registry.build import BuildFlags, build
+    from registry.params import parse_pairs
     from registry.resolver import resolve
     from zoo_cli.progress import PlainReporter
 
@@ -38,14 +35,8 @@ def build_command(query, from_dir, lora, lora_rank, arch, prefill_lengths, kv_ca
     row = resolve(catalog, query, make_filters(**filters))
     default = say_default(row, quiet or as_json)
     variant = catalog.variant(row["id"])
-    params = {"arch": arch, "prefill_seq_len": prefill_lengths, "kv_cache_max_len": kv_cache_length}
-    for pair in param_pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--param")
-        params[key.strip()] = int(value) if value.strip().isdigit() else value.strip()
-    options = BuildOptions(from_dir=from_dir, lora=lora, lora_rank=lora_rank, force=force, rebuild=rebuild,
-                           params={k: v for k, v in params.items() if v is not None})
+    options = BuildFlags(from_dir=from_dir, lora=lora, lora_rank=lora_rank, force=force, rebuild=rebuild,
+                         params=parse_pairs(list(param_pairs)))
     with PlainReporter(quiet) as reporter:
         result = build(catalog, variant, options, reporter)
     if as_json:

@@ -22,6 +22,26 @@ def _pairs(data: dict, skip: tuple[str, ...] = ()) -> str:
     return ", ".join(f"{k}={v}" for k, v in data.items() if k not in skip and v not in (None, [], {}))
 
 
+def with_effective_checks(row: dict) -> dict:
+    """The row with each output's checks as they run: its format's default checks included."""
+    catalog = load_catalog()
+    return row | {"outputs": [o | {"checks": catalog.output_checks(o["path"], o["checks"])} for o in row["outputs"]]}
+
+
+def build_options(row: dict) -> dict[str, dict]:
+    """The options (--param) the variant's converter declares, each with its value for this variant."""
+    if not row["recipe"]:
+        return {}
+    converter = load_catalog().component("converter", row["recipe"]["converter"])
+    if converter is None:
+        return {}
+    from registry.params import type_name
+
+    return {name: {"description": p.description, "type": type_name(p.type),
+                   "value": row["recipe"]["params"].get(name, p.default)}
+            for name, p in converter.parameters.items()}
+
+
 def _variant_table(row: dict) -> list[list[str]]:
     lic = row["license"]
     rows = [
@@ -47,6 +67,10 @@ def _variant_table(row: dict) -> list[list[str]]:
     recipe = row["recipe"]
     if recipe:
         rows.append(["recipe", f"{recipe['converter']}: {_pairs(recipe['params'])}"])
+        for name, option in build_options(row).items():
+            value = option["value"]
+            shown = "" if value is None else "=" + (",".join(map(str, value)) if isinstance(value, list) else str(value))
+            rows.append(["option", f"--param {name}{shown}: {option['description']} ({option['type']})"])
         if "max_length" in recipe["params"]:
             length = int(recipe["params"]["max_length"])
             rows.append(["prompt budget", f"about {length // 2} tokens: half of max_length {length} (the TensorFlow guide's advice)"])
@@ -137,10 +161,10 @@ def info_command(query: str, as_json: bool, **filters) -> None:
     catalog = load_catalog()
     found = sorted(candidates(catalog, query, make_filters(**filters)), key=lambda r: r["id"])
     if len(found) == 1:
-        row = found[0]
+        row = with_effective_checks(found[0])
         local = local_artifacts(row["id"])
         if as_json:
-            terminal.json(row | {"next_step": next_step(row), "local": local})
+            terminal.json(row | {"next_step": next_step(row), "options": build_options(row), "local": local})
         else:
             terminal.table(["FIELD", "VALUE"], _variant_table(row) + _local_rows(local, row))
         return

@@ -15,9 +15,11 @@ def plugins_command(ctx: click.Context, as_json: bool) -> None:
     """List plugins: name, version, package, hooks and status (failed ones included)."""
     if ctx.invoked_subcommand is not None:
         return
+    from registry import settings
     from registry.catalog import get_catalog
 
-    records = list(get_catalog().records.values())
+    catalog = get_catalog()
+    records = list(catalog.records.values())
     if as_json:
         terminal.json([r.as_dict() for r in records])
         return
@@ -35,6 +37,20 @@ def plugins_command(ctx: click.Context, as_json: bool) -> None:
             for r in records
         ],
     )
+    checks = catalog.descriptions.get("verifier", {})
+    if checks:
+        always: dict[str, list[str]] = {}
+        for fmt, names in catalog.default_checks.items():
+            for name in names:
+                always.setdefault(name, []).append(f".{fmt}")
+        terminal.table(["CHECK", "PLUGIN", "RUNS ON", "WHAT IT PROVES"],
+                       [[name, catalog.components["verifier"][name],
+                         f"every {', '.join(always[name])}" if name in always else "outputs listing it", description]
+                        for name, description in sorted(checks.items())])
+    if settings.get().debug:
+        for r in records:
+            if r.traceback:
+                terminal.message(f"{r.name}: {r.traceback}")
     if any(r.status == "failed" for r in records):
         terminal.message(
             "Failed plugins are skipped; the rest work. Fix or uninstall them, or choose plugins with "

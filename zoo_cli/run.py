@@ -11,14 +11,17 @@ from zoo_cli.terminal import terminal
 @click.argument("query")
 @click.option("--prompt", required=True, help="The text to continue.")
 @click.option("--max-tokens", type=int, default=16, show_default=True, help="How many tokens to generate (greedy).")
+@click.option("--runtime", "runtime_name", metavar="NAME", help="Run with this runtime (`zoo plugins` lists them); "
+              "default: the first that runs the artifact's format.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def run_command(query: str, prompt: str, max_tokens: int, as_json: bool) -> None:
+def run_command(query: str, prompt: str, max_tokens: int, runtime_name: str | None, as_json: bool) -> None:
     """Generate from a stored artifact (e.g. .task or .litertlm with LiteRT-LM on CPU).
 
     Prints the continuation alone, for every runtime: a tokenizer that decodes only the new tokens
     drops the space that joined them to the prompt, so prompt + text read "once uponvery".
     """
     import json
+    import sys
     import tempfile
     from pathlib import Path
 
@@ -32,8 +35,13 @@ def run_command(query: str, prompt: str, max_tokens: int, as_json: bool) -> None
     catalog = load_catalog()
     directory = store.artifact_dir(entry.id)
     candidates = [f.path for f in entry.files if f.path == entry.main] + [f.path for f in entry.files if f.path != entry.main]
+    chosen = catalog.component("runtime", runtime_name) if runtime_name else None
+    if runtime_name and chosen is None:
+        raise ZooError(f"No loaded plugin provides a runtime named '{runtime_name}'.",
+                       fix="`zoo plugins` lists the runtimes; leave out --runtime to pick one by the artifact's format.")
     for name in candidates:
-        runtime = catalog.runtime_for(name.rsplit(".", 1)[-1])
+        fmt = name.rsplit(".", 1)[-1]
+        runtime = (chosen if fmt in chosen.formats else None) if chosen else catalog.runtime_for(fmt)
         if runtime is not None:
             break
     else:
@@ -46,12 +54,13 @@ def run_command(query: str, prompt: str, max_tokens: int, as_json: bool) -> None
     record = directory / "provenance.json"
     if record.is_file():
         provenance = json.loads(record.read_text())
-        params = (provenance.get("recipe") or {}).get("params", {}) | (provenance.get("params") or {})
+        params = (provenance.get("recipe") or {}).get("params", {}) | (provenance.get("options") or provenance.get("params") or {})
         context = int(params.get("kv_cache_max_len", context))
-    env = toolchains.ensure(runtime.toolchain, terminal.message)
+    # A runtime without a toolchain runs its job with zoo's own interpreter.
+    python = toolchains.ensure(runtime.toolchain, terminal.message).python if runtime.toolchain else Path(sys.executable)
     job = runtime.plan(directory / name, prompt, max_tokens, context)
     with tempfile.TemporaryDirectory(prefix="zoo-run-") as work:
-        result = run_job(env.python, job.runner, job.request, Path(work), what=job.what)
+        result = run_job(python, job.runner, job.request, Path(work), what=job.what)
     text = result.data.get("text", "")
     if as_json:
         terminal.json({"id": entry.id, "artifact": name, "prompt": prompt, "text": text})

@@ -76,8 +76,8 @@ def main():
         fail(f"unknown architecture {arch!r}", f"Use one of {', '.join(ARCHITECTURES)}.")
     expected_type = getattr(module, "MODEL_TYPE", arch) if module else arch
     if hf.get("model_type") not in (expected_type, None):
-        fail(f"config.json says model_type {hf.get('model_type')!r}, but --arch is {arch!r}",
-             f"Pass --arch {hf.get('model_type')} if zoo supports it (`zoo info pytorch`).")
+        fail(f"config.json says model_type {hf.get('model_type')!r}, but the arch option is {arch!r}",
+             f"Pass --param arch={hf.get('model_type')} if zoo supports it (`zoo info pytorch`).")
     emit("progress", message="loading litert-torch")
     from litert_torch.generative.layers import kv_cache as kv_utils
     from litert_torch.generative.utilities import converter, model_builder

@@ -56,3 +56,13 @@ def build_litertlm(sections: list[tuple[int, bytes]], *, align: int = 64, spans:
     for (_, data), (begin, _) in zip(sections, offsets):
         out += b"\0" * (begin - len(out)) + data
     return bytes(out)
+
+
+def build_valid_litertlm(model: bytes | None = None, tokenizer: bytes = b"\x0a\x05spm") -> bytes:
+    """A small .litertlm that passes the `.litertlm` structural check: a TFLite model section (by
+    default a one-tensor flatbuffer) and a sentencepiece tokenizer section."""
+    if model is None:
+        from registry.testing.tflite_builder import build_tflite
+
+        model = build_tflite(tensor_names=["w"])
+    return build_litertlm([(TFLITE_MODEL, model), (SP_TOKENIZER, tokenizer)])

@@ -16,12 +16,13 @@ from zoo_cli.terminal import terminal
 def validate_command(paths: tuple[Path, ...], as_json: bool) -> None:
     """Check manifest files strictly; every problem names its key and the fix."""
     from registry.errors import ExitCode, ManifestError
-    from registry.manifest import load_manifest
+    from zoo_cli.common import load_catalog
 
+    catalog = load_catalog()
     results = []
     for path in paths:
         try:
-            manifest = load_manifest(path)
+            manifest = catalog.load_manifest(path)
         except ManifestError as exc:
             results.append({"path": str(path), "ok": False, "problems": [p.__dict__ for p in exc.problems], "message": exc.message})
             continue

@@ -1,21 +1,31 @@
-"""The example plugin's own tests, written with zoo's test kit."""
+"""The example plugin's own tests, written with zoo's test kit (registry.api only)."""
+
+from pathlib import Path
+
+import pytest
 
 import zoo_tinystories
-from registry.testing.pytest_plugin import assert_conforms
+from registry.api import BuildError, BuildOptions, assert_conforms
 
 
 def test_the_plugin_conforms(plugin_catalog):
     catalog = plugin_catalog(zoo_tinystories, "tinystories")
     assert_conforms(catalog, "tinystories")
-    assert catalog.rows["tinystories-cpu-int8"]["recipe"]["converter"] == "tinystories-litert"
+    assert catalog.rows["tinystories-cpu-int8"]["recipe"]["converter"] == "litert-torch"
 
 
-def test_an_unknown_architecture_is_refused_before_any_work(plugin_catalog):
-    import pytest
-
-    from registry.errors import BuildError
-
+def test_the_architecture_module_is_found_beside_the_manifest(plugin_catalog):
     catalog = plugin_catalog(zoo_tinystories, "tinystories")
-    converter = catalog.component("converter", "tinystories-litert")
-    with pytest.raises(BuildError, match="no architecture 'llama'"):
-        converter.validate(catalog.variant("tinystories-cpu-int8"), {"params": {"arch": "llama"}})
+    variant = catalog.variant("tinystories-cpu-int8")
+    converter = catalog.component("converter", "litert-torch")
+    converter.validate(variant, BuildOptions(dict(variant.recipe.params)))  # accepted: the module exists
+
+
+def test_an_architecture_module_outside_the_package_is_refused(plugin_catalog):
+    catalog = plugin_catalog(zoo_tinystories, "tinystories")
+    variant = catalog.variant("tinystories-cpu-int8")
+    converter = catalog.component("converter", "litert-torch")
+    params = dict(variant.recipe.params) | {"architecture_module": "../../../etc/passwd"}
+    with pytest.raises(BuildError, match="is not a file inside"):
+        converter.validate(variant, BuildOptions(params))
+    assert (Path(zoo_tinystories.__file__).parent / "architecture.py").is_file()

@@ -1,29 +1,16 @@
-"""zoo plugin: TinyStories-style decoders (a Llama layout), through zoo's litert-torch machinery.
+"""zoo plugin: TinyStories-style decoders (a Llama layout), built with zoo's litert-torch converter.
 
-It adds one family (family.toml) and one converter: zoo's LiteRTTorchConverter with this package's
-own architecture module, which runs inside zoo's litert-torch toolchain. Everything else, the
-export settings LiteRT-LM can run, the .task and .litertlm bundles and the generation check, is
-zoo's.
+It adds one family (family.toml) whose recipe names zoo's `litert-torch` converter with this
+package's own architecture module (architecture.py, beside the manifest), which the converter runs
+inside its toolchain. Everything else, the export settings LiteRT-LM can run, the .task and
+.litertlm bundles and the generation check, is zoo's. It imports nothing from zoo but registry.api.
 """
 
 from pathlib import Path
 
-from plugins.converter_litert_torch import LiteRTTorchConverter
-from registry.hookspecs import hookimpl
+from registry.api import hookimpl
 
 HERE = Path(__file__).parent
-
-
-class TinyStoriesConverter(LiteRTTorchConverter):
-    name = "tinystories-litert"
-    description = "TinyStories-style Llama decoders to LiteRT, with this plugin's architecture mapping."
-    architectures = {"tinystories": ("TinyStories-style Llama decoders (untied head, grouped-query attention)",
-                                     HERE / "architecture.py")}
-
-
-@hookimpl
-def register_converters(register):
-    register(TinyStoriesConverter())
 
 
 @hookimpl
