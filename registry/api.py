@@ -93,6 +93,7 @@ __all__ = [
     "build_task",
     "build_litertlm",
     "write_plugin_distribution",
+    "Fault",
 ]
 
 
@@ -134,6 +135,7 @@ _LAZY = {
     "build_task": ("registry.testing.task_builder", "build_task"),
     "build_litertlm": ("registry.testing.litertlm_builder", "build_valid_litertlm"),
     "write_plugin_distribution": ("registry.testing.plugins", "write_plugin_distribution"),
+    "Fault": ("registry.testing.hubs", "Fault"),
 }
 
 

@@ -18,7 +18,7 @@ import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from . import __version__, settings
 from .errors import DuplicateRegistrationError, ManifestProblem, PluginError
@@ -37,6 +37,16 @@ COMPONENT_HOOKS: dict[str, str] = {
     "runtime": "register_runtimes",
 }
 SNAPSHOT_FORMAT = 3
+
+
+class Claim(NamedTuple):
+    """What a name a user can type means: a variant (id or alias), or a model (name or alias)."""
+
+    plugin: str
+    family: str
+    model: str
+    variant: str | None = None
+    """Set when the name is a variant's id or alias; None for a model's name or alias."""
 
 
 @dataclass(frozen=True)
@@ -85,8 +95,8 @@ class Catalog:
         self.families: dict[str, Family] = {}
         self.rows: dict[str, dict[str, Any]] = {}
         """Variant id -> the variant as JSON data (see `variant_row`)."""
-        self.names: dict[str, tuple[str, str]] = {}
-        """Every name a user can type (variant ids and aliases, model names and aliases) -> (plugin, owner)."""
+        self.names: dict[str, Claim] = {}
+        """Every name a user can type (variant ids and aliases, model names and aliases) -> what it means."""
         self.components: dict[str, dict[str, str]] = {kind: {} for kind in COMPONENT_HOOKS}
         """kind -> component name -> plugin that registered it."""
         self.descriptions: dict[str, dict[str, str]] = {kind: {} for kind in COMPONENT_HOOKS}
@@ -174,7 +184,7 @@ class Catalog:
         schemas = {name: source.options for name, source in self._objects["source"].items()}
         families: dict[str, Family] = {}
         variants: dict[str, "Variant"] = {}
-        names: dict[str, tuple[str, str]] = {}
+        names: dict[str, Claim] = {}
         watched: list[str] = []
         for item in items:
             if isinstance(item, (str, Path)):
@@ -200,25 +210,25 @@ class Catalog:
             # Family, model and variant names share one namespace across plugins: a query names one
             # thing. (One plugin may call a family and its model alike, as gpt2 does.)
             claimed = self.names.get(manifest.family) or names.get(manifest.family)
-            if claimed and claimed[0] != plugin:
-                raise DuplicateRegistrationError("family or model", manifest.family, claimed[0], plugin, where)
+            if claimed and claimed.plugin != plugin:
+                raise DuplicateRegistrationError("family or model", manifest.family, claimed.plugin, plugin, where)
             families[manifest.family] = Family(
                 manifest.family, manifest.description, plugin, where, tuple(m.name for m in manifest.models)
             )
             for variant in manifest.variants(plugin=plugin, manifest_path=where):
                 variants[variant.id] = variant
-                model_owner = f"model:{variant.family}/{variant.model}"
-                claims = [(variant.id, f"variant:{variant.id}")]
-                claims += [(alias, f"variant:{variant.id}") for alias in variant.aliases]
-                claims += [(variant.model, model_owner)] + [(alias, model_owner) for alias in variant.model_aliases]
-                for name, owned_by in claims:
+                model_claim = Claim(plugin, variant.family, variant.model)
+                variant_claim = model_claim._replace(variant=variant.id)
+                claims = [(variant.id, variant_claim)] + [(alias, variant_claim) for alias in variant.aliases]
+                claims += [(variant.model, model_claim)] + [(alias, model_claim) for alias in variant.model_aliases]
+                for name, claim in claims:
                     existing = self.names.get(name) or names.get(name)
-                    if existing and existing != (plugin, owned_by):
-                        raise DuplicateRegistrationError("model or variant", name, existing[0], plugin, where)
+                    if existing and existing != claim:
+                        raise DuplicateRegistrationError("model or variant", name, existing.plugin, plugin, where)
                     family = self.families.get(name)
                     if family and family.plugin != plugin:
                         raise DuplicateRegistrationError("family or model", name, family.plugin, plugin, where)
-                    names[name] = (plugin, owned_by)
+                    names[name] = claim
 
         def commit() -> None:
             self.families.update(families)
@@ -284,7 +294,7 @@ class Catalog:
             catalog = cls()
             catalog.families = {n: Family(**{**f, "models": tuple(f["models"])}) for n, f in data["families"].items()}
             catalog.rows = data["rows"]
-            catalog.names = {n: tuple(v) for n, v in data["names"].items()}
+            catalog.names = {n: Claim(*v) for n, v in data["names"].items()}
             catalog.components = data["components"]
             catalog.default_checks = data["default_checks"]
             catalog.descriptions = data["descriptions"]

@@ -61,9 +61,9 @@ def suggestions(catalog: Catalog, query: str, n: int = 3) -> list[str]:
 def candidates(catalog: Catalog, query: str, filters: Filters | None = None) -> list[dict[str, Any]]:
     """Every variant `query` may mean under `filters`; raises UnknownVariantError when there is none."""
     filters = filters or Filters()
-    owner = catalog.names.get(query)
-    if owner and owner[1].startswith("variant:"):
-        row = catalog.rows[owner[1].removeprefix("variant:")]
+    claim = catalog.names.get(query)
+    if claim and claim.variant:
+        row = catalog.rows[claim.variant]
         problem = filters.mismatch(row)
         if problem:
             raise VariantMismatchError(
@@ -71,9 +71,8 @@ def candidates(catalog: Catalog, query: str, filters: Filters | None = None) -> 
                 fix=f"Drop that option, or ask for the model instead: `zoo info {row['model']}` lists its variants.",
             )
         return [row]
-    if owner:
-        family, model = owner[1].removeprefix("model:").split("/", 1)
-        pool = [r for r in catalog.rows.values() if r["family"] == family and r["model"] == model]
+    if claim:
+        pool = [r for r in catalog.rows.values() if r["family"] == claim.family and r["model"] == claim.model]
     elif query in catalog.families:
         pool = [r for r in catalog.rows.values() if r["family"] == query]
     else:

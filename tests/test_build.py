@@ -12,28 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import toolchain_python
+from helpers import install_pack_plugin, toolchain_python
 from registry import safetensors_file
 from registry.errors import BuildError, ExitCode
-from registry.testing.plugins import write_plugin_distribution
 from registry.testing.tflite_builder import mediapipe_like_bin
 
 HERE = Path(__file__).parent
 REPO = HERE.parent
-
-
-def install_pack_plugin(root: Path) -> tuple[dict[str, str], Path]:
-    """Install the pack test plugin under root/site with its checkpoint beside its manifest; (env, package)."""
-    site = root / "site"
-    write_plugin_distribution(site, "zoo-pack-test", "zoo_pack_test", source=(HERE / "plugins" / "pack_plugin.py").read_text())
-    package = site / "zoo_pack_test"
-    shutil.copy(HERE / "plugins" / "pack_runner.py", package)
-    shutil.copy(HERE / "plugins" / "pack_family.toml", package)
-    ckpt = package / "ckpt"
-    ckpt.mkdir()
-    (ckpt / "weights.bin").write_bytes(os.urandom(100_000))
-    (ckpt / "tokenizer.json").write_text('{"model": {"type": "BPE"}}')
-    return {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_pack_test"}, package
 
 
 @pytest.fixture

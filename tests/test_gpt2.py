@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import toolchain_python
+from helpers import toolchain_python
 from registry.errors import ExitCode
 
 REPO = Path(__file__).resolve().parents[1]

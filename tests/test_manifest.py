@@ -8,32 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from helpers import VALID_MANIFEST
 from registry.errors import ManifestError
 from registry.manifest import json_schema, load_manifest, parse_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFESTS = sorted((REPO / "manifests").glob("*.toml"))
 
-VALID = {
-    "schema_version": 1,
-    "family": "tiny",
-    "description": "A family for tests.",
-    "models": [
-        {
-            "name": "tiny-lm",
-            "description": "A tiny model.",
-            "license": {"name": "MIT", "spdx": "MIT", "url": "https://opensource.org/license/mit"},
-            "platforms": ["android", "ios", "web"],
-            "source": {"kind": "huggingface", "repo": "acme/tiny-lm", "revision": "main"},
-            "files": [{"path": "model.safetensors", "role": "weights"}, {"path": "tokenizer.json", "role": "tokenizer"}],
-            "recipe": {"converter": "mediapipe", "params": {"model_type": "PHI_2"}},
-            "variants": [
-                {"id": "tiny-lm-gpu-int8", "backend": "gpu", "quantization": "int8", "format": "bin"},
-                {"id": "tiny-lm-cpu-int8", "backend": "cpu", "quantization": "int8", "format": "bin", "platforms": ["android"]},
-            ],
-        }
-    ],
-}
 
 
 def test_every_shipped_manifest_validates():
@@ -68,7 +49,7 @@ def validated(data: dict, path: str = "manifests/tiny.toml"):
 def test_valid_fixture_is_valid():
     from registry.catalog import Catalog
 
-    manifest = validated(copy.deepcopy(VALID), "tiny.toml")
+    manifest = validated(copy.deepcopy(VALID_MANIFEST), "tiny.toml")
     gpu, cpu = manifest.variants()
     assert gpu.platforms == ["android", "ios", "web"] and cpu.platforms == ["android"]
     assert gpu.outputs[0].path == "tiny-lm-gpu-int8.bin"
@@ -121,7 +102,7 @@ INVALID = [
 
 @pytest.mark.parametrize("name,mutate,key_path,words", INVALID, ids=[case[0] for case in INVALID])
 def test_invalid_manifests_are_refused_naming_the_key_and_the_fix(name, mutate, key_path, words):
-    data = copy.deepcopy(VALID)
+    data = copy.deepcopy(VALID_MANIFEST)
     mutate(data)
     with pytest.raises(ManifestError) as info:
         validated(data)

@@ -298,3 +298,59 @@ def test_inference_defaults_accept_top_p():
     assert Inference.model_validate({"top_k": 40, "top_p": 0.95}).top_p == 0.95
     with pytest.raises(Exception, match="less than or equal to 1"):
         Inference.model_validate({"top_p": 1.5})
+
+
+def test_no_test_module_imports_another():
+    """Shared test code lives in tests/helpers.py (and the reliability scenarios the benchmark runs too)."""
+    found = []
+    for path in sorted((REPO / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.name}:{node.lineno} imports {n}" for n in names if n.startswith("test_") or n == "conftest"]
+    assert found == []
+
+
+# ---------------------------------------------------------------------------- the test kit
+
+
+@pytest.mark.parametrize("fmt", ["tflite", "bin", "task", "litertlm"])
+def test_the_kit_builds_a_valid_file_of_every_built_in_format(fmt, tmp_path):
+    """An author never hand-crafts bytes to pass a check: each builder's file passes every check the
+    loaded verifiers run on its format by default (and a damaged copy does not)."""
+    import registry.api as api
+    from registry.catalog import Catalog
+    from registry.fetch import run_structural_checks
+
+    catalog = Catalog.load()
+    variant = catalog.variant({"tflite": "gpt2-cpu-int8", "bin": "phi-2-gpu-int8", "task": "pytorch-cpu-int8",
+                               "litertlm": "pytorch-cpu-int8"}[fmt])
+    data = {"tflite": lambda: api.build_tflite(tensor_names=["w"]),
+            "bin": lambda: api.build_mediapipe_bin("PHI_2", "gpu"),
+            "task": api.build_task, "litertlm": api.build_litertlm}[fmt]()
+    output = next((o for o in variant.outputs if o.path.endswith(f".{fmt}")), variant.outputs[0])
+    output = output.model_copy(update={"checks": []})  # only the format's default checks
+    path = tmp_path / f"artifact.{fmt}"
+    path.write_bytes(data)
+    assert catalog.checks_for(variant, output), fmt
+    assert run_structural_checks(catalog, variant, output, path) == []
+    path.write_bytes(data[: len(data) // 2])
+    assert run_structural_checks(catalog, variant, output, path) != []
+
+
+def test_every_fixture_and_builder_is_documented():
+    import inspect
+
+    import registry.testing.pytest_plugin as kit
+
+    text = (REPO / "docs" / "testing.md").read_text()
+    fixtures = [name for name, f in vars(kit).items() if hasattr(f, "_fixture_function_marker") or
+                type(f).__name__ == "FixtureFunctionDefinition"]
+    assert set(fixtures) == {"zoo_home", "plugin_catalog", "hf_hub", "kaggle_hub", "zoo_cli"}
+    for name in fixtures:
+        function = getattr(vars(kit)[name], "_get_wrapped_function", lambda: vars(kit)[name].__wrapped__)()
+        assert inspect.getdoc(function), f"fixture {name} has no docstring"
+        assert f"`{name}`" in text
+    for name in ("build_tflite", "build_mediapipe_bin", "build_task", "build_litertlm", "write_plugin_distribution",
+                 "assert_conforms", "hf_hub.add_repo", "kaggle_hub.add_model", ".litertlm"):
+        assert name in text, name

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from plugin_packages import ACME_MANIFEST, HOOKS_WITH_MANIFEST, install_plugin_package
+from helpers import ACME_MANIFEST, HOOKS_WITH_MANIFEST, install_plugin_package
 from registry.catalog import Catalog
 from registry.components import Converter, SourceKind, Toolchain
 from registry.hookspecs import hookimpl
@@ -195,7 +195,7 @@ def test_a_hook_that_raises_drops_only_that_plugins_registrations():
 def test_a_family_can_be_registered_as_a_dict():
     import copy
 
-    from test_manifest import VALID
+    from helpers import VALID_MANIFEST as VALID
 
     class DictPlugin:
         @hookimpl

@@ -13,66 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from helpers import HF_TOKEN, make_env
 from registry.errors import ExitCode
 from registry.testing.hubs import Fault, HuggingFaceHub, KaggleHub
-from registry.testing.plugins import write_plugin_distribution
 from registry.testing.tflite_builder import build_tflite, mediapipe_like_bin
 
 REPO = Path(__file__).resolve().parents[1]
-HF_TOKEN = "hf_TESTSECRETtokenValue0123456789"
 KAGGLE_TOKEN = "KGAT_TESTSECRET0123456789abcdef"
 
-MANIFEST = """
-schema_version = 1
-family = "testhf"
-description = "Test family served by the local Hugging Face hub."
-
-[[models]]
-name = "tiny-hf"
-description = "A tiny prebuilt model."
-platforms = ["android"]
-source = {{ kind = "huggingface", repo = "acme/tiny-lm", revision = "main" }}
-license = {{ name = "MIT", spdx = "MIT", url = "https://opensource.org/license/mit" }}
-
-[[models.variants]]
-id = "tiny-hf-cpu-fp32"
-backend = "cpu"
-quantization = "fp32"
-format = "tflite"
-files = [
-  {{ path = "model.tflite", role = "weights"{weights_pin} }},
-  {{ path = "tokenizer.json", role = "tokenizer" }},
-  {{ path = "config.json", role = "config" }},
-]
-outputs = [{{ path = "model.tflite", checks = ["tflite-flatbuffer"] }}]
-
-[[models.variants]]
-id = "tiny-hf-cpu-int8"
-backend = "cpu"
-quantization = "int8"
-format = "tflite"
-files = [
-  {{ path = "model-int8.tflite", role = "weights" }},
-  {{ path = "tokenizer.json", role = "tokenizer" }},
-  {{ path = "config.json", role = "config" }},
-]
-outputs = [{{ path = "model-int8.tflite", checks = ["tflite-flatbuffer"] }}]
-
-[[models]]
-name = "gated-hf"
-description = "A gated model."
-platforms = ["android"]
-source = {{ kind = "huggingface", repo = "acme/gated-lm" }}
-license = {{ name = "Acme licence", url = "https://example.com/licence", gated = true, accept_url = "https://huggingface.co/acme/gated-lm" }}
-
-[[models.variants]]
-id = "gated-hf-cpu-fp32"
-backend = "cpu"
-quantization = "fp32"
-format = "tflite"
-files = [{{ path = "model.tflite", role = "weights" }}]
-outputs = [{{ path = "model.tflite", checks = ["tflite-flatbuffer"] }}]
-"""
 
 
 def tflite_file(size: int, seed: int) -> bytes:
@@ -97,23 +45,6 @@ def hubs(files):
         hf.add_repo("acme/tiny-lm", files)
         hf.add_repo("acme/gated-lm", {"model.tflite": files["model.tflite"]}, gated=True, tokens={HF_TOKEN})
         yield hf, kaggle
-
-
-def make_env(tmp_path: Path, hubs, weights_pin: str = "", **extra) -> dict[str, str]:
-    hf, kaggle = hubs
-    site = tmp_path / "site"
-    write_plugin_distribution(site, "zoo-testhf", "zoo_testhf", manifest=MANIFEST.format(weights_pin=weights_pin))
-    env = {
-        "PYTHONPATH": str(site),
-        "ZOO_LOAD_PLUGINS": "zoo_testhf",
-        "HF_ENDPOINT": hf.endpoint,
-        "HF_HUB_DISABLE_XET": "1",
-        "ZOO_KAGGLE_ENDPOINT": kaggle.endpoint,
-        "ZOO_HTTP_TIMEOUT": "5",
-        "ZOO_HTTP_RETRIES": "3",
-    }
-    env.update(extra)
-    return env
 
 
 @pytest.fixture

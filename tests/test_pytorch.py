@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import toolchain_python
+from helpers import toolchain_python
 from registry.errors import ExitCode
 from registry.testing.plugins import write_plugin_distribution
 

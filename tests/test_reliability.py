@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import reliability_scenarios as scenarios
+from helpers import FUZZ_MANIFEST
 from registry.errors import ManifestError, ZooError
 from registry.manifest import load_manifest, parse_manifest
 
@@ -58,7 +59,7 @@ def test_a_full_disk_during_pull_is_a_clear_error_with_no_partial_files(tmp_path
 
 
 def test_a_full_disk_during_build_is_a_clear_error_with_nothing_left(tmp_path, zoo):
-    from test_build import install_pack_plugin
+    from helpers import install_pack_plugin
 
     env, _ = install_pack_plugin(tmp_path)
     try:
@@ -76,17 +77,6 @@ def test_a_full_disk_during_build_is_a_clear_error_with_nothing_left(tmp_path, z
 # ---------------------------------------------------------------------------- hostile manifests
 
 
-BASE = {
-    "schema_version": 1,
-    "family": "fuzz",
-    "description": "d",
-    "models": [{
-        "name": "fuzz-lm", "description": "d", "platforms": ["android"], "license": {"name": "MIT"},
-        "source": {"kind": "huggingface", "repo": "a/b"},
-        "files": [{"path": "m.tflite", "role": "weights"}],
-        "variants": [{"id": "fuzz-lm-cpu-int8", "backend": "cpu", "quantization": "int8", "format": "tflite"}],
-    }],
-}
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=True) | st.text(max_size=30),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
@@ -107,7 +97,7 @@ def _paths(data, prefix=()):
 @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_fuzzed_manifests_are_refused_with_clear_errors_never_tracebacks(data):
-    manifest = copy.deepcopy(BASE)
+    manifest = copy.deepcopy(FUZZ_MANIFEST)
     path = data.draw(st.sampled_from(list(_paths(manifest))[1:]))
     parent = manifest
     for part in path[:-1]:
@@ -214,7 +204,7 @@ def test_tokens_never_appear_in_output_logs_or_records(tmp_path):
 
 
 def test_tokens_never_reach_a_builds_output_or_provenance(tmp_path, zoo):
-    from test_build import install_pack_plugin
+    from helpers import install_pack_plugin
 
     env, _ = install_pack_plugin(tmp_path)
     env |= {"HF_TOKEN": scenarios.HF_TOKEN, "KAGGLE_API_TOKEN": scenarios.KAGGLE_TOKEN}
@@ -253,5 +243,5 @@ def test_store_and_file_system_classes_of_issue_14_hold(tmp_path):
     assert rows["path-like store queries"]["refused_clearly"] == rows["path-like store queries"]["attempts"]
     assert rows["--from links leaving the folder"]["refused"] == rows["--from links leaving the folder"]["attempts"]
     assert rows["user edits a pulled local file"] == {"stored_copy_changed": 0, "user_file_mode_changed": 0}
-    assert rows["swapped blobs and links"] == {"attempts": 4, "detected": 4, "repaired": 4}
+    assert rows["swapped blobs and links"] == {"attempts": 4, "detected": 4, "repaired": 4}, rows["swapped blobs and links, unmended"]
     assert rows["ready-made .task under a hub's own name"]["stored_as_verified"] == 0

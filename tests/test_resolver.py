@@ -145,7 +145,7 @@ def test_defaults_are_validated_like_every_key():
 
     from registry.errors import ManifestError
     from registry.manifest import parse_manifest
-    from test_reliability import BASE
+    from helpers import FUZZ_MANIFEST as BASE
 
     data = copy.deepcopy(BASE)
     data["models"][0]["variants"].append({"id": "fuzz-lm-gpu-int4", "backend": "gpu", "quantization": "int4", "format": "tflite"})

@@ -124,7 +124,7 @@ def test_an_announced_size_above_the_ceiling_is_refused_before_the_body(tmp_path
 
 
 def _pack(tmp_path):
-    from test_build import install_pack_plugin
+    from helpers import install_pack_plugin
 
     return install_pack_plugin(tmp_path)
 
@@ -280,7 +280,7 @@ def test_a_toolchain_child_gets_an_allowlisted_environment_without_credentials(t
 
 def test_credentials_in_an_endpoint_url_are_never_printed(tmp_path, zoo):
     from registry.testing.hubs import HuggingFaceHub, KaggleHub
-    from test_pull import make_env
+    from helpers import make_env
 
     with HuggingFaceHub() as hf, KaggleHub() as kaggle:
         env = make_env(tmp_path, (hf, kaggle))
@@ -430,7 +430,7 @@ def test_names_and_types_a_manifest_may_not_use(mutate, problem):
 
     from registry.errors import ManifestError
     from registry.manifest import parse_manifest
-    from test_reliability import BASE
+    from helpers import FUZZ_MANIFEST as BASE
 
     data = copy.deepcopy(BASE)
     mutate(data)

@@ -295,8 +295,14 @@ class HuggingFaceHub(_Hub):
         *,
         gated: bool = False,
         tokens: set[str] | None = None,
-        lfs_suffixes: tuple[str, ...] = (".safetensors", ".bin", ".h5", ".tflite", ".task", ".model"),
+        lfs_suffixes: tuple[str, ...] = (".safetensors", ".bin", ".h5", ".tflite", ".task", ".litertlm", ".model"),
     ) -> HFRepo:
+        """Serve `files` (path in the repo -> bytes, or a Path served from disk) as the repo `repo_id`.
+
+        Files ending in `lfs_suffixes` are LFS files, as on the real hub: resolved with their
+        sha256 as ETag and a redirect to the `cdn` origin; others are small git files (ETag: the git
+        blob id). `gated` answers 401/403 unless a request carries one of `tokens` as a bearer token.
+        """
         blobs = {p: Blob(data=v) if isinstance(v, bytes) else Blob(path=Path(v)) for p, v in files.items()}
         commit = hashlib.sha1(repo_id.encode() + b"".join(sorted(b.digest("sha256").encode() for b in blobs.values()))).hexdigest()
         repo = HFRepo(blobs, commit, gated, set(tokens or ()))

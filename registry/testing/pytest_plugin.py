@@ -1,6 +1,10 @@
 """zoo's test kit for plugin authors, as a pytest plugin. Enable it in your tests' conftest.py:
 
-    pytest_plugins = ["registry.testing.pytest_plugin"]
+    from registry.api import TEST_KIT
+
+    pytest_plugins = [TEST_KIT]
+
+Reference: docs/testing.md; `pytest --fixtures` shows each fixture's docstring.
 
 Fixtures:
     zoo_home        an isolated ZOO_HOME (and HOME, HF_HOME, KAGGLEHUB_CACHE), no credentials, no
@@ -57,13 +61,17 @@ def isolated_environment(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 @pytest.fixture
 def zoo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An isolated home for one test: ZOO_HOME, HOME, HF_HOME and KAGGLEHUB_CACHE under tmp_path, no
+    credentials in the environment, no third-party plugin but the ones the test loads. Yields the folder."""
     with isolated_environment(tmp_path / "zoo-test-home", monkeypatch) as home:
         yield home
 
 
 @pytest.fixture
 def plugin_catalog(zoo_home):
-    """Build a catalog from zoo's built-in plugins plus the one plugin under test."""
+    """plugin_catalog(plugin, name) -> a Catalog of zoo's built-in plugins plus `plugin` (a module or
+    object with hook implementations) registered as `name`, through a fresh plugin manager. Query it
+    with catalog.rows[variant_id], catalog.variant(id), catalog.component(kind, name), catalog.records[name]."""
     from registry.catalog import Catalog
     from registry.plugins import PluginHost, discover_entry_points
 
@@ -85,6 +93,12 @@ def assert_conforms(catalog, name: str) -> None:
 
 @pytest.fixture
 def hf_hub(monkeypatch):
+    """A local Hugging Face Hub on 127.0.0.1 that the real huggingface_hub talks to (HF_ENDPOINT is set).
+
+    hf_hub.add_repo(repo_id, {path: bytes | Path}, gated=False, tokens=None, lfs_suffixes=(...)) serves a
+    repo: LFS files (.safetensors, .bin, .tflite, .task, .litertlm, ...) through a second, CDN origin.
+    hf_hub.add_fault(key, Fault(...)) makes the next transfer stall, cut, lie or corrupt.
+    """
     from registry.testing.hubs import HuggingFaceHub
 
     with HuggingFaceHub() as hub:
@@ -94,6 +108,11 @@ def hf_hub(monkeypatch):
 
 @pytest.fixture
 def kaggle_hub(monkeypatch):
+    """A local Kaggle API on 127.0.0.1 that the real kagglehub SDK talks to (ZOO_KAGGLE_ENDPOINT is set).
+
+    kaggle_hub.add_model("owner/model/framework/variation", {name: bytes | Path}, version=1, gated=False,
+    tokens=None, zipped=None) serves a model instance version; `zipped` serves a file as a zip holding it.
+    """
     from registry import settings
     from registry.testing.hubs import KaggleHub
 

@@ -1,0 +1,242 @@
+"""What several test modules share, in one place: no test module imports another.
+
+Running the real CLI (run_zoo), toolchains, plugin packages installed for real (pip) or written as
+pip leaves them, the pack test plugin, the local-hub test family, and the manifests the manifest,
+plugin and fuzz tests start from.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from registry.testing.plugins import write_plugin_distribution
+
+HERE = Path(__file__).parent
+REPO = HERE.parent
+HF_TOKEN = "hf_TESTSECRETtokenValue0123456789"
+
+
+# ---------------------------------------------------------------------------- the CLI and toolchains
+
+
+def toolchain_python(spec) -> Path:
+    """The Python of a converter toolchain, created in ZOO_TOOLCHAINS on first use (minutes), then reused."""
+    from registry import settings, toolchains
+
+    settings.reload()  # module-scoped fixtures run outside a test's isolated settings
+    return toolchains.ensure(spec, print).python
+
+
+def run_zoo(*args: str, env: dict[str, str] | None = None, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the real `zoo` console entry point in a child process with the test's environment."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    result = subprocess.run(
+        [sys.executable, "-m", "zoo_cli", *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=REPO
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"zoo {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+# ---------------------------------------------------------------------------- plugin packages
+
+
+ACME_MANIFEST = """
+schema_version = 1
+family = "acme"
+description = "A third-party family for tests."
+
+[[models]]
+name = "acme-lm"
+description = "Acme's tiny LM."
+platforms = ["android"]
+source = { kind = "https", url = "https://models.example.com/acme" }
+license = { name = "MIT", spdx = "MIT", url = "https://opensource.org/license/mit" }
+
+[[models.variants]]
+id = "acme-lm-cpu-int8"
+backend = "cpu"
+quantization = "int8"
+format = "tflite"
+files = [{ path = "acme-lm-cpu-int8.tflite", role = "weights" }]
+"""
+
+HOOKS_WITH_MANIFEST = """
+from pathlib import Path
+from registry.hookspecs import hookimpl
+
+@hookimpl
+def register_families(register):
+    register(Path(__file__).parent / "family.toml")
+"""
+
+
+def install_plugin_package(
+    root: Path, distribution: str, module: str, source: str, *, manifest: str | None = None, entry_point: str | None = None,
+    version: str = "1.0.0",
+) -> Path:
+    """Write a package `distribution` whose module `module` holds `source`; pip-install it into a target dir."""
+    project = root / f"src-{distribution}"
+    package = project / module
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(textwrap.dedent(source))
+    if manifest is not None:
+        (package / "family.toml").write_text(textwrap.dedent(manifest))
+    (project / "pyproject.toml").write_text(
+        textwrap.dedent(
+            f"""
+            [build-system]
+            requires = ["hatchling"]
+            build-backend = "hatchling.build"
+
+            [project]
+            name = "{distribution}"
+            version = "{version}"
+
+            [project.entry-points.zoo]
+            {entry_point or module} = "{module}"
+
+            [tool.hatch.build.targets.wheel]
+            packages = ["{module}"]
+            """
+        )
+    )
+    target = root / f"site-{distribution}"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
+         "--target", str(target), str(project)],
+        check=True,
+        capture_output=True,
+    )
+    return target
+
+
+def install_pack_plugin(root: Path) -> tuple[dict[str, str], Path]:
+    """Install the pack test plugin under root/site with its checkpoint beside its manifest; (env, package)."""
+    site = root / "site"
+    write_plugin_distribution(site, "zoo-pack-test", "zoo_pack_test", source=(HERE / "plugins" / "pack_plugin.py").read_text())
+    package = site / "zoo_pack_test"
+    shutil.copy(HERE / "plugins" / "pack_runner.py", package)
+    shutil.copy(HERE / "plugins" / "pack_family.toml", package)
+    ckpt = package / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "weights.bin").write_bytes(os.urandom(100_000))
+    (ckpt / "tokenizer.json").write_text('{"model": {"type": "BPE"}}')
+    return {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_pack_test"}, package
+
+
+# ---------------------------------------------------------------------------- the local-hub test family (test_pull)
+
+
+PULL_MANIFEST = """
+schema_version = 1
+family = "testhf"
+description = "Test family served by the local Hugging Face hub."
+
+[[models]]
+name = "tiny-hf"
+description = "A tiny prebuilt model."
+platforms = ["android"]
+source = {{ kind = "huggingface", repo = "acme/tiny-lm", revision = "main" }}
+license = {{ name = "MIT", spdx = "MIT", url = "https://opensource.org/license/mit" }}
+
+[[models.variants]]
+id = "tiny-hf-cpu-fp32"
+backend = "cpu"
+quantization = "fp32"
+format = "tflite"
+files = [
+  {{ path = "model.tflite", role = "weights"{weights_pin} }},
+  {{ path = "tokenizer.json", role = "tokenizer" }},
+  {{ path = "config.json", role = "config" }},
+]
+outputs = [{{ path = "model.tflite", checks = ["tflite-flatbuffer"] }}]
+
+[[models.variants]]
+id = "tiny-hf-cpu-int8"
+backend = "cpu"
+quantization = "int8"
+format = "tflite"
+files = [
+  {{ path = "model-int8.tflite", role = "weights" }},
+  {{ path = "tokenizer.json", role = "tokenizer" }},
+  {{ path = "config.json", role = "config" }},
+]
+outputs = [{{ path = "model-int8.tflite", checks = ["tflite-flatbuffer"] }}]
+
+[[models]]
+name = "gated-hf"
+description = "A gated model."
+platforms = ["android"]
+source = {{ kind = "huggingface", repo = "acme/gated-lm" }}
+license = {{ name = "Acme licence", url = "https://example.com/licence", gated = true, accept_url = "https://huggingface.co/acme/gated-lm" }}
+
+[[models.variants]]
+id = "gated-hf-cpu-fp32"
+backend = "cpu"
+quantization = "fp32"
+format = "tflite"
+files = [{{ path = "model.tflite", role = "weights" }}]
+outputs = [{{ path = "model.tflite", checks = ["tflite-flatbuffer"] }}]
+"""
+
+
+def make_env(tmp_path: Path, hubs, weights_pin: str = "", **extra) -> dict[str, str]:
+    hf, kaggle = hubs
+    site = tmp_path / "site"
+    write_plugin_distribution(site, "zoo-testhf", "zoo_testhf", manifest=PULL_MANIFEST.format(weights_pin=weights_pin))
+    env = {
+        "PYTHONPATH": str(site),
+        "ZOO_LOAD_PLUGINS": "zoo_testhf",
+        "HF_ENDPOINT": hf.endpoint,
+        "HF_HUB_DISABLE_XET": "1",
+        "ZOO_KAGGLE_ENDPOINT": kaggle.endpoint,
+        "ZOO_HTTP_TIMEOUT": "5",
+        "ZOO_HTTP_RETRIES": "3",
+    }
+    env.update(extra)
+    return env
+
+
+# ---------------------------------------------------------------------------- manifests tests start from
+
+
+VALID_MANIFEST = {
+    "schema_version": 1,
+    "family": "tiny",
+    "description": "A family for tests.",
+    "models": [
+        {
+            "name": "tiny-lm",
+            "description": "A tiny model.",
+            "license": {"name": "MIT", "spdx": "MIT", "url": "https://opensource.org/license/mit"},
+            "platforms": ["android", "ios", "web"],
+            "source": {"kind": "huggingface", "repo": "acme/tiny-lm", "revision": "main"},
+            "files": [{"path": "model.safetensors", "role": "weights"}, {"path": "tokenizer.json", "role": "tokenizer"}],
+            "recipe": {"converter": "mediapipe", "params": {"model_type": "PHI_2"}},
+            "variants": [
+                {"id": "tiny-lm-gpu-int8", "backend": "gpu", "quantization": "int8", "format": "bin"},
+                {"id": "tiny-lm-cpu-int8", "backend": "cpu", "quantization": "int8", "format": "bin", "platforms": ["android"]},
+            ],
+        }
+    ],
+}
+
+
+FUZZ_MANIFEST = {
+    "schema_version": 1,
+    "family": "fuzz",
+    "description": "d",
+    "models": [{
+        "name": "fuzz-lm", "description": "d", "platforms": ["android"], "license": {"name": "MIT"},
+        "source": {"kind": "huggingface", "repo": "a/b"},
+        "files": [{"path": "m.tflite", "role": "weights"}],
+        "variants": [{"id": "fuzz-lm-cpu-int8", "backend": "cpu", "quantization": "int8", "format": "tflite"}],
+    }],
+}
