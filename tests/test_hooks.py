@@ -190,7 +190,7 @@ def test_every_python_example_in_the_docs_runs(doc, plugin_catalog, tmp_path, mo
 
 
 def test_the_manifest_reference_is_generated_from_the_models():
-    from registry.manifest_docs import render
+    from registry.manifest.reference import render
 
     assert (DOCS / "manifest.md").read_text() == render() + "\n", "run `zoo manifest schema --markdown > docs/manifest.md`"
 

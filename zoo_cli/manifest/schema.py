@@ -10,7 +10,7 @@ def schema_command(markdown: bool) -> None:
     from zoo_cli.terminal import terminal
 
     if markdown:
-        from registry.manifest_docs import render
+        from registry.manifest.reference import render
 
         terminal.line(render())
         return

@@ -7,7 +7,7 @@ import typing
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from . import manifest as m
+from . import schema as m
 
 SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("The file", m.Manifest, "Top-level keys of a manifest (one TOML file per family)."),
@@ -47,7 +47,7 @@ def _type_name(annotation: typing.Any) -> str:
 
 def _source_kinds() -> list[tuple[str, type[BaseModel], str]]:
     """The loaded source kinds that declare options, each with its keys' model (built-ins under tests)."""
-    from .catalog import get_catalog
+    from ..catalog import get_catalog
 
     return [(name, source.options, source.description) for name, source in sorted(get_catalog().registered("source").items())
             if source.options is not None]
@@ -57,7 +57,7 @@ def render() -> str:
     lines = [
         "# Manifest reference",
         "",
-        "Generated from `registry/manifest.py` and the loaded source kinds by `zoo manifest schema --markdown`; a test fails when it drifts.",
+        "Generated from `registry/manifest/schema.py` and the loaded source kinds by `zoo manifest schema --markdown`; a test fails when it drifts.",
         "The JSON Schema is `manifests/schema.json` (`zoo manifest schema`). Unknown keys are errors.",
         "",
     ]
