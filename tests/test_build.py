@@ -374,13 +374,15 @@ def test_inputs_are_fetched_through_the_verified_pull_machinery(pack_env, zoo):
 
 @pytest.mark.slow
 def test_a_real_peft_lora_adapter_converts_for_phi_2_on_gpu(mediapipe_python, tmp_path_factory, zoo):
-    """A full-size PHI_2 checkpoint and a standard PEFT adapter (keys that crash the converter as they are):
-    zoo maps the keys, converts base and LoRA, and verifies both, the LoRA file's rank included."""
+    """A full-size PHI_2 checkpoint saved as one model.safetensors, as fine-tuning scripts save it, and a
+    standard PEFT adapter (keys that crash the converter as they are): `zoo build phi-2 --backend gpu`, as
+    typed, takes the default gpu variant, maps the keys, converts base and LoRA, and verifies both."""
     directory = tmp_path_factory.mktemp("phi-2")
     checkpoint, adapter = directory / "ckpt", directory / "adapter_model.safetensors"
     try:
-        subprocess.run([str(mediapipe_python), str(REPO / "registry" / "testing" / "make_checkpoint.py"), "PHI_2", str(checkpoint)],
-                       check=True, capture_output=True)
+        subprocess.run([str(mediapipe_python), str(REPO / "registry" / "testing" / "make_checkpoint.py"), "PHI_2", str(checkpoint),
+                        "--shards", "1"], check=True, capture_output=True)
+        assert sorted(p.name for p in checkpoint.glob("*.safetensors")) == ["model.safetensors"]
         subprocess.run([str(mediapipe_python), "-c", f"""
 import torch
 from safetensors.torch import save_file
@@ -393,13 +395,14 @@ for layer in range(32):
         tensors[name + ".lora_B.weight"] = (torch.randn(2560, 4, generator=g) * 0.01).half()
 save_file(tensors, {str(adapter)!r})
 """], check=True)
-        result = zoo("build", "phi-2", "--backend", "gpu", "--quant", "int4", "--from", str(checkpoint), "--lora", str(adapter),
+        result = zoo("build", "phi-2", "--backend", "gpu", "--from", str(checkpoint), "--lora", str(adapter),
                      "--lora-rank", "4", "--json", timeout=900)
         assert result.returncode == 0, result.stderr
         built = json.loads(result.stdout)
         files = {f["path"]: f["size"] for f in built["files"]}
         assert set(files) == {"phi-2-gpu-int4.bin", "phi-2-gpu-int4-lora.bin", "provenance.json"}
         assert built["entry"].startswith("phi-2-gpu-int4.lora-") and built["provenance"]["lora"]["rank"] == 4
+        assert built["chosen_by_default"] is True
         from registry.tflite import read
 
         lora = read(Path(built["path"]).parent / "phi-2-gpu-int4-lora.bin")

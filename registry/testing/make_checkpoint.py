@@ -4,7 +4,10 @@ MediaPipe's native converter fixes layer count, hidden size and vocabulary per m
 conversion test needs the real shapes; random values are fine. Runs inside the mediapipe
 toolchain (it needs torch and safetensors):
 
-    python make_checkpoint.py FALCON_RW_1B OUT_DIR [--dtype float16]
+    python make_checkpoint.py FALCON_RW_1B OUT_DIR [--dtype float16] [--shards N]
+
+A safetensors checkpoint is written as the hub's two shards (model-0000N-of-00002.safetensors), or
+as `--shards 1`: one model.safetensors, the way a fine-tuning script often saves it.
 """
 
 import argparse
@@ -92,6 +95,7 @@ def main():
     parser.add_argument("model_type", choices=sorted(SHAPES))
     parser.add_argument("out", type=Path)
     parser.add_argument("--dtype", default="float16")
+    parser.add_argument("--shards", type=int, default=2, help="safetensors files to split the weights into (1: model.safetensors)")
     args = parser.parse_args()
     import torch
 
@@ -107,10 +111,14 @@ def main():
     else:
         from safetensors.torch import save_file
 
-        half = len(tensors) // 2
         items = list(tensors.items())
-        save_file(dict(items[:half]), str(args.out / "model-00001-of-00002.safetensors"))
-        save_file(dict(items[half:]), str(args.out / "model-00002-of-00002.safetensors"))
+        if args.shards == 1:
+            save_file(dict(items), str(args.out / "model.safetensors"))
+        else:
+            size = -(-len(items) // args.shards)
+            for n in range(args.shards):
+                name = f"model-{n + 1:05d}-of-{args.shards:05d}.safetensors"
+                save_file(dict(items[n * size:(n + 1) * size]), str(args.out / name))
     write_tokenizer(args.out)
     print(json.dumps({"tensors": len(tensors), "bytes": sum(f.stat().st_size for f in args.out.iterdir())}))
 
