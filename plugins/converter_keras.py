@@ -22,7 +22,8 @@ class KerasTFLiteConverter(Converter):
     toolchain = toolchains.TENSORFLOW_219
     produces = ("tflite",)
     parameters = {
-        "max_length": Param("tokens the model's generate() runs to, prompt included (2..1024)", type=int, default=100),
+        "max_length": Param("tokens the model's generate() runs to, prompt included (2..1024); keep prompts to "
+                            "about half of it, as the TensorFlow guide advises", type=int, default=100),
         "preset": Param("the keras-hub preset the checkpoint is"),
         "sampler": Param("the sampler baked into the model (greedy)", default="greedy"),
     }

@@ -71,9 +71,6 @@ def _variant_table(row: dict) -> list[list[str]]:
             value = option["value"]
             shown = "" if value is None else "=" + (",".join(map(str, value)) if isinstance(value, list) else str(value))
             rows.append(["option", f"--param {name}{shown}: {option['description']} ({option['type']})"])
-        if "max_length" in recipe["params"]:
-            length = int(recipe["params"]["max_length"])
-            rows.append(["prompt budget", f"about {length // 2} tokens: half of max_length {length} (the TensorFlow guide's advice)"])
         needs = [f"{recipe['ram_gb']:g} GB RAM" if recipe["ram_gb"] else "", f"{recipe['disk_gb']:g} GB disk" if recipe["disk_gb"] else ""]
         if any(needs):
             rows.append(["build needs", ", ".join(n for n in needs if n)])
