@@ -274,6 +274,34 @@ class LiteRTLMGeneration(Verifier):
         )
 
 
+class HFGeneration(Verifier):
+    name = "hf-generation"
+    description = ("Generates greedily with LiteRT-LM on CPU and compares the tokens with transformers' greedy output from "
+                   "the checkpoint: every token for a float32 build, the first `min_agreeing_tokens` (8) for a quantized one.")
+    formats = ("litertlm",)
+    runs_model = True
+    toolchain = toolchains.LITERT_TORCH
+
+    def plan(self, request, output, path):
+        from registry.components import Job
+
+        variant, params = request.variant, request.options.params
+        return Job(
+            RUNNERS / "hf_generate.py",
+            {
+                "artifact": str(path),
+                "checkpoint": str(request.inputs_dir),
+                "prompt": str(variant.expect.get("prompt", "Hello")),
+                "max_tokens": int(variant.expect.get("max_tokens", 16)),
+                "min_agreeing": int(variant.expect.get("min_agreeing_tokens", 8)),
+                "exact": variant.quantization_label == "fp32" and not params.get("quantization_recipe"),
+                "context": int(params.get("cache_length", 1280)),
+                "cache_dir": str(request.work_dir / "litert-lm-cache"),
+            },
+            f"the generation check of {output.path}",
+        )
+
+
 @hookimpl
 def register_verifiers(register):
     for verifier in (
@@ -284,5 +312,6 @@ def register_verifiers(register):
         TFLiteSignatures(),
         TFLiteGeneration(),
         LiteRTLMGeneration(),
+        HFGeneration(),
     ):
         register(verifier)

@@ -213,7 +213,11 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
     merged = params.merge(converter.name, converter.parameters, variant.recipe.params, options.params, variant=variant.id)
     from_dir = options.from_dir.expanduser().resolve() if options.from_dir is not None else None
     lora_given = LoraAdapter(options.lora, options.lora_rank) if options.lora is not None else None
-    converter.validate(variant, BuildOptions(merged, lora_given, from_dir))
+    typed = BuildOptions(merged, lora_given, from_dir, options.force)
+    converter.validate(variant, typed)
+    notes = converter.notes(variant, typed)
+    for note in notes:
+        reporter.message(note)
     bundlers = [_component(catalog, "bundler", name, variant) for name in (variant.bundle.bundlers if variant.bundle else [])]
     runtime_checks = [
         _component(catalog, "verifier", check, variant)
@@ -259,8 +263,8 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
         work = settings.get().home / "builds" / f"{entry_id}.{os.getpid()}"
         shutil.rmtree(work, ignore_errors=True)
         try:
-            result = _run_steps(store, catalog, variant, converter, bundlers, environments, inputs_dir, work,
-                                BuildOptions(merged, lora_given, from_dir), reporter, timings)
+            result = _run_steps(store, catalog, variant, converter, bundlers, environments, inputs_dir, work, typed,
+                                reporter, timings)
             outputs, output_specs, steps, checks = result
             provenance = {
                 "format": 1,
@@ -278,6 +282,7 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
                 "lora": lora,
                 "params": dict(options.params),
                 "options": dict(merged),
+                "notes": notes,
                 "toolchains": {name: env.describe() for name, env in environments.items()},
                 "steps": steps,
                 "checks": checks,
@@ -364,7 +369,7 @@ def _run_steps(store, catalog, variant, converter, bundlers, environments, input
     output_specs = list(variant.outputs)
     if options.lora is not None:
         prepared = converter.prepare_lora(variant, options.lora.path, options.lora.rank, work / "lora")
-        options = BuildOptions(options.params, LoraAdapter(Path(prepared), options.lora.rank), options.from_dir)
+        options = BuildOptions(options.params, LoraAdapter(Path(prepared), options.lora.rank), options.from_dir, options.force)
     request = BuildRequest(variant, inputs_dir, work, options)
     steps: list[dict] = []
     job = converter.plan(request)

@@ -140,6 +140,8 @@ class BuildOptions:
     lora: LoraAdapter | None = None
     from_dir: Path | None = None
     """The user's checkpoint directory (`--from DIR`), before anything is read; else None."""
+    force: bool = False
+    """The user asked to build even where the machine looks too small (`--force`)."""
 
 
 @dataclass
@@ -188,6 +190,11 @@ class Converter(Component):
 
     def validate(self, variant: "Variant", options: BuildOptions) -> None:
         """Refuse an unsupported combination (BuildError with the fix) before anything is fetched."""
+
+    def notes(self, variant: "Variant", options: BuildOptions) -> list[str]:
+        """Lines zoo shows before the build starts and records in provenance (e.g. "this architecture
+        is not verified"); called after `validate`."""
+        return []
 
     def prepare_lora(self, variant: "Variant", adapter: Path, rank: int, work_dir: Path) -> Path:
         """The adapter file the converter's runner reads (e.g. with its tensors renamed), made in `work_dir`."""

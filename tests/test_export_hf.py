@@ -1,0 +1,232 @@
+"""`zoo build hf --from DIR`: any transformers causal LM to a .litertlm through litert-torch's export_hf,
+run by LiteRT-LM and compared with transformers' own greedy tokens; and the check fails on wrong artifacts.
+
+The checkpoints are made here (registry/testing/make_hf_checkpoint.py): 2 layers, hidden 64, a
+byte-level BPE tokenizer, trained briefly on zoo's demo corpus so greedy text is not one token repeated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO, toolchain_python
+
+SMALL = ["--param", "prefill_lengths=8", "--param", "cache_length=64"]
+ARCHITECTURES = ["llama", "qwen2", "qwen3", "gemma3_text", "phi3"]
+
+
+@pytest.fixture(scope="module")
+def litert_python():
+    from plugins import toolchains
+
+    return toolchain_python(toolchains.LITERT_TORCH)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(litert_python, tmp_path_factory):
+    """arch -> a trained tiny checkpoint directory, made on first use."""
+    made: dict[str, Path] = {}
+    root = tmp_path_factory.mktemp("hf-checkpoints")
+
+    def make(arch: str, seed: int = 0) -> Path:
+        key = f"{arch}-{seed}"
+        if key not in made:
+            subprocess.run([str(litert_python), str(REPO / "registry" / "testing" / "make_hf_checkpoint.py"), arch,
+                            str(root / key), "--steps", "150", "--seed", str(seed)], check=True, capture_output=True)
+            made[key] = root / key
+        return made[key]
+
+    return make
+
+
+def build(zoo, checkpoint: Path, *extra: str, check: bool = True) -> dict:
+    result = zoo("build", "hf", "--from", str(checkpoint), *SMALL, *extra, "--json", timeout=900)
+    if check:
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+    return {"returncode": result.returncode, "stderr": result.stderr}
+
+
+def generation(built: dict) -> dict:
+    [check] = [c for c in built["provenance"]["checks"] if c["check"] == "hf-generation"]
+    return check["details"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_each_verified_architecture_builds_and_generates_what_transformers_generates(arch, checkpoints, zoo):
+    """`zoo build hf --from DIR` as typed (the default int8 variant): LiteRT-LM's greedy tokens agree with
+    transformers' for the whole reference, and the text is not one token repeated."""
+    built = build(zoo, checkpoints(arch))
+    assert built["id"] == "hf-cpu-int8" and built["chosen_by_default"] is True
+    details = generation(built)
+    assert details["problems"] == [] and details["generated"].strip()
+    assert details["agreeing_tokens"] >= 8
+    assert len(set(details["reference_ids"])) > 2, "the reference should not be one token repeated"
+    stored = Path(built["path"])
+    assert stored.name == "hf-cpu-int8.litertlm" and stored.read_bytes()[:8] == b"LITERTLM"
+    ran = zoo("run", "hf-cpu-int8", "--prompt", "the zoo keeps", "--max-tokens", "8", check=True, timeout=300)
+    assert ran.stdout.strip() and ran.stdout.strip() in details["generated"].strip() + ran.stdout.strip()
+
+
+@pytest.mark.slow
+def test_a_float32_build_must_match_token_for_token_and_a_rebuild_is_a_cache_hit(checkpoints, zoo):
+    checkpoint = checkpoints("qwen2")
+    built = build(zoo, checkpoint, "--quant", "fp32")
+    details = generation(built)
+    assert details["problems"] == [] and details["generated_ids"] == details["reference_ids"]
+    assert built["provenance"]["options"] == {"prefill_lengths": [8], "cache_length": 64}
+    again = build(zoo, checkpoint, "--quant", "fp32")
+    assert again["cache_hit"] is True and again["seconds"] < 5
+
+
+def check_directly(litert_python, artifact: Path, checkpoint: Path, tmp_path: Path, exact: bool = True) -> dict:
+    """The build's generation check, run as the build runs it, on a given artifact and checkpoint."""
+    request = tmp_path / "check.json"
+    request.write_text(json.dumps({"artifact": str(artifact), "checkpoint": str(checkpoint), "prompt": "the zoo keeps",
+                                   "max_tokens": 16, "min_agreeing": 8, "exact": exact, "context": 64,
+                                   "cache_dir": str(tmp_path / "cache")}))
+    out = subprocess.run([str(litert_python), str(REPO / "plugins" / "runners" / "hf_generate.py"), str(request)],
+                         capture_output=True, text=True, cwd=tmp_path, env=os.environ | {"PYTHONPATH": str(REPO / "registry" / "runner")})
+    lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith('{"event": "result"')]
+    assert lines, out.stdout[-2000:] + out.stderr[-2000:]
+    return lines[-1]["data"]
+
+
+@pytest.mark.slow
+def test_the_generation_check_fails_on_wrong_artifacts(litert_python, checkpoints, zoo, tmp_path):
+    """Mutations: another checkpoint's .litertlm, a tokenizer that is not the bundle's, a wrong stop token."""
+    checkpoint = checkpoints("llama")
+    built = build(zoo, checkpoint, "--quant", "fp32")
+    artifact = Path(built["path"])
+    assert check_directly(litert_python, artifact, checkpoint, tmp_path)["problems"] == []  # the control
+
+    other = checkpoints("llama", seed=1)  # same architecture and tokenizer, other weights
+    assert check_directly(litert_python, artifact, other, tmp_path)["problems"]
+
+    swapped = tmp_path / "swapped-tokenizer"
+    shutil.copytree(checkpoint, swapped)
+    tokenizer = json.loads((swapped / "tokenizer.json").read_text())
+    vocab = tokenizer["model"]["vocab"]
+    by_id = {i: t for t, i in vocab.items()}
+    for token_id in range(3, 120, 2):  # neighbouring ids trade strings: a tokenizer that is not the model's
+        a, b = by_id[token_id], by_id[token_id + 1]
+        vocab[a], vocab[b] = token_id + 1, token_id
+    (swapped / "tokenizer.json").write_text(json.dumps(tokenizer))
+    assert check_directly(litert_python, artifact, swapped, tmp_path)["problems"]
+
+    wrong_stop = tmp_path / "wrong-stop"
+    shutil.copytree(checkpoint, wrong_stop)
+    reference = check_directly(litert_python, artifact, checkpoint, tmp_path)["reference_ids"]
+    stop = next(t for t in reference[1:] if t != reference[0])  # a token the model says early on
+    for name in ("config.json", "generation_config.json"):
+        config = json.loads((wrong_stop / name).read_text())
+        config["eos_token_id"] = stop
+        (wrong_stop / name).write_text(json.dumps(config))
+    stopped = build(zoo, wrong_stop, "--quant", "fp32", "--rebuild")  # agrees with its own (wrong) checkpoint
+    assert check_directly(litert_python, Path(stopped["path"]), checkpoint, tmp_path)["problems"]
+
+
+# ---------------------------------------------------------------------------- refused before any heavy work (fast)
+
+
+def test_zoo_calls_verified_exactly_the_architectures_these_tests_prove(zoo):
+    from plugins.converter_export_hf import VERIFIED
+
+    assert sorted(VERIFIED) == sorted(ARCHITECTURES)
+    notes = " ".join(json.loads(zoo("info", "hf-cpu-int8", "--json", check=True).stdout)["notes"])
+    assert "Verified architectures (built and checked against transformers by zoo's tests): " + ", ".join(ARCHITECTURES) in notes
+
+
+def write_checkpoint(directory: Path, config: dict, tensors: dict | None = None) -> Path:
+    from registry import safetensors_file
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "config.json").write_text(json.dumps(config))
+    (directory / "tokenizer.json").write_text("{}")
+    safetensors_file.write(directory / "model.safetensors", tensors or {"w": ("F32", [2], b"\0" * 8)})
+    return directory
+
+
+def test_a_model_that_is_not_a_causal_lm_is_refused_saying_why(tmp_path, zoo):
+    checkpoint = write_checkpoint(tmp_path / "bert", {"architectures": ["BertForMaskedLM"], "model_type": "bert"})
+    result = zoo("build", "hf", "--from", str(checkpoint))
+    assert result.returncode != 0 and "internal error" not in result.stderr
+    message = " ".join(result.stderr.split())
+    assert "it is a BertForMaskedLM, not a causal language model" in message
+    assert "toolchain" not in message  # refused before a toolchain was even looked at
+
+
+def test_a_checkpoint_without_a_fast_tokenizer_is_refused(tmp_path, zoo):
+    checkpoint = write_checkpoint(tmp_path / "noto", {"architectures": ["LlamaForCausalLM"], "model_type": "llama"})
+    (checkpoint / "tokenizer.json").unlink()
+    result = zoo("build", "hf", "--from", str(checkpoint))
+    assert result.returncode != 0 and "lacks tokenizer.json" in " ".join(result.stderr.split())
+
+
+def test_an_unverified_architecture_is_attempted_with_a_note(tmp_path):
+    from registry.api import BuildOptions
+    from registry.catalog import Catalog
+
+    catalog = Catalog.load()
+    converter = catalog.component("converter", "export-hf")
+    variant = catalog.variant("hf-cpu-int8")
+    checkpoint = write_checkpoint(tmp_path / "mistral", {"architectures": ["MistralForCausalLM"], "model_type": "mistral"})
+    options = BuildOptions({"prefill_lengths": [8], "cache_length": 64}, from_dir=checkpoint)
+    converter.validate(variant, options)
+    [note] = converter.notes(variant, options)
+    assert "model_type 'mistral' is not among the architectures zoo has verified" in note
+    verified = write_checkpoint(tmp_path / "qwen", {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2"})
+    assert converter.notes(variant, BuildOptions({}, from_dir=verified)) == []
+
+
+def test_a_model_too_big_for_the_machine_is_refused_with_the_numbers(tmp_path):
+    """The estimate comes from the safetensors headers alone: a sparse 48 GB file costs nothing to make."""
+    import struct
+
+    from registry.api import BuildError, BuildOptions
+    from registry.catalog import Catalog
+
+    checkpoint = tmp_path / "huge"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text(json.dumps({"architectures": ["LlamaForCausalLM"], "model_type": "llama"}))
+    (checkpoint / "tokenizer.json").write_text("{}")
+    size = 12_000_000_000 * 4
+    header = json.dumps({"w": {"dtype": "F32", "shape": [12_000_000_000], "data_offsets": [0, size]}}).encode()
+    header += b" " * (-len(header) % 8)
+    with open(checkpoint / "model.safetensors", "wb") as fh:
+        fh.write(struct.pack("<Q", len(header)) + header)
+        fh.truncate(8 + len(header) + size)
+    catalog = Catalog.load()
+    converter = catalog.component("converter", "export-hf")
+    variant = catalog.variant("hf-cpu-int8")
+    with pytest.raises(BuildError) as refused:
+        converter.validate(variant, BuildOptions({"prefill_lengths": [8], "cache_length": 64}, from_dir=checkpoint))
+    assert "Exporting 12.00B parameters needs about" in refused.value.message and "--force" in refused.value.fix
+    converter.validate(variant, BuildOptions({"prefill_lengths": [8], "cache_length": 64}, from_dir=checkpoint, force=True))
+
+
+@pytest.mark.slow
+def test_a_catalog_model_builds_as_typed_from_its_hugging_face_checkpoint(checkpoints, zoo):
+    """`zoo build qwen2.5-0.5b-instruct` fetches the checkpoint through the Hugging Face source (here a local
+    hub serving a tiny Qwen2 under the real repo name), verifies every byte into the store, exports its
+    default variant and checks it against transformers."""
+    from registry.testing.hubs import HuggingFaceHub
+
+    checkpoint = checkpoints("qwen2")
+    names = ["config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]
+    with HuggingFaceHub() as hub:
+        hub.add_repo("Qwen/Qwen2.5-0.5B-Instruct", {name: (checkpoint / name).read_bytes() for name in names})
+        env = {"HF_ENDPOINT": hub.endpoint, "HF_HUB_DISABLE_XET": "1"}
+        result = zoo("build", "qwen2.5-0.5b-instruct", *SMALL, "--json", env=env, timeout=900)
+    assert result.returncode == 0, result.stderr
+    built = json.loads(result.stdout)
+    assert built["id"] == "qwen2.5-0.5b-instruct-cpu-int8" and built["chosen_by_default"] is True
+    assert built["provenance"]["inputs"]["source"]["repo"] == "Qwen/Qwen2.5-0.5B-Instruct"
+    assert generation(built)["problems"] == []
