@@ -89,6 +89,7 @@ class ExportHFConverter(Converter):
     name = "export-hf"
     description = "litert-torch's export_hf: a transformers causal LM directory to a .litertlm (tokenizer bundled)."
     toolchain = toolchains.LITERT_TORCH
+    context_option = "cache_length"
     produces = ("litertlm",)
     parameters = {
         "prefill_lengths": Param("the prefill signatures' lengths, e.g. 128 or 32,128", type=list[int], default=[128]),

@@ -47,6 +47,7 @@ class LiteRTTorchConverter(Converter):
     name = "litert-torch"
     description = "AI Edge Torch generative API: a PyTorch decoder to a multi-signature LiteRT model (prefill_*, decode)."
     toolchain = toolchains.LITERT_TORCH
+    context_option = "kv_cache_max_len"
     produces = ("tflite",)
     parameters = {
         "arch": Param("the decoder architecture: " + "; ".join(f"{k} ({v})" for k, v in ARCHITECTURES.items())

@@ -187,6 +187,9 @@ class Converter(Component):
     """The options it accepts (recipe params and --param); any other key is refused."""
     supports_lora: ClassVar[bool] = False
     """True when it converts LoRA adapters (`--lora`): it then implements `prepare_lora`."""
+    context_option: ClassVar[str | None] = None
+    """The option that sets the built model's context (KV-cache) length, recorded in provenance as
+    `context_length` so `zoo run` gives the runtime the length the model was built for."""
 
     def validate(self, variant: "Variant", options: BuildOptions) -> None:
         """Refuse an unsupported combination (BuildError with the fix) before anything is fetched."""

@@ -53,9 +53,11 @@ def run_command(query: str, prompt: str, max_tokens: int, runtime_name: str | No
     context = 64
     record = directory / "provenance.json"
     if record.is_file():
-        provenance = json.loads(record.read_text())
-        params = (provenance.get("recipe") or {}).get("params", {}) | (provenance.get("options") or provenance.get("params") or {})
-        context = int(params.get("kv_cache_max_len", context))
+        try:
+            recorded = json.loads(record.read_text()).get("context_length")
+        except ValueError:
+            recorded = None
+        context = recorded if isinstance(recorded, int) and recorded > 0 else context
     # A runtime without a toolchain runs its job with zoo's own interpreter.
     python = toolchains.ensure(runtime.toolchain, terminal.message).python if runtime.toolchain else Path(sys.executable)
     job = runtime.plan(directory / name, prompt, max_tokens, context)
