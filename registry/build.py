@@ -209,7 +209,7 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
     if converter is None:
         raise ZooError(f"{variant.id} is built with the '{variant.recipe.converter}' converter, which no loaded plugin provides.",
                        fix="Install the plugin that provides it; `zoo plugins` shows what is loaded.")
-    _check_lora_options(variant, options, converter)
+    _check_lora_options(catalog, variant, options, converter)
     merged = params.merge(converter.name, converter.parameters, variant.recipe.params, options.params, variant=variant.id)
     from_dir = options.from_dir.expanduser().resolve() if options.from_dir is not None else None
     lora_given = LoraAdapter(options.lora, options.lora_rank) if options.lora is not None else None
@@ -250,7 +250,7 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
     lora = None
     if options.lora is not None:
         lora = {"file": options.lora.name, "sha256": file_sha256(options.lora), "rank": options.lora_rank}
-    key = build_key(variant, inputs, environments, lora, options.params)
+    key = build_key(variant, inputs, environments, lora, dict(merged))
     entry_id = variant.id if lora is None else f"{variant.id}.lora-{lora['sha256'][:12]}"
     store = default_store()
     with store.lock(f"variant-{entry_id}"):
@@ -317,7 +317,7 @@ def _component(catalog: Catalog, kind: str, name: str, variant: Variant):
     return found
 
 
-def _check_lora_options(variant: Variant, options: BuildFlags, converter) -> None:
+def _check_lora_options(catalog: Catalog, variant: Variant, options: BuildFlags, converter) -> None:
     if options.lora is None:
         if options.lora_rank is not None:
             raise BuildError("--lora-rank was given without --lora.", fix="Add --lora PATH/adapter_model.safetensors.")
@@ -325,7 +325,7 @@ def _check_lora_options(variant: Variant, options: BuildFlags, converter) -> Non
     if options.lora_rank is None:
         raise BuildError("--lora needs --lora-rank N (the rank the adapter was trained with).", fix="Add --lora-rank N.")
     if variant.lora is None or not converter.supports_lora:
-        allowed = _lora_variants(variant)
+        allowed = _lora_variants(catalog, variant)
         where = f"{variant.model} allows it for {', '.join(v for v, _ in allowed)}" if allowed else f"{variant.model} takes none"
         backends = {b for _, b in allowed}
         target = f"{variant.model} --backend {backends.pop()}" if len(backends) == 1 else (allowed[0][0] if allowed else "")
@@ -339,11 +339,8 @@ def _check_lora_options(variant: Variant, options: BuildFlags, converter) -> Non
         raise BuildError(f"--lora {options.lora} is not a file.", fix="Pass the adapter_model.safetensors that PEFT saved.")
 
 
-def _lora_variants(variant: Variant) -> list[tuple[str, str]]:
+def _lora_variants(catalog: Catalog, variant: Variant) -> list[tuple[str, str]]:
     """(id, backend) of the model's variants that take LoRA adapters with a converter that supports them."""
-    from .catalog import get_catalog
-
-    catalog = get_catalog()
     out = []
     for vid, row in catalog.rows.items():
         if row["model"] == variant.model and row["family"] == variant.family and row.get("lora") and row.get("recipe"):

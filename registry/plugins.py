@@ -135,12 +135,11 @@ def _describe(exc: BaseException) -> str:
 
 def _where(exc: BaseException) -> str:
     """' (at FILE:LINE)' of the line that raised: a syntax error's own, else the innermost frame."""
+    import sysconfig
     import traceback
 
     if isinstance(exc, SyntaxError) and exc.filename:
         return f" (at {exc.filename}:{exc.lineno})"
-    import sysconfig
-
     stdlib = sysconfig.get_paths()["stdlib"]
     frames = traceback.extract_tb(exc.__traceback__)
     # The plugin's own line, not the standard library's (os.environ's KeyError is raised inside os).
