@@ -22,7 +22,13 @@ def reference(checkpoint, prompt, max_tokens):
     ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
     with torch.no_grad():
         out = model.generate(ids, max_new_tokens=max_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id)
-    return tokenizer, out[0, ids.shape[1]:].tolist()
+    new = out[0, ids.shape[1]:].tolist()
+    # generate() keeps the stop token it stopped at; LiteRT-LM does not print it. The stop tokens are
+    # the checkpoint's (generation_config, then config), which export_hf bundles too.
+    eos = model.generation_config.eos_token_id
+    stops = set(eos if isinstance(eos, list) else [eos]) - {None}
+    cut = next((i for i, token in enumerate(new) if token in stops), len(new))
+    return tokenizer, new[:cut]
 
 
 def engine(artifact, prompt, max_tokens, context, cache_dir):
@@ -47,8 +53,6 @@ def main():
     request = read_request()
     prompt, max_tokens = request["prompt"], request["max_tokens"]
     tokenizer, want = reference(request["checkpoint"], prompt, max_tokens)
-    eos = tokenizer.eos_token_id
-    want = want[: want.index(eos)] if eos in want else want
     text, load_seconds, run_seconds = engine(request["artifact"], prompt, max_tokens, request["context"], request["cache_dir"])
     got = tokenizer(text, add_special_tokens=False)["input_ids"]
     agreeing = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))

@@ -2,7 +2,7 @@
 
 Run inside the litert-torch toolchain (torch, transformers, tokenizers):
 
-    python make_hf_checkpoint.py ARCH OUT_DIR [--steps 200] [--seed 0] [--shape smollm2-135m]
+    python make_hf_checkpoint.py ARCH OUT_DIR [--steps 400] [--seed 0] [--shape smollm2-135m]
 
 ARCH is a transformers model type: llama, qwen2, qwen3, gemma3_text or phi3. The checkpoint has 2
 layers, hidden size 64, 4 heads over 2 KV heads, and a byte-level BPE tokenizer (tokenizer.json,
@@ -71,7 +71,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("arch")
     parser.add_argument("out", type=Path)
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shape", choices=sorted(SHAPES))
     args = parser.parse_args()
