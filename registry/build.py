@@ -44,6 +44,8 @@ class BuildFlags:
     """Build even when the machine has less RAM or disk than the recipe needs."""
     rebuild: bool = False
     """Ignore the build cache."""
+    run_checks: bool = True
+    """Run the checks that run the model (`--no-run-check` skips them; provenance says so)."""
     params: dict = field(default_factory=dict)
     """--param KEY=VALUE as given (text): options the converter declares, over the recipe's params."""
 
@@ -222,7 +224,7 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
     runtime_checks = [
         _component(catalog, "verifier", check, variant)
         for output in variant.outputs for check in catalog.checks_for(variant, output)
-        if getattr(catalog.component("verifier", check), "runs_model", False)
+        if options.run_checks and getattr(catalog.component("verifier", check), "runs_model", False)
     ]
     timings: dict[str, float] = {}
 
@@ -250,7 +252,7 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
     lora = None
     if options.lora is not None:
         lora = {"file": options.lora.name, "sha256": file_sha256(options.lora), "rank": options.lora_rank}
-    key = build_key(variant, inputs, environments, lora, dict(merged))
+    key = build_key(variant, inputs, environments, lora, dict(merged) | ({} if options.run_checks else {"(no run check)": True}))
     entry_id = variant.id if lora is None else f"{variant.id}.lora-{lora['sha256'][:12]}"
     store = default_store()
     with store.lock(f"variant-{entry_id}"):
@@ -264,7 +266,7 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
         shutil.rmtree(work, ignore_errors=True)
         try:
             result = _run_steps(store, catalog, variant, converter, bundlers, environments, inputs_dir, work, typed,
-                                reporter, timings)
+                                reporter, timings, options.run_checks)
             outputs, output_specs, steps, checks = result
             provenance = {
                 "format": 1,
@@ -284,6 +286,7 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
                 "options": dict(merged),
                 "context_length": merged.get(converter.context_option) if converter.context_option else None,
                 "notes": notes,
+                "run_checks": options.run_checks,
                 "toolchains": {name: env.describe() for name, env in environments.items()},
                 "steps": steps,
                 "checks": checks,
@@ -363,7 +366,7 @@ def _run(job: Job, environments: dict, toolchain, work: Path, reporter: Reporter
 
 
 def _run_steps(store, catalog, variant, converter, bundlers, environments, inputs_dir, work, options: BuildOptions,
-               reporter, timings):
+               reporter, timings, run_checks: bool = True):
     output_specs = list(variant.outputs)
     if options.lora is not None:
         prepared = converter.prepare_lora(variant, options.lora.path, options.lora.rank, work / "lora")
@@ -391,7 +394,9 @@ def _run_steps(store, catalog, variant, converter, bundlers, environments, input
             problems.append(f"{spec.path}: {found}")
         for check in catalog.checks_for(variant, spec):
             verifier = catalog.component("verifier", check)
-            if verifier is not None and verifier.runs_model:
+            if verifier is not None and verifier.runs_model and not run_checks:
+                checks.append({"output": spec.path, "check": check, "runs_model": True, "skipped": "--no-run-check"})
+            elif verifier is not None and verifier.runs_model:
                 job = verifier.plan(request, spec, path)
                 result = _run(job, environments, verifier.toolchain, work, reporter, steps, timings, "verify")
                 problems += [f"{spec.path}: {check}: {p}" for p in result.data.get("problems", [])]

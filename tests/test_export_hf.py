@@ -233,3 +233,14 @@ def test_a_catalog_model_builds_as_typed_from_its_hugging_face_checkpoint(checkp
     assert built["id"] == "qwen2.5-0.5b-instruct-cpu-int8" and built["chosen_by_default"] is True
     assert built["provenance"]["inputs"]["source"]["repo"] == "Qwen/Qwen2.5-0.5B-Instruct"
     assert generation(built)["problems"] == []
+
+
+@pytest.mark.slow
+def test_no_run_check_skips_only_the_model_run_and_says_so(checkpoints, zoo):
+    built = build(zoo, checkpoints("qwen3"), "--no-run-check")
+    checks = {c["check"]: c for c in built["provenance"]["checks"]}
+    assert checks["hf-generation"]["skipped"] == "--no-run-check" and "details" not in checks["hf-generation"]
+    assert checks["litertlm-bundle"]["runs_model"] is False  # the structure is still proven
+    assert built["provenance"]["run_checks"] is False
+    checked = build(zoo, checkpoints("qwen3"))  # asking for the check again is a new build, never a cache hit
+    assert checked["cache_hit"] is False and generation(checked)["problems"] == []

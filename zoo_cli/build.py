@@ -22,9 +22,12 @@ from zoo_cli.terminal import terminal
               help="A converter option, e.g. --param kv_cache_max_len=128 (`zoo info MODEL` lists them).")
 @click.option("--force", is_flag=True, help="Build even if the machine has less RAM or disk than the recipe needs.")
 @click.option("--rebuild", is_flag=True, help="Ignore the build cache.")
+@click.option("--no-run-check", "no_run_check", is_flag=True,
+              help="Skip the checks that run the model (structural checks still run; provenance records the skip).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 @json_option
-def build_command(query, from_dir, lora, lora_rank, param_pairs, force, rebuild, quiet, as_json, **filters) -> None:
+def build_command(query, from_dir, lora, lora_rank, param_pairs, force, rebuild, no_run_check, quiet, as_json,
+                  **filters) -> None:
     """Build a variant with its converter, in its toolchain, and install it verified."""
     from registry.build import BuildFlags, build
     from registry.params import parse_pairs
@@ -36,6 +39,7 @@ def build_command(query, from_dir, lora, lora_rank, param_pairs, force, rebuild,
     default = say_default(row, quiet or as_json)
     variant = catalog.variant(row["id"])
     options = BuildFlags(from_dir=from_dir, lora=lora, lora_rank=lora_rank, force=force, rebuild=rebuild,
+                         run_checks=not no_run_check,
                          params=parse_pairs(list(param_pairs)))
     with PlainReporter(quiet) as reporter:
         result = build(catalog, variant, options, reporter)
@@ -53,5 +57,6 @@ def build_command(query, from_dir, lora, lora_rank, param_pairs, force, rebuild,
     if not quiet:
         main = next(f for f in result.entry.files if f.path == result.entry.main)
         how = "cache hit, unchanged inputs, recipe and toolchain" if result.cache_hit else f"built in {result.seconds:.0f} s"
-        terminal.message(f"{result.entry.id}: {main.path} ({_size(main.size)}), {how}, verified.")
+        verified = "verified" if options.run_checks else "structure verified; the run check was skipped (--no-run-check)"
+        terminal.message(f"{result.entry.id}: {main.path} ({_size(main.size)}), {how}, {verified}.")
     terminal.line(str(result.path))
