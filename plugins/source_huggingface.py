@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from registry.api import AccessDeniedError, FetchContext, FetchPlan, NetworkError, SourceKind, Transfer, ZooError, hookimpl
@@ -22,7 +22,8 @@ class HuggingFaceOptions(SourceOptions):
     repo: str = Field(description="owner/name on the Hugging Face Hub.")
     revision: str = Field("main", description="Branch, tag or (best) a 40-hex commit.")
     allow_patterns: list[SafeRelativePath] | None = Field(
-        None, description="Also fetch every repo file matching these globs (e.g. '*.json'), besides the files listed."
+        None, description="Also fetch every repo file matching these globs (e.g. '*.json'), besides the files listed; "
+        "a pattern without '/' matches files at the repo's top level only."
     )
 
     @model_validator(mode="after")
@@ -37,6 +38,14 @@ class HuggingFaceOptions(SourceOptions):
         return self
 
 
+def _matches(path: str, pattern: str) -> bool:
+    """fnmatch, except that a pattern without '/' only matches top-level files: '*.safetensors'
+    must not pull in every subfolder's copy of the weights (onnx/, original/, ...)."""
+    from fnmatch import fnmatch
+
+    return fnmatch(path, pattern) and ("/" in pattern or "/" not in path)
+
+
 def _clean_etag(etag: str | None) -> str:
     return (etag or "").removeprefix("W/").strip('"')
 
@@ -45,6 +54,11 @@ class HuggingFaceSource(SourceKind):
     name = "huggingface"
     description = "The Hugging Face Hub through huggingface_hub (repo, pinned revision); HF_ENDPOINT mirrors work."
     options = HuggingFaceOptions
+    reference_syntax = "ORG/REPO[@REVISION]"
+
+    def reference_options(self, reference: str) -> dict:
+        repo, _, revision = reference.partition("@")
+        return {"repo": repo, "revision": revision or "main"}
 
     def prepare(self, context: FetchContext) -> FetchPlan:
         from concurrent.futures import ThreadPoolExecutor
@@ -95,8 +109,6 @@ class HuggingFaceSource(SourceKind):
 
     def _expand(self, variant, files, have_token: bool):
         """Resolve the revision to a commit, then add the repo's files that match allow_patterns."""
-        from fnmatch import fnmatch
-
         from huggingface_hub import HfApi
         from huggingface_hub.hf_api import RepoFile
 
@@ -111,9 +123,15 @@ class HuggingFaceSource(SourceKind):
             raise self._explain(exc, variant, "(file list)", have_token) from None
         listed = {f.path for f in files}
         for item in tree:
-            if isinstance(item, RepoFile) and item.path not in listed and any(fnmatch(item.path, p) for p in source.allow_patterns):
+            if not isinstance(item, RepoFile) or item.path in listed or not any(_matches(item.path, p) for p in source.allow_patterns):
+                continue
+            try:
                 files.append(FileSpec(path=item.path, role="other"))
-                listed.add(item.path)
+            except ValidationError:  # the listing is the hub's word, untrusted: no '..', no absolute paths
+                raise NetworkError(f"The hub listed a file of {source.repo} at an unsafe path ({item.path[:120]!r}); "
+                                   "zoo fetched nothing.",
+                                   fix="Check HF_ENDPOINT (a mirror or proxy may be broken or hostile).") from None
+            listed.add(item.path)
         return commit, files
 
     def _explain(self, exc: Exception, variant, path: str, have_token: bool) -> Exception:

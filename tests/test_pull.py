@@ -494,14 +494,28 @@ def test_progress_bars_on_a_terminal_and_none_when_quiet(env, hubs, monkeypatch)
 
 
 def test_allow_patterns_add_matching_repo_files(tmp_path, files, hubs, zoo):
-    hubs[0].add_repo("acme/tiny-lm", {**files, "extra/generation_config.json": b"{}", "README.md": b"# hi"})
+    """A pattern without '/' matches top-level files only (a subfolder's copy of the weights is not
+    wanted); one with '/' reaches into folders."""
+    hubs[0].add_repo("acme/tiny-lm", {**files, "extra/generation_config.json": b"{}", "README.md": b"# hi",
+                                      "onnx/other.json": b"{}"})
     env = make_env(tmp_path, hubs)
     manifest = Path(env["PYTHONPATH"]) / "zoo_testhf" / "family.toml"
-    manifest.write_text(manifest.read_text().replace('repo = "acme/tiny-lm", revision = "main"', 'repo = "acme/tiny-lm", revision = "main", allow_patterns = ["*.json"]'))
+    manifest.write_text(manifest.read_text().replace('repo = "acme/tiny-lm", revision = "main"', 'repo = "acme/tiny-lm", revision = "main", allow_patterns = ["*.json", "extra/*"]'))
     [pulled] = json.loads(zoo("pull", "tiny-hf-cpu-fp32", "--json", env=env, check=True).stdout)
     assert sorted(f["path"] for f in pulled["files"]) == ["config.json", "extra/generation_config.json", "model.tflite", "tokenizer.json"]
     assert (store_root() / "artifacts" / "tiny-hf-cpu-fp32" / "extra" / "generation_config.json").read_bytes() == b"{}"
     assert json.loads(zoo("pull", "tiny-hf-cpu-fp32", "--json", env=env, check=True).stdout)[0]["already_present"]
+
+
+def test_a_hub_listing_a_file_outside_the_repo_is_refused_with_nothing_stored(tmp_path, files, hubs, zoo):
+    hubs[0].add_repo("acme/tiny-lm", {**files, "../../escape.json": b"{}"})
+    env = make_env(tmp_path, hubs)
+    manifest = Path(env["PYTHONPATH"]) / "zoo_testhf" / "family.toml"
+    manifest.write_text(manifest.read_text().replace('repo = "acme/tiny-lm", revision = "main"', 'repo = "acme/tiny-lm", revision = "main", allow_patterns = ["*.json", "*/*"]'))
+    result = zoo("pull", "tiny-hf-cpu-fp32", env=env)
+    message = " ".join(result.stderr.split())
+    assert result.returncode != 0 and "unsafe path" in message and "internal error" not in message, message
+    assert zoo("ls", "--json", env=env, check=True).stdout.strip() == "[]"
 
 
 def test_a_kaggle_pull_reports_bytes_as_they_arrive(env, hubs, monkeypatch):
