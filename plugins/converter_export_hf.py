@@ -114,8 +114,6 @@ class ExportHFConverter(Converter):
         if not lengths or min(lengths) < 1 or max(lengths) > cache:
             raise BuildError(f"Prefill lengths {lengths} must be between 1 and the cache length {cache}.",
                              fix="Pass e.g. --param prefill_lengths=32 --param cache_length=512.")
-        if options.from_dir is not None:
-            self.check_checkpoint(options.from_dir, force=options.force)
 
     def check_checkpoint(self, directory: Path, *, force: bool = False) -> dict:
         config = read_config(directory)
@@ -141,10 +139,8 @@ class ExportHFConverter(Converter):
                 fix="Use a machine with more memory, or pass --force to try anyway (it may be killed midway).")
         return config
 
-    def notes(self, variant, options) -> list[str]:
-        if options.from_dir is None:
-            return []
-        model_type = read_config(options.from_dir).get("model_type")
+    def check_inputs(self, variant, inputs_dir: Path, options) -> list[str]:
+        model_type = self.check_checkpoint(inputs_dir, force=options.force)["model_type"]
         if model_type in VERIFIED:
             return []
         return [f"note: model_type {model_type!r} is not among the architectures zoo has verified "

@@ -242,6 +242,9 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
         inputs = [f.__dict__ for f in fetched.entry.files]
         source = fetched.entry.source | {"store_entry": fetched.variant_id}
     timings["fetch"] = time.monotonic() - step
+    for note in (found := converter.check_inputs(variant, inputs_dir, typed)):
+        reporter.message(note)
+    notes += found
 
     specs = {}
     for component in [converter] + bundlers + runtime_checks:

@@ -76,6 +76,16 @@ class SourceKind(Component):
     needs_from: ClassVar[bool] = False
     """True when the files are a directory the user must give (`--from DIR`) unless the manifest names one."""
 
+    reference_syntax: ClassVar[str | None] = None
+    """How users name one repo of this source on the command line, e.g. 'ORG/REPO[@REVISION]'; set
+    with `reference_options` to let a model's `by_reference` build from it (`zoo build hf:ORG/REPO`)."""
+
+    def reference_options(self, reference: str) -> dict[str, Any]:
+        """The source-table keys a user's reference stands for ('Qwen/Qwen3-0.6B@main' -> repo and
+        revision). zoo merges them over the model's `by_reference` table and validates the result
+        with `options`, so a malformed reference gets the options' own error and fix."""
+        raise NotImplementedError(f"source '{self.name}' takes no references")
+
     def source_options(self, variant: "Variant") -> Any:
         """The variant's source table, typed by `options` (already validated at registration)."""
         extra = dict(variant.source.model_extra or {})
@@ -197,6 +207,12 @@ class Converter(Component):
     def notes(self, variant: "Variant", options: BuildOptions) -> list[str]:
         """Lines zoo shows before the build starts and records in provenance (e.g. "this architecture
         is not verified"); called after `validate`."""
+        return []
+
+    def check_inputs(self, variant: "Variant", inputs_dir: Path, options: BuildOptions) -> list[str]:
+        """Look at the inputs once they are on this machine (fetched into the store, or --from DIR) and
+        before any toolchain starts: raise BuildError to refuse them (e.g. not a causal LM), return
+        notes to show and record (e.g. "this architecture is not verified")."""
         return []
 
     def prepare_lora(self, variant: "Variant", adapter: Path, rank: int, work_dir: Path) -> Path:

@@ -122,7 +122,12 @@ def pull(
 
 
 def inputs_entry_id(variant: Variant) -> str:
-    """Build inputs are shared by every variant of a model: one store entry per model."""
+    """Build inputs are shared by every variant of a model: one store entry per model (and per
+    repo, for a model built from a reference the user named)."""
+    if variant.reference is not None:
+        from .references import slug
+
+        return f"{variant.model}.{slug(variant.reference)}.inputs"
     return f"{variant.model}.inputs"
 
 

@@ -183,10 +183,10 @@ def test_an_unverified_architecture_is_attempted_with_a_note(tmp_path):
     checkpoint = write_checkpoint(tmp_path / "mistral", {"architectures": ["MistralForCausalLM"], "model_type": "mistral"})
     options = BuildOptions({"prefill_lengths": [8], "cache_length": 64}, from_dir=checkpoint)
     converter.validate(variant, options)
-    [note] = converter.notes(variant, options)
+    [note] = converter.check_inputs(variant, checkpoint, options)
     assert "model_type 'mistral' is not among the architectures zoo has verified" in note
     verified = write_checkpoint(tmp_path / "qwen", {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2"})
-    assert converter.notes(variant, BuildOptions({}, from_dir=verified)) == []
+    assert converter.check_inputs(variant, verified, BuildOptions({})) == []
 
 
 def test_a_model_too_big_for_the_machine_is_refused_with_the_numbers(tmp_path):
@@ -210,9 +210,9 @@ def test_a_model_too_big_for_the_machine_is_refused_with_the_numbers(tmp_path):
     converter = catalog.component("converter", "export-hf")
     variant = catalog.variant("hf-cpu-int8")
     with pytest.raises(BuildError) as refused:
-        converter.validate(variant, BuildOptions({"prefill_lengths": [8], "cache_length": 64}, from_dir=checkpoint))
+        converter.check_inputs(variant, checkpoint, BuildOptions({"prefill_lengths": [8], "cache_length": 64}))
     assert "Exporting 12.00B parameters needs about" in refused.value.message and "--force" in refused.value.fix
-    converter.validate(variant, BuildOptions({"prefill_lengths": [8], "cache_length": 64}, from_dir=checkpoint, force=True))
+    converter.check_inputs(variant, checkpoint, BuildOptions({"prefill_lengths": [8], "cache_length": 64}, force=True))
 
 
 @pytest.mark.slow
@@ -244,3 +244,74 @@ def test_no_run_check_skips_only_the_model_run_and_says_so(checkpoints, zoo):
     assert built["provenance"]["run_checks"] is False
     checked = build(zoo, checkpoints("qwen3"))  # asking for the check again is a new build, never a cache hit
     assert checked["cache_hit"] is False and generation(checked)["problems"] == []
+
+
+# ---------------------------------------------------------------- zoo build hf:ORG/REPO[@REVISION]
+
+
+def test_a_repo_reference_that_is_not_one_is_refused_with_how_to_write_it(zoo):
+    for reference, why in [("hf:just-a-name", "must look like owner/name"), ("hf:acme/lm@../x", "is not a branch, tag or commit"),
+                           ("hf:", "is not a huggingface reference")]:
+        result = zoo("build", reference)
+        message = " ".join(result.stderr.split())
+        assert result.returncode != 0 and why in message and "zoo build hf:ORG/REPO[@REVISION]" in message, message
+        assert "internal error" not in message and "using its default" not in message
+    other = zoo("build", "phi-2:acme/lm")
+    assert other.returncode != 0 and "phi-2 is not built from a repo you name" in " ".join(other.stderr.split())
+    pulled = zoo("pull", "hf:acme/lm")
+    assert pulled.returncode != 0 and "Run `zoo build hf:acme/lm`" in " ".join(pulled.stderr.split())
+    info = json.loads(zoo("info", "hf-cpu-int8", "--json", check=True).stdout)
+    assert info["by_reference"]["kind"] == "huggingface"
+    assert "zoo build hf:ORG/REPO[@REVISION]" in zoo("info", "hf", check=True).stdout.replace("\n", " ")
+
+
+def test_a_repo_that_is_not_a_causal_lm_is_refused_once_fetched_before_any_toolchain(tmp_path, zoo):
+    """The config arrives with the rest (verified into the store); export-hf reads it before a toolchain starts."""
+    from registry.testing.hubs import HuggingFaceHub
+
+    checkpoint = write_checkpoint(tmp_path / "bert", {"architectures": ["BertForMaskedLM"], "model_type": "bert"})
+    with HuggingFaceHub() as hub:
+        hub.add_repo("acme/bert", {p.name: p.read_bytes() for p in checkpoint.iterdir()})
+        result = zoo("build", "hf:acme/bert", env={"HF_ENDPOINT": hub.endpoint, "HF_HUB_DISABLE_XET": "1",
+                                                  "ZOO_TOOLCHAINS": str(tmp_path / "no-toolchains")})
+    message = " ".join(result.stderr.split())
+    assert result.returncode != 0 and "it is a BertForMaskedLM, not a causal language model" in message, message
+    assert not (tmp_path / "no-toolchains").exists()
+
+
+def test_a_gated_repo_needs_a_token_and_says_where_to_accept(tmp_path, zoo):
+    from registry.testing.hubs import HuggingFaceHub
+
+    checkpoint = write_checkpoint(tmp_path / "gated", {"architectures": ["LlamaForCausalLM"], "model_type": "llama"})
+    with HuggingFaceHub() as hub:
+        hub.add_repo("acme/gated-lm", {p.name: p.read_bytes() for p in checkpoint.iterdir()}, gated=True, tokens={"hf_ok"})
+        result = zoo("build", "hf:acme/gated-lm", env={"HF_ENDPOINT": hub.endpoint, "HF_HUB_DISABLE_XET": "1"})
+    message = " ".join(result.stderr.split())
+    assert result.returncode != 0 and "acme/gated-lm is gated on Hugging Face and no token was found" in message, message
+
+
+@pytest.mark.slow
+def test_a_hub_repo_builds_by_reference_into_its_own_entry(checkpoints, zoo, tmp_path):
+    """`zoo build hf:ORG/REPO`: the repo's top-level weights, JSON and templates are fetched and verified
+    into the store (a subfolder's copy of the weights is not), exported and checked; the entry is the
+    repo's own, and building it again is a cache hit."""
+    from registry.testing.hubs import HuggingFaceHub
+
+    checkpoint = checkpoints("qwen2")
+    files = {p.name: p.read_bytes() for p in checkpoint.iterdir() if p.is_file()}
+    files |= {"onnx/model.safetensors": b"not wanted" * 100, "README.md": b"# a fine-tune"}
+    with HuggingFaceHub() as hub:
+        repo = hub.add_repo("Acme/Tiny-Qwen-FT", files)
+        env = {"HF_ENDPOINT": hub.endpoint, "HF_HUB_DISABLE_XET": "1"}
+        result = zoo("build", "hf:Acme/Tiny-Qwen-FT", *SMALL, "--json", env=env, timeout=900)
+        assert result.returncode == 0, result.stderr
+        built = json.loads(result.stdout)
+        again = zoo("build", "hf:Acme/Tiny-Qwen-FT", *SMALL, "--json", env=env, timeout=900)
+    assert built["id"].startswith("hf-cpu-int8.acme-tiny-qwen-ft-") and built["entry"] == built["id"]
+    source = built["provenance"]["inputs"]["source"]
+    assert source["repo"] == "Acme/Tiny-Qwen-FT" and source["resolved"]["revision"] == repo.commit
+    fetched = sorted(f["path"] for f in built["provenance"]["inputs"]["files"])
+    assert fetched == sorted(p for p in files if p.endswith((".json", ".safetensors")) and "/" not in p)
+    assert generation(built)["problems"] == []
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["cache_hit"] is True

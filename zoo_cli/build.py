@@ -12,7 +12,7 @@ from zoo_cli.terminal import terminal
 
 
 @click.command("build")
-@click.argument("query")
+@click.argument("query", metavar="MODEL[:REFERENCE]")
 @filter_options
 @click.option("--from", "from_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Build from this local checkpoint directory instead of downloading (its files are still checked).")
@@ -28,16 +28,23 @@ from zoo_cli.terminal import terminal
 @json_option
 def build_command(query, from_dir, lora, lora_rank, param_pairs, force, rebuild, no_run_check, quiet, as_json,
                   **filters) -> None:
-    """Build a variant with its converter, in its toolchain, and install it verified."""
+    """Build a variant with its converter, in its toolchain, and install it verified.
+
+    MODEL:REFERENCE builds a repo you name with a model's recipe, e.g. `zoo build hf:Qwen/Qwen3-0.6B@main`
+    (`zoo info MODEL` says whether it takes one)."""
     from registry.build import BuildFlags, build
     from registry.params import parse_pairs
+    from registry.references import for_reference, split
     from registry.resolver import resolve
     from zoo_cli.progress import PlainReporter
 
     catalog = load_catalog()
-    row = resolve(catalog, query, make_filters(**filters))
-    default = say_default(row, quiet or as_json)
+    named = split(query)  # MODEL:REFERENCE, e.g. hf:Qwen/Qwen3-0.6B@main
+    row = resolve(catalog, named[0] if named else query, make_filters(**filters))
     variant = catalog.variant(row["id"])
+    if named:
+        variant = for_reference(catalog, variant, named[1])
+    default = say_default(row, quiet or as_json)
     options = BuildFlags(from_dir=from_dir, lora=lora, lora_rank=lora_rank, force=force, rebuild=rebuild,
                          run_checks=not no_run_check,
                          params=parse_pairs(list(param_pairs)))

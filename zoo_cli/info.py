@@ -18,6 +18,16 @@ def next_step(row: dict) -> str:
     return command
 
 
+def reference_hint(row: dict) -> str | None:
+    """How to build a repo of your own with this model's recipe, when its manifest allows it."""
+    template = row.get("by_reference")
+    if not template:
+        return None
+    kind = load_catalog().component("source", template["kind"])
+    syntax = getattr(kind, "reference_syntax", None) or "REFERENCE"
+    return f"zoo build {row['model']}:{syntax} (a {template['kind']} repo, fetched and verified into the store)"
+
+
 def _pairs(data: dict, skip: tuple[str, ...] = ()) -> str:
     return ", ".join(f"{k}={v}" for k, v in data.items() if k not in skip and v not in (None, [], {}))
 
@@ -60,6 +70,8 @@ def _variant_table(row: dict) -> list[list[str]]:
         ["source", f"{row['source']['kind']} {_pairs(row['source'], skip=('kind',))}".strip()],
         ["how", how_to_get(row)],
     ]
+    if reference_hint(row):
+        rows.append(["from a repo", reference_hint(row)])
     for f in row["files"]:
         digest = f"sha256 {f['sha256']}" if f["sha256"] else "digest pinned on first download"
         size = f"{f['size']} B, " if f["size"] else ""
@@ -172,6 +184,8 @@ def info_command(query: str, as_json: bool, **filters) -> None:
     terminal.print(f"[bold]{query}[/]: {len(found)} variants of {', '.join(models)}", markup=True)
     for note in dict.fromkeys(n for r in found for n in r["notes"]):
         terminal.print(f"  note: {note}", markup=False)
+    for hint in dict.fromkeys(filter(None, (reference_hint(r) for r in found))):
+        terminal.print(f"  from a repo: {hint}", markup=False)
     terminal.table(
         ["ID", "BACKEND", "QUANT", "FORMAT", "PLATFORMS", "HOW", "NEXT STEP"],
         [[r["id"] + (" (default)" if r.get("default_rank") == 0 else ""), r["backend"], r["quantization_label"], r["format"],

@@ -16,6 +16,22 @@ def _size(n: int) -> str:
     return str(n)
 
 
+def _refuse_reference(catalog, query: str) -> None:
+    """MODEL:REFERENCE names a repo to build from; nothing ready-made is published under it."""
+    from registry.errors import NeedsBuildError, ZooError
+    from registry.references import split
+    from registry.resolver import resolve
+
+    named = split(query)
+    try:
+        takes_references = named is not None and bool(resolve(catalog, named[0]).get("by_reference"))
+    except ZooError:
+        takes_references = False
+    if takes_references:
+        raise NeedsBuildError(f"'{query}' names a repo zoo builds from, not a ready-made artifact.",
+                              fix=f"Run `zoo build {query}`.")
+
+
 @click.command("pull")
 @click.argument("queries", nargs=-1, required=True)
 @filter_options
@@ -30,6 +46,8 @@ def pull_command(queries, locked, repair, quiet, as_json, **filters) -> None:
     from zoo_cli.progress import reporter
 
     catalog = load_catalog()
+    for query in queries:
+        _refuse_reference(catalog, query)
     rows = [resolve(catalog, query, make_filters(**filters)) for query in queries]
     defaults = {row["id"]: say_default(row, quiet or as_json) for row in rows}
     results = []

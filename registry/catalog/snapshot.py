@@ -22,7 +22,7 @@ from .registration import Claim, Family
 if TYPE_CHECKING:
     from .catalog import Catalog
 
-FORMAT = 3
+FORMAT = 4
 
 
 def key() -> str:

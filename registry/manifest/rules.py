@@ -47,6 +47,12 @@ def cross_checks(manifest: Manifest) -> list[ManifestProblem]:
         mpath = f"models[{m}]"
         claim(model.name, f"{mpath}.name")
         problems += _default_problems(model, mpath)
+        if model.by_reference is not None and any((spec.recipe or model.recipe) is None for spec in model.variants):
+            problems.append(ManifestProblem(
+                f"{mpath}.by_reference",
+                "`zoo build NAME:REFERENCE` builds a variant from the repo named, but this model has ready-made variants",
+                "give the model a recipe (every variant must be built), or remove by_reference",
+            ))
         for a, alias in enumerate(model.aliases):
             claim(alias, f"{mpath}.aliases[{a}]")
         for v, spec in enumerate(model.variants):
@@ -113,6 +119,13 @@ def source_problems(manifest: Manifest, sources: dict[str, type[BaseModel] | Non
     problems: list[ManifestProblem] = []
     for m, model in enumerate(manifest.models):
         tables = [(f"models[{m}].source", model.source)]
+        if model.by_reference is not None and model.by_reference.kind in sources:
+            found = getattr(sources[model.by_reference.kind], "model_fields", None)
+            unknown = sorted(set(model.by_reference.model_extra or {}) - set(found if found is not None else ()))
+            if found is not None and unknown:
+                problems.append(ManifestProblem(f"models[{m}].by_reference.{unknown[0]}",
+                                                f"the '{model.by_reference.kind}' source has no option '{unknown[0]}'",
+                                                f"use one of {', '.join(found)}"))
         tables += [(f"models[{m}].variants[{v}].source", spec.source) for v, spec in enumerate(model.variants)]
         for where, source in tables:
             if source is None or source.kind not in sources:

@@ -265,6 +265,12 @@ class ModelSpec(StrictModel):
     min_device_ram_mb: int | None = Field(None, gt=0, description="Smallest device RAM its variants are meant for.")
     inference: Inference = Field(default_factory=Inference, description="Default generation options.")
     source: Source = Field(description="Where the files come from.")
+    by_reference: Source | None = Field(
+        None,
+        description="Lets users build this model from a repo they name, `zoo build NAME:REFERENCE` (e.g. "
+        "`zoo build hf:Qwen/Qwen3-0.6B@main`): the source kind that reads the reference, with the options every such "
+        "repo shares (e.g. allow_patterns). The model's `files` are what each repo must hold. Built models only.",
+    )
     files: list[FileSpec] = Field(default_factory=list, description="The files every variant fetches, unless it lists its own.")
     recipe: Recipe | None = Field(None, description="How variants are built; absent for ready-made models.")
     bundle: BundleStep | None = Field(None, description="Bundles made after conversion (.task, .litertlm).")
@@ -322,6 +328,10 @@ class Variant(StrictModel):
     expect: dict[str, str | int | float | bool]
     default_rank: int | None = None
     """Its place in the model's `defaults` (0: the model's default); None when not listed."""
+    by_reference: Source | None = None
+    """The model's `by_reference` table: `zoo build MODEL:REFERENCE` takes this variant's recipe."""
+    reference: str | None = None
+    """Set on a variant made for `zoo build MODEL:REFERENCE`: the reference, e.g. 'Qwen/Qwen3-0.6B@main'."""
     plugin: str
     manifest_path: str
 
@@ -369,6 +379,7 @@ class Variant(StrictModel):
             notes=model.notes,
             expect=model.expect | (spec.expect or {}),
             default_rank=model.defaults.index(spec.id) if spec.id in model.defaults else None,
+            by_reference=model.by_reference,
             plugin=plugin,
             manifest_path=manifest_path,
         )
