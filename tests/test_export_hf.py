@@ -315,3 +315,6 @@ def test_a_hub_repo_builds_by_reference_into_its_own_entry(checkpoints, zoo, tmp
     assert generation(built)["problems"] == []
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["cache_hit"] is True
+    assert zoo("path", "hf:Acme/Tiny-Qwen-FT", check=True).stdout.strip() == built["path"]
+    ran = zoo("run", "hf:Acme/Tiny-Qwen-FT", "--prompt", "the zoo keeps", "--max-tokens", "4", timeout=300)
+    assert ran.returncode == 0 and ran.stdout.strip(), ran.stderr

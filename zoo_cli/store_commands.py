@@ -26,8 +26,13 @@ def entry_for(query: str):
         from registry.resolver import resolve
         from zoo_cli.common import load_catalog
 
+        from registry.references import for_reference, split
+
         try:
-            wanted = resolve(load_catalog(), query)["id"]
+            catalog, named = load_catalog(), split(query)
+            wanted = resolve(catalog, named[0] if named else query)["id"]
+            if named:  # MODEL:REFERENCE names the entry `zoo build MODEL:REFERENCE` made
+                wanted = for_reference(catalog, catalog.variant(wanted), named[1]).id
             entry = store.entry(wanted)
         except ZooError:
             entry = None
