@@ -39,20 +39,25 @@ EXPORT_RAM_FACTOR = 7.0
 """Peak RSS of an export over the float32 weights' size: 3.9 GB for SmolLM2-135M's 0.54 GB (docs/export-hf.md)."""
 
 
-def read_config(directory: Path) -> dict:
-    """config.json, bounded: a checkpoint directory is untrusted input."""
-    path = directory / "config.json"
+def _read_json(path: Path) -> dict | None:
+    """A JSON object from an untrusted folder, bounded; None when it is not one."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_CONFIG_BYTES + 1)
-    except OSError:
+        data = json.loads(raw) if len(raw) <= MAX_CONFIG_BYTES else None
+    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deep
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_config(directory: Path) -> dict:
+    """config.json, bounded: a checkpoint directory is untrusted input."""
+    path = directory / "config.json"
+    if not path.is_file():
         raise BuildError(f"{directory} has no readable config.json.",
-                         fix="Pass a transformers checkpoint directory (save_pretrained writes config.json).") from None
-    try:
-        config = json.loads(raw) if len(raw) <= MAX_CONFIG_BYTES else None
-    except ValueError:
-        config = None
-    if not isinstance(config, dict):
+                         fix="Pass a transformers checkpoint directory (save_pretrained writes config.json).")
+    config = _read_json(path)
+    if config is None:
         raise BuildError(f"{path} is not a transformers config (JSON object under 1 MiB).",
                          fix="Pass the directory save_pretrained wrote.")
     return config
@@ -98,6 +103,37 @@ class ExportHFConverter(Converter):
                                      f"int4: dynamic_wi4_afp32; also {', '.join(OTHER_RECIPES)})"),
     }
 
+    supports_lora = True
+
+    def check_adapter(self, adapter: Path, rank: int) -> None:
+        """peft needs the adapter's config, and its tensors must have the rank the config says."""
+        config = adapter.parent / "adapter_config.json"
+        data = _read_json(config) if config.is_file() else None
+        if data is None:
+            raise BuildError(f"export-hf merges a PEFT adapter, and {adapter.parent} has no readable adapter_config.json.",
+                             fix="Pass the folder PEFT's save_pretrained wrote for the adapter (--lora ADAPTER_DIR).")
+        if data.get("peft_type", "LORA") != "LORA":
+            raise BuildError(f"The adapter in {adapter.parent} is a {data.get('peft_type')} adapter, not LoRA.",
+                             fix="Pass a LoRA adapter (peft's LoraConfig).")
+        header = read_safetensors_header(adapter)
+        widths = {spec["shape"][0] for name, spec in header.items()
+                  if ".lora_A." in name and isinstance(spec, dict) and spec.get("shape")}
+        if widths and widths != {rank}:
+            raise BuildError(f"The adapter's lora_A tensors have rank {', '.join(map(str, sorted(widths)))}, not {rank}.",
+                             fix="Pass the adapter_config.json that was saved with these weights.")
+
+    def prepare_lora(self, variant, adapter: Path, rank: int, work_dir: Path) -> Path:
+        """A folder holding just the adapter's weights and PEFT config, which the runner merges into
+        the base with peft before export (and the generation check merges again, independently)."""
+        import shutil
+
+        self.check_adapter(adapter, rank)
+        folder = work_dir / "adapter"
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(adapter, folder / "adapter_model.safetensors")
+        shutil.copyfile(adapter.parent / "adapter_config.json", folder / "adapter_config.json")
+        return folder
+
     def recipe(self, variant, options) -> str | None:
         chosen = options.params.get("quantization_recipe")
         return chosen if chosen else RECIPES.get(variant.quantization_label)
@@ -110,6 +146,8 @@ class ExportHFConverter(Converter):
         if chosen and chosen not in set(filter(None, RECIPES.values())) | set(OTHER_RECIPES):
             raise BuildError(f"{chosen!r} is not a quantization recipe zoo knows for export_hf.",
                              fix=f"Use one of {', '.join(sorted(set(filter(None, RECIPES.values())) | set(OTHER_RECIPES)))}.")
+        if options.lora is not None:
+            self.check_adapter(options.lora.path, options.lora.rank)
         lengths, cache = options.params["prefill_lengths"], options.params["cache_length"]
         if not lengths or min(lengths) < 1 or max(lengths) > cache:
             raise BuildError(f"Prefill lengths {lengths} must be between 1 and the cache length {cache}.",
@@ -161,6 +199,7 @@ class ExportHFConverter(Converter):
                 "prefill_lengths": list(params["prefill_lengths"]),
                 "cache_length": params["cache_length"],
                 "quantization_recipe": self.recipe(variant, request.options),
+                "lora": str(request.options.lora.path) if request.options.lora is not None else None,
             },
             f"export_hf ({variant.quantization_label})",
             {name: output},

@@ -33,6 +33,7 @@ LITERT_TORCH = Toolchain(
         "mediapipe==0.10.35",
         "litert-lm-builder==0.18.1",
         "litert-lm-api==0.18.1",
+        "peft==0.21.2",  # merges a fine-tune's LoRA adapter into its base before export_hf (`zoo build hf --lora DIR`)
     ),
     notes=("litert-torch forces typing-extensions<4.13, which is why it never shares zoo's own environment.",),
     probe="import litert_torch.generative, litert_lm",

@@ -297,6 +297,8 @@ class HFGeneration(Verifier):
                 "exact": variant.quantization_label == "fp32" and not params.get("quantization_recipe"),
                 "context": int(params.get("cache_length", 1280)),
                 "cache_dir": str(request.work_dir / "litert-lm-cache"),
+                # the reference is the base with the adapter merged, by peft, in this check's own process
+                "lora": str(request.options.lora.path) if request.options.lora is not None else None,
             },
             f"the generation check of {output.path}",
         )

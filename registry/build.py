@@ -9,6 +9,7 @@ from the store, and any change rebuilds.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__, params, settings, toolchains
+from . import lora as lora_files
 from .catalog import Catalog
 from .child import available_ram_bytes, machine_ram_bytes, run_job
 from .components import BuildOptions, BuildRequest, Job, LoraAdapter
@@ -211,11 +213,10 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
     if converter is None:
         raise ZooError(f"{variant.id} is built with the '{variant.recipe.converter}' converter, which no loaded plugin provides.",
                        fix="Install the plugin that provides it; `zoo plugins` shows what is loaded.")
-    _check_lora_options(catalog, variant, options, converter)
+    adapter = _lora_adapter(catalog, variant, options, converter)
     merged = params.merge(converter.name, converter.parameters, variant.recipe.params, options.params, variant=variant.id)
     from_dir = options.from_dir.expanduser().resolve() if options.from_dir is not None else None
-    lora_given = LoraAdapter(options.lora, options.lora_rank) if options.lora is not None else None
-    typed = BuildOptions(merged, lora_given, from_dir, options.force)
+    typed = BuildOptions(merged, adapter, from_dir, options.force)
     converter.validate(variant, typed)
     notes = converter.notes(variant, typed)
     for note in notes:
@@ -253,8 +254,9 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
     environments = {name: toolchains.ensure(spec, reporter.message) for name, spec in specs.items()}
 
     lora = None
-    if options.lora is not None:
-        lora = {"file": options.lora.name, "sha256": file_sha256(options.lora), "rank": options.lora_rank}
+    if adapter is not None:
+        lora = {"file": adapter.path.name, "sha256": lora_files.digest(adapter), "rank": adapter.rank,
+                "config": adapter.config is not None}
     key = build_key(variant, inputs, environments, lora, dict(merged) | ({} if options.run_checks else {"(no run check)": True}))
     entry_id = variant.id if lora is None else f"{variant.id}.lora-{lora['sha256'][:12]}"
     store = default_store()
@@ -323,26 +325,24 @@ def _component(catalog: Catalog, kind: str, name: str, variant: Variant):
     return found
 
 
-def _check_lora_options(catalog: Catalog, variant: Variant, options: BuildFlags, converter) -> None:
+def _lora_adapter(catalog: Catalog, variant: Variant, options: BuildFlags, converter) -> LoraAdapter | None:
     if options.lora is None:
         if options.lora_rank is not None:
-            raise BuildError("--lora-rank was given without --lora.", fix="Add --lora PATH/adapter_model.safetensors.")
-        return
-    if options.lora_rank is None:
-        raise BuildError("--lora needs --lora-rank N (the rank the adapter was trained with).", fix="Add --lora-rank N.")
+            raise BuildError("--lora-rank was given without --lora.", fix="Add --lora ADAPTER_DIR.")
+        return None
     if variant.lora is None or not converter.supports_lora:
         allowed = _lora_variants(catalog, variant)
         where = f"{variant.model} allows it for {', '.join(v for v, _ in allowed)}" if allowed else f"{variant.model} takes none"
         backends = {b for _, b in allowed}
         target = f"{variant.model} --backend {backends.pop()}" if len(backends) == 1 else (allowed[0][0] if allowed else "")
         raise BuildError(f"{variant.id} does not take LoRA adapters ({where}).",
-                         fix=(f"Build one of those: `zoo build {target} --lora PATH --lora-rank N`." if allowed
+                         fix=(f"Build one of those: `zoo build {target} --lora ADAPTER_DIR`." if allowed
                               else "Build without --lora, or pick a model whose manifest allows LoRA (`zoo info MODEL`)."))
-    if not 1 <= options.lora_rank <= variant.lora.max_rank:
-        raise BuildError(f"LoRA rank {options.lora_rank} is outside 1..{variant.lora.max_rank} for {variant.id}.",
+    adapter = lora_files.read(options.lora, options.lora_rank)
+    if not 1 <= adapter.rank <= variant.lora.max_rank:
+        raise BuildError(f"LoRA rank {adapter.rank} is outside 1..{variant.lora.max_rank} for {variant.id}.",
                          fix=f"Use a rank up to {variant.lora.max_rank}.")
-    if not options.lora.is_file():
-        raise BuildError(f"--lora {options.lora} is not a file.", fix="Pass the adapter_model.safetensors that PEFT saved.")
+    return adapter
 
 
 def _lora_variants(catalog: Catalog, variant: Variant) -> list[tuple[str, str]]:
@@ -373,7 +373,7 @@ def _run_steps(store, catalog, variant, converter, bundlers, environments, input
     output_specs = list(variant.outputs)
     if options.lora is not None:
         prepared = converter.prepare_lora(variant, options.lora.path, options.lora.rank, work / "lora")
-        options = BuildOptions(options.params, LoraAdapter(Path(prepared), options.lora.rank), options.from_dir, options.force)
+        options = dataclasses.replace(options, lora=dataclasses.replace(options.lora, path=Path(prepared)))
     request = BuildRequest(variant, inputs_dir, work, options)
     steps: list[dict] = []
     job = converter.plan(request)

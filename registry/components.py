@@ -135,10 +135,13 @@ class Param:
 
 @dataclass(frozen=True)
 class LoraAdapter:
-    """A LoRA adapter for the build: the file the converter's `prepare_lora` made, and its rank."""
+    """A LoRA adapter for the build: its weights (adapter_model.safetensors; in `plan`, whatever the
+    converter's `prepare_lora` made of it), its rank, and PEFT's adapter_config.json when the user
+    gave the adapter's folder (or the config sits beside the file)."""
 
     path: Path
     rank: int
+    config: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,10 @@ class Converter(Component):
         return []
 
     def prepare_lora(self, variant: "Variant", adapter: Path, rank: int, work_dir: Path) -> Path:
-        """The adapter file the converter's runner reads (e.g. with its tensors renamed), made in `work_dir`."""
+        """What the converter's runner reads (e.g. the weights with their tensors renamed, or a folder
+        PEFT loads), made in `work_dir`; `plan` then finds it as `request.options.lora.path`.
+        `adapter` is the adapter_model.safetensors; PEFT's adapter_config.json, when the user gave
+        one, sits beside it."""
         return adapter
 
     def plan(self, request: BuildRequest) -> Job:

@@ -117,6 +117,7 @@ def test_every_command_the_readme_shows_exists_with_its_options():
     import click
 
     from registry.catalog import get_catalog
+    from registry.references import for_reference, split
     from registry.resolver import Filters, candidates, resolve
     from zoo_cli import cli
 
@@ -141,6 +142,9 @@ def test_every_command_the_readme_shows_exists_with_its_options():
             filters = Filters(backend=flags.get("--backend"), quant=flags.get("--quant"))
             if command.name == "info":
                 candidates(catalog, words[0], filters)  # a model overview may list several
+            elif split(words[0]):  # MODEL:REFERENCE builds a repo the user names with the model's recipe
+                model, reference = split(words[0])
+                for_reference(catalog, catalog.variant(resolve(catalog, model, filters)["id"]), reference)
             else:
                 resolve(catalog, words[0], filters)  # exactly one variant, or the README is wrong
 

@@ -89,12 +89,13 @@ def test_a_float32_build_must_match_token_for_token_and_a_rebuild_is_a_cache_hit
     assert again["cache_hit"] is True and again["seconds"] < 5
 
 
-def check_directly(litert_python, artifact: Path, checkpoint: Path, tmp_path: Path, exact: bool = True) -> dict:
+def check_directly(litert_python, artifact: Path, checkpoint: Path, tmp_path: Path, exact: bool = True,
+                   lora: Path | None = None) -> dict:
     """The build's generation check, run as the build runs it, on a given artifact and checkpoint."""
     request = tmp_path / "check.json"
     request.write_text(json.dumps({"artifact": str(artifact), "checkpoint": str(checkpoint), "prompt": "the zoo keeps",
                                    "max_tokens": 16, "min_agreeing": 8, "exact": exact, "context": 64,
-                                   "cache_dir": str(tmp_path / "cache")}))
+                                   "cache_dir": str(tmp_path / "cache"), "lora": str(lora) if lora else None}))
     out = subprocess.run([str(litert_python), str(REPO / "plugins" / "runners" / "hf_generate.py"), str(request)],
                          capture_output=True, text=True, cwd=tmp_path, env=os.environ | {"PYTHONPATH": str(REPO / "registry" / "runner")})
     lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith('{"event": "result"')]
@@ -164,6 +165,9 @@ def test_a_model_that_is_not_a_causal_lm_is_refused_saying_why(tmp_path, zoo):
     message = " ".join(result.stderr.split())
     assert "it is a BertForMaskedLM, not a causal language model" in message
     assert "toolchain" not in message  # refused before a toolchain was even looked at
+    (checkpoint / "config.json").write_text("[" * 100_000)  # nested too deep for json: RecursionError, not a crash
+    nested = zoo("build", "hf", "--from", str(checkpoint))
+    assert nested.returncode != 0 and "is not a transformers config" in " ".join(nested.stderr.split()), nested.stderr
 
 
 def test_a_checkpoint_without_a_fast_tokenizer_is_refused(tmp_path, zoo):
@@ -318,3 +322,57 @@ def test_a_hub_repo_builds_by_reference_into_its_own_entry(checkpoints, zoo, tmp
     assert zoo("path", "hf:Acme/Tiny-Qwen-FT", check=True).stdout.strip() == built["path"]
     ran = zoo("run", "hf:Acme/Tiny-Qwen-FT", "--prompt", "the zoo keeps", "--max-tokens", "4", timeout=300)
     assert ran.returncode == 0 and ran.stdout.strip(), ran.stderr
+
+
+# ---------------------------------------------------------------- fine-tunes: --lora ADAPTER_DIR
+
+
+@pytest.mark.slow
+def test_a_lora_fine_tune_is_merged_by_peft_and_checked_against_the_merged_model(litert_python, checkpoints, zoo, tmp_path):
+    """The adapter (registry/testing/make_lora_adapter.py) moves the base's greedy text elsewhere, so the
+    check can tell a merged build from the base: the build must match the merged model token for token,
+    and the base's own .litertlm fails the same check."""
+    base = checkpoints("qwen2")
+    adapter = tmp_path / "adapter"
+    made = subprocess.run([str(litert_python), str(REPO / "registry" / "testing" / "make_lora_adapter.py"), str(base),
+                           str(adapter)], check=True, capture_output=True, text=True)
+    texts = json.loads(made.stdout.splitlines()[-1])
+    assert texts["merged"] != texts["base"]
+    built = build(zoo, base, "--quant", "fp32", "--lora", str(adapter))  # the rank comes from adapter_config.json
+    details = generation(built)
+    assert details["problems"] == [] and details["generated_ids"] == details["reference_ids"]
+    assert details["reference"].startswith(texts["merged"][:8])
+    assert built["entry"].startswith("hf-cpu-fp32.lora-") and built["provenance"]["lora"]["rank"] == 4
+    plain = build(zoo, base, "--quant", "fp32")
+    assert plain["entry"] == "hf-cpu-fp32"  # the fine-tune and the base are separate entries
+    assert check_directly(litert_python, Path(plain["path"]), base, tmp_path, lora=adapter)["problems"]
+    assert check_directly(litert_python, Path(built["path"]), base, tmp_path)["problems"]  # and the other way round
+
+
+def test_lora_adapters_are_checked_before_anything_runs(tmp_path, zoo):
+    checkpoint = write_checkpoint(tmp_path / "base", {"architectures": ["LlamaForCausalLM"], "model_type": "llama"})
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    from registry import safetensors_file
+
+    safetensors_file.write(adapter / "adapter_model.safetensors",
+                           {"base_model.model.layers.0.self_attn.q_proj.lora_A.weight": ("F32", [8, 2], b"\0" * 64)})
+    cases = [
+        ([], "comes without adapter_config.json, so zoo cannot tell its rank"),
+        (["--lora-rank", "8"], "has no readable adapter_config.json"),
+    ]
+    for extra, why in cases:
+        result = zoo("build", "hf", "--from", str(checkpoint), "--lora", str(adapter), *extra,
+                     env={"ZOO_TOOLCHAINS": str(tmp_path / "no-toolchains")})
+        message = " ".join(result.stderr.split())
+        assert result.returncode != 0 and why in message and "internal error" not in message, message
+    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 4}))
+    result = zoo("build", "hf", "--from", str(checkpoint), "--lora", str(adapter), "--lora-rank", "8")
+    assert result.returncode != 0 and "the adapter's adapter_config.json says its rank is 4" in " ".join(result.stderr.split())
+    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8}))
+    result = zoo("build", "hf", "--from", str(checkpoint), "--lora", str(tmp_path / "nowhere"))
+    assert result.returncode != 0 and "is neither a file nor a folder" in " ".join(result.stderr.split())
+    (adapter / "adapter_config.json").write_text("[" * 100_000)
+    result = zoo("build", "hf", "--from", str(checkpoint), "--lora", str(adapter))
+    assert result.returncode != 0 and "is not a PEFT LoRA config" in " ".join(result.stderr.split())
+    assert not (tmp_path / "no-toolchains").exists()

@@ -81,7 +81,6 @@ INVALID = [
     ("windows drive", lambda d: _model(d)["files"].append({"path": "C:evil", "role": "other"}), "models[0].files[2].path", "absolute"),
     ("short digest", lambda d: _model(d)["files"][0].update(sha256="a" * 63), "models[0].files[0].sha256", "64 lowercase hexadecimal"),
     ("uppercase digest", lambda d: _model(d)["files"][0].update(sha256="A" * 64), "models[0].files[0].sha256", "64 lowercase hexadecimal"),
-    ("lora on a cpu variant", lambda d: d["models"][0]["variants"][1].update(lora={"max_rank": 4}), "models[0].variants[1].lora", "gpu variants only"),
     ("web on a cpu variant", lambda d: d["models"][0]["variants"][1].update(platforms=["web"]), "models[0].variants[1].platforms", "gpu backend"),
     ("unknown backend", lambda d: _variant(d).update(backend="tpu"), "models[0].variants[0].backend", "'cpu' or 'gpu'"),
     ("unknown quantization", lambda d: _variant(d).update(quantization="int3"), "models[0].variants[0].quantization", "int4"),

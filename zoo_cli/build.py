@@ -16,8 +16,9 @@ from zoo_cli.terminal import terminal
 @filter_options
 @click.option("--from", "from_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Build from this local checkpoint directory instead of downloading (its files are still checked).")
-@click.option("--lora", type=click.Path(path_type=Path, dir_okay=False), help="A PEFT adapter_model.safetensors (gpu only).")
-@click.option("--lora-rank", type=int, help="The adapter's LoRA rank.")
+@click.option("--lora", type=click.Path(path_type=Path), metavar="ADAPTER",
+              help="A PEFT LoRA adapter: the folder save_pretrained wrote, or its adapter_model.safetensors.")
+@click.option("--lora-rank", type=int, help="The adapter's LoRA rank (read from its adapter_config.json when left out).")
 @click.option("--param", "param_pairs", multiple=True, metavar="KEY=VALUE",
               help="A converter option, e.g. --param kv_cache_max_len=128 (`zoo info MODEL` lists them).")
 @click.option("--force", is_flag=True, help="Build even if the machine has less RAM or disk than the recipe needs.")

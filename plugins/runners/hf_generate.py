@@ -1,7 +1,7 @@
 """The generation check of an export_hf build: LiteRT-LM's greedy tokens against transformers' own.
 
 The reference is the checkpoint's greedy continuation in transformers (generate, do_sample=False),
-as token ids. LiteRT-LM's Python engine returns text, which the checkpoint's tokenizer turns back
+as token ids; for a fine-tune, the checkpoint with its LoRA adapter merged by peft. LiteRT-LM's Python engine returns text, which the checkpoint's tokenizer turns back
 into ids. A float32 build must agree on every token of the reference (up to `max_tokens`); a
 quantized build may drift, so it records where the first difference falls and fails when that comes
 before `min_agreeing` tokens. Empty output always fails.
@@ -13,12 +13,20 @@ from pathlib import Path
 from zoo_runner import fail, read_request, result
 
 
-def reference(checkpoint, prompt, max_tokens):
+def reference(checkpoint, prompt, max_tokens, lora=None):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32).eval()
+    if lora:  # a fine-tune: the reference is the base with the adapter merged, here, by peft
+        from peft import PeftModel
+
+        try:
+            model = PeftModel.from_pretrained(model, lora).merge_and_unload().eval()
+        except Exception as exc:
+            fail(f"peft could not merge the LoRA adapter for the reference: {type(exc).__name__}: {str(exc)[:300]}",
+                 "Pass the adapter trained on this base model.")
     ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
     with torch.no_grad():
         out = model.generate(ids, max_new_tokens=max_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id)
@@ -52,7 +60,7 @@ def engine(artifact, prompt, max_tokens, context, cache_dir):
 def main():
     request = read_request()
     prompt, max_tokens = request["prompt"], request["max_tokens"]
-    tokenizer, want = reference(request["checkpoint"], prompt, max_tokens)
+    tokenizer, want = reference(request["checkpoint"], prompt, max_tokens, request.get("lora"))
     text, load_seconds, run_seconds = engine(request["artifact"], prompt, max_tokens, request["context"], request["cache_dir"])
     got = tokenizer(text, add_special_tokens=False)["input_ids"]
     agreeing = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))

@@ -62,15 +62,6 @@ def cross_checks(manifest: Manifest) -> list[ManifestProblem]:
             for a, alias in enumerate(spec.aliases):
                 claim(alias, f"{vpath}.aliases[{a}]")
             variant = Variant.from_specs(manifest, model, spec, plugin="", manifest_path="")
-            if spec.lora is not None and spec.backend != "gpu":
-                problems.append(
-                    ManifestProblem(
-                        f"{vpath}.lora",
-                        "LoRA applies to gpu variants only (LoRA weights are a gpu runtime feature), "
-                        "but this variant's backend is 'cpu'",
-                        "remove `lora` from this variant, or set backend = 'gpu'",
-                    )
-                )
             if "web" in variant.platforms and variant.backend != "gpu":
                 problems.append(
                     ManifestProblem(

@@ -200,7 +200,9 @@ class BundleStep(StrictModel):
 
 
 class LoraOptions(StrictModel):
-    """LoRA adapters may be converted with this variant (MediaPipe: gpu backend only)."""
+    """LoRA adapters may be built with this variant (`zoo build --lora ADAPTER`). On a model, it applies
+    to the gpu variants (MediaPipe's LoRA is a gpu runtime feature); a variant may allow it for itself,
+    e.g. export-hf merges the adapter into the weights on any backend."""
 
     max_rank: int = Field(32, ge=1, le=256)
 
@@ -234,7 +236,7 @@ class VariantSpec(StrictModel):
     files: list[FileSpec] | None = Field(None, description="The files fetched (the artifact, or a build's inputs).")
     recipe: Recipe | None = Field(None, description="How to build it; absent for ready-made variants.")
     bundle: BundleStep | None = Field(None, description="Bundles made after conversion.")
-    lora: LoraOptions | None = Field(None, description="Allows --lora for this variant (gpu only).")
+    lora: LoraOptions | None = Field(None, description="Allows --lora for this variant.")
     outputs: list[OutputSpec] | None = Field(None, description="The files produced and their checks.")
     expect: dict[str, str | int | float | bool] | None = Field(
         None, description="Merged over the model's expect: facts the checks verify, e.g. model_type = 'GEMMA_2B'."
