@@ -266,6 +266,8 @@ def test_a_repo_reference_that_is_not_one_is_refused_with_how_to_write_it(zoo):
     assert pulled.returncode != 0 and "Run `zoo build hf:acme/lm`" in " ".join(pulled.stderr.split())
     info = json.loads(zoo("info", "hf-cpu-int8", "--json", check=True).stdout)
     assert info["by_reference"]["kind"] == "huggingface"
+    desktop = {row["id"] for row in json.loads(zoo("list", "--platform", "desktop", "--json", check=True).stdout)}
+    assert {"hf-cpu-int8", "qwen2.5-0.5b-instruct-cpu-int8", "qwen3-0.6b-cpu-int4"} <= desktop
     assert "zoo build hf:ORG/REPO[@REVISION]" in zoo("info", "hf", check=True).stdout.replace("\n", " ")
 
 

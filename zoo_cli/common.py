@@ -26,7 +26,7 @@ def filter_options(func):
             click.option("--family", help="Only this family (e.g. gemma, phi, gpt2)."),
             click.option("--backend", type=click.Choice(["cpu", "gpu"]), help="Only this backend."),
             click.option("--quant", "quant", help="Only this quantization (int4, int8, fp16, fp32)."),
-            click.option("--platform", type=click.Choice(["android", "ios", "web"]), help="Only variants that run there."),
+            click.option("--platform", type=click.Choice(["android", "ios", "web", "desktop"]), help="Only variants that run there."),
             click.option("--format", "format_", type=click.Choice(["bin", "task", "tflite", "litertlm"]), help="Only this artifact format."),
         ]
     ):

@@ -20,7 +20,8 @@ from ..text import is_hidden
 SCHEMA_VERSION = 1
 
 Backend = Literal["cpu", "gpu"]
-Platform = Literal["android", "ios", "web"]
+Platform = Literal["android", "ios", "web", "desktop"]
+"""desktop: Linux, macOS and Windows through LiteRT-LM's CLI and C++/Python APIs."""
 ArtifactFormat = Literal["bin", "task", "tflite", "litertlm"]
 QuantizationName = Literal["int4", "int8", "fp16", "fp32"]
 QUANTIZATION_NAMES = ("int4", "int8", "fp16", "fp32")
