@@ -179,9 +179,15 @@ class ExportHFConverter(Converter):
 
     def check_inputs(self, variant, inputs_dir: Path, options) -> list[str]:
         model_type = self.check_checkpoint(inputs_dir, force=options.force)["model_type"]
+        notes = []
+        sampling = _read_json(inputs_dir / "generation_config.json") or {}
+        if sampling.get("do_sample") and sampling.get("top_k") == 1:
+            notes.append("note: generation_config.json samples with top_k = 1, which export_hf writes as a GREEDY sampler "
+                         "default; LiteRT-LM 0.18's CPU sampler refuses that type, so apps must pass their own sampler "
+                         "config (`zoo run --chat` does).")
         if model_type in VERIFIED:
-            return []
-        return [f"note: model_type {model_type!r} is not among the architectures zoo has verified "
+            return notes
+        return notes + [f"note: model_type {model_type!r} is not among the architectures zoo has verified "
                 f"({', '.join(VERIFIED)}); export_hf will try its generic path and the generation check decides."]
 
     def plan(self, request: BuildRequest) -> Job:

@@ -26,6 +26,12 @@ class LiteRTLM(Runtime):
     description = "LiteRT-LM's Python engine on CPU, greedy sampling (.task and .litertlm)."
     formats = ("litertlm", "task")
     toolchain = toolchains.LITERT_TORCH
+    supports_chat = True
+
+    def plan_chat(self, artifact, max_tokens, context, prompt=None):
+        request = {"mode": "chat", "artifact": str(artifact), "prompt": prompt, "max_tokens": max_tokens,
+                   "context": context, "cache_dir": str(_engine_cache())}
+        return Job(RUNNER, request, f"chatting with {Path(artifact).name}")
 
     def plan(self, artifact, prompt, max_tokens, context):
         request = {"mode": "run", "artifact": str(artifact), "prompt": prompt, "max_tokens": max_tokens, "context": context,

@@ -377,7 +377,9 @@ def _run_steps(store, catalog, variant, converter, bundlers, environments, input
     request = BuildRequest(variant, inputs_dir, work, options)
     steps: list[dict] = []
     job = converter.plan(request)
-    _run(job, environments, converter.toolchain, work, reporter, steps, timings, "convert")
+    converted = _run(job, environments, converter.toolchain, work, reporter, steps, timings, "convert")
+    if converted.data:  # what the converter reports of its output (e.g. the metadata a bundle carries)
+        steps[-1]["result"] = converted.data
     request.outputs.update(job.outputs)
     # Extra outputs a converter declares (a LoRA weights file) get their format's default checks.
     output_specs += [OutputSpec(path=path, expect=expect) for path, expect in job.checks.items()]

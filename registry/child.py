@@ -107,8 +107,14 @@ def run_job(
     ram_gb: float | None = None,
     on_progress: Callable[[str], None] | None = None,
     env: dict[str, str] | None = None,
+    on_text: Callable[[str], None] | None = None,
+    next_turn: Callable[[], str | None] | None = None,
 ) -> JobResult:
-    """Run `runner` with `request` under `python`; raise BuildError on any failure."""
+    """Run `runner` with `request` under `python`; raise BuildError on any failure.
+
+    A conversation (`next_turn`) gets a pipe for stdin: each "turn" event is answered with the next
+    line `next_turn` returns, and None closes the pipe. Other jobs read nothing (stdin is /dev/null).
+    """
     work_dir.mkdir(parents=True, exist_ok=True)
     request_file = work_dir / f"{runner.stem}.request.json"
     request_file.write_text(json.dumps(request))
@@ -117,6 +123,7 @@ def run_job(
     started = time.monotonic()
     process = subprocess.Popen(
         [str(python), str(runner), str(request_file)],
+        stdin=subprocess.PIPE if next_turn else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -151,6 +158,18 @@ def run_job(
                 continue
             if event["event"] == "progress" and on_progress:
                 on_progress(str(event.get("message", "")))
+            elif event["event"] == "text" and on_text:
+                on_text(str(event.get("text", "")))
+            elif event["event"] == "turn" and next_turn and process.stdin is not None and not process.stdin.closed:
+                turn = next_turn()
+                try:
+                    if turn is None:
+                        process.stdin.close()
+                    else:
+                        process.stdin.write(turn.replace("\n", " ") + "\n")
+                        process.stdin.flush()
+                except BrokenPipeError:
+                    pass
             elif event["event"] == "result":
                 result = event.get("data") or {}
             elif event["event"] == "error":

@@ -271,6 +271,15 @@ class Runtime(Component):
     formats: ClassVar[tuple[str, ...]] = ()
     toolchain: ClassVar[Toolchain | None] = None
 
+    supports_chat: ClassVar[bool] = False
+    """True when it implements `plan_chat` (`zoo run --chat`)."""
+
     def plan(self, artifact: Path, prompt: str, max_tokens: int, context: int) -> Job:
         """The job that prints the generated text; its result holds {"text": ...}."""
         raise NotImplementedError(f"runtime '{self.name}' cannot generate")
+
+    def plan_chat(self, artifact: Path, max_tokens: int, context: int, prompt: str | None = None) -> Job:
+        """The job that holds a conversation through the artifact's own chat template: it asks for each
+        user message with zoo_runner.next_turn() (just `prompt`, when given) and sends each reply with
+        zoo_runner.text(). Fail with the fix when the artifact carries no chat template."""
+        raise NotImplementedError(f"runtime '{self.name}' cannot chat")

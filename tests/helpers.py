@@ -32,12 +32,14 @@ def toolchain_python(spec) -> Path:
     return toolchains.ensure(spec, print).python
 
 
-def run_zoo(*args: str, env: dict[str, str] | None = None, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run the real `zoo` console entry point in a child process with the test's environment."""
+def run_zoo(*args: str, env: dict[str, str] | None = None, check: bool = False, timeout: float = 120,
+            input: str | None = None) -> subprocess.CompletedProcess:
+    """Run the real `zoo` console entry point in a child process with the test's environment (and `input` on stdin)."""
     full_env = dict(os.environ)
     full_env.update(env or {})
     result = subprocess.run(
-        [sys.executable, "-m", "zoo_cli", *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=REPO
+        [sys.executable, "-m", "zoo_cli", *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=REPO,
+        input=input if input is not None else "",
     )
     if check and result.returncode != 0:
         raise AssertionError(f"zoo {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")

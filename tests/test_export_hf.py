@@ -87,6 +87,8 @@ def test_a_float32_build_must_match_token_for_token_and_a_rebuild_is_a_cache_hit
     assert built["provenance"]["options"] == {"prefill_lengths": [8], "cache_length": 64}
     again = build(zoo, checkpoint, "--quant", "fp32")
     assert again["cache_hit"] is True and again["seconds"] < 5
+    bare = zoo("run", "hf-cpu-fp32", "--chat", "--prompt", "hello", timeout=300)  # this tokenizer has no chat template
+    assert bare.returncode != 0 and "carries no chat template" in " ".join(bare.stderr.split()), bare.stderr
 
 
 def check_directly(litert_python, artifact: Path, checkpoint: Path, tmp_path: Path, exact: bool = True,
@@ -378,3 +380,37 @@ def test_lora_adapters_are_checked_before_anything_runs(tmp_path, zoo):
     result = zoo("build", "hf", "--from", str(checkpoint), "--lora", str(adapter))
     assert result.returncode != 0 and "is not a PEFT LoRA config" in " ".join(result.stderr.split())
     assert not (tmp_path / "no-toolchains").exists()
+
+
+# ---------------------------------------------------------------- the chat template and sampler, carried and used
+
+IDENTITY_TEMPLATE = ("{% for message in messages %}{% if message['content'] is string %}{{ message['content'] }}"
+                     "{% else %}{% for part in message['content'] %}{{ part['text'] }}{% endfor %}{% endif %}{% endfor %}")
+
+
+@pytest.mark.slow
+def test_the_chat_template_and_sampler_defaults_travel_in_the_bundle_and_zoo_run_chat_uses_them(checkpoints, zoo, tmp_path):
+    """The checkpoint's chat_template.jinja and generation_config.json sampling reach the .litertlm (read back
+    from it with litert-lm-builder's schema), `zoo info` shows them, and `zoo run --chat` talks through the
+    template: with this identity template the first reply is the plain greedy continuation, and the second
+    continues the conversation (the corpus' next sentence), so the history went through it too."""
+    chatty = tmp_path / "chatty"
+    shutil.copytree(checkpoints("qwen2"), chatty)
+    (chatty / "chat_template.jinja").write_text(IDENTITY_TEMPLATE)
+    sampling = json.loads((chatty / "generation_config.json").read_text())
+    sampling.update(do_sample=True, top_k=1, top_p=0.9, temperature=0.5)
+    (chatty / "generation_config.json").write_text(json.dumps(sampling))
+    built = build(zoo, chatty, "--quant", "fp32")
+    assert any("top_k = 1" in note for note in built["provenance"]["notes"])
+    [bundle] = [s["result"]["bundle"] for s in built["provenance"]["steps"] if "result" in s]
+    assert bundle["chat_template"] == IDENTITY_TEMPLATE
+    assert bundle["sampler"]["top_k"] == 1 and bundle["sampler"]["temperature"] == 0.5 and bundle["max_num_tokens"] == 64
+    shown = " ".join(zoo("info", "hf-cpu-fp32", check=True).stdout.split())
+    assert f"chat template yes ({len(IDENTITY_TEMPLATE)} characters)" in shown and "top_k=1" in shown
+    plain = zoo("run", "hf-cpu-fp32", "--prompt", "the zoo keeps", "--max-tokens", "16", check=True, timeout=300).stdout.strip()
+    chat = zoo("run", "hf-cpu-fp32", "--chat", "--max-tokens", "16", input="the zoo keeps\n a model is\n", timeout=300)
+    assert chat.returncode == 0, chat.stderr
+    first, second = chat.stdout.splitlines()
+    assert first.strip() == plain and second.strip() and second.strip() not in plain
+    once = json.loads(zoo("run", "hf-cpu-fp32", "--chat", "--prompt", "the zoo keeps", "--json", check=True, timeout=300).stdout)
+    assert once["turns"] == [{"user": "the zoo keeps", "reply": first}]

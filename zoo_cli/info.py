@@ -151,11 +151,30 @@ def _local_rows(local: list[dict], row: dict) -> list[list[str]]:
                      + ", ".join(f"{f['path']} sha256 {f['sha256'][:12]}" for f in record["inputs"]["files"])])
         rows.append(["toolchains", ", ".join(f"{n} ({len(t['lock'])} packages, lock {t['lock_sha256'][:12]})"
                                              for n, t in record["toolchains"].items())])
+        for step in record["steps"]:
+            bundle = (step.get("result") or {}).get("bundle")
+            if isinstance(bundle, dict):
+                rows += _bundle_rows(bundle)
         if record.get("lora"):
             rows.append(["LoRA", f"{record['lora']['file']} rank {record['lora']['rank']} sha256 {record['lora']['sha256'][:12]}"])
         rows.append(["build key", record["build_key"]])
         if record.get("command"):
             rows.append(["command", record["command"]])
+    return rows
+
+
+def _bundle_rows(bundle: dict) -> list[list[str]]:
+    """What the built bundle itself carries (read from it at build time): chat template, sampler, tokens."""
+    template = bundle.get("chat_template")
+    sampler = ", ".join(f"{k}={v}" for k, v in (bundle.get("sampler") or {}).items()) or "none (apps pass their own)"
+    stops = ", ".join(f"id {' '.join(map(str, t))}" if isinstance(t, list) else repr(t)
+                      for t in bundle.get("stop_tokens") or []) or "none"
+    rows = [["chat template", (f"yes ({len(template)} characters): `zoo run ID --chat` uses it" if template
+                               else "none: `zoo run --chat` refuses; apps wrap prompts themselves")],
+            ["sampler defaults", sampler],
+            ["stop tokens", stops]]
+    if bundle.get("max_num_tokens"):
+        rows.append(["context", f"{bundle['max_num_tokens']} tokens"])
     return rows
 
 

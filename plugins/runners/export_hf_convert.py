@@ -76,11 +76,14 @@ def main():
     if not produced.is_file():
         fail(f"export_hf finished without writing model.litertlm (it wrote {sorted(os.listdir(scratch))}).",
              "Report it with the checkpoint's config.json.")
+    from litertlm_metadata import llm_metadata, summary
+
+    bundled = summary(llm_metadata(produced))  # what the bundle itself says, read with the format's own schema
     os.replace(produced, request["output"])
     merged = request.get("lora") is not None
     shutil.rmtree(scratch, ignore_errors=True)
     result({"seconds": round(time.monotonic() - started, 2), "sampler": sampler,
-            "quantization_recipe": request["quantization_recipe"], "lora_merged": merged})
+            "quantization_recipe": request["quantization_recipe"], "lora_merged": merged, "bundle": bundled})
 
 
 if __name__ == "__main__":

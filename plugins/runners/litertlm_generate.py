@@ -3,7 +3,9 @@
 Modes (request["mode"]):
   verify: run the artifact (.task or .litertlm), run the source checkpoint in PyTorch
           (transformers), and report a problem unless the texts are equal and non-empty;
-  run:    print what the artifact generates for a prompt (`zoo run`).
+  run:    print what the artifact generates for a prompt (`zoo run`);
+  chat:   a conversation through the artifact's own chat template and sampler defaults
+          (`zoo run --chat`): each user message from zoo (next_turn), each reply back (text).
 The engine's Python API returns text, so texts are compared. Its CLI exits 0 even when it fails,
 which is why zoo never runs the CLI.
 """
@@ -12,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from zoo_runner import emit, fail
+from zoo_runner import emit, fail, next_turn, text
 
 
 def engine_text(artifact, prompt, max_tokens, context, cache_dir=None):
@@ -65,8 +67,61 @@ def pytorch_text(checkpoint, tokenizer, prompt, max_tokens):
     return sp.decode(new)
 
 
+def chat(request):
+    """Reply to each user message in one conversation, the engine loaded once.
+
+    The sampler is the bundle's own defaults (generation_config.json's, which export_hf carries),
+    passed explicitly as top-k/top-p: LiteRT-LM 0.18's CPU sampler refuses the GREEDY type export_hf
+    writes for top_k = 1. Without defaults, greedy (top_k 1). A .litertlm without a chat template is
+    refused: the conversation would send the bare text, which is what `zoo run --prompt` does.
+    """
+    import litert_lm
+
+    artifact = Path(request["artifact"])
+    sampler = {}
+    if artifact.suffix == ".litertlm":
+        from litertlm_metadata import llm_metadata, summary
+
+        bundled = summary(llm_metadata(artifact))
+        if not bundled["chat_template"]:
+            fail(f"{artifact.name} carries no chat template, so there is nothing to chat through.",
+                 "Use `zoo run ID --prompt TEXT` to continue text; build from a checkpoint whose tokenizer has a "
+                 "chat template (chat_template.jinja or tokenizer_config.json's chat_template) to chat.")
+        sampler = bundled["sampler"]
+    config = litert_lm.SamplerConfig(top_k=int(sampler.get("top_k") or 1), top_p=sampler.get("top_p"),
+                                      temperature=sampler.get("temperature", 0.0) if sampler.get("top_k", 1) != 1 else 0.0)
+    try:
+        Path(request["cache_dir"]).mkdir(parents=True, exist_ok=True)
+        engine = litert_lm.Engine(str(artifact), backend=litert_lm.Backend.CPU(), max_num_tokens=request["context"],
+                                  cache_dir=request["cache_dir"])
+        conversation = engine.create_conversation(sampler_config=config, max_output_tokens=request["max_tokens"])
+    except Exception as exc:
+        fail(f"LiteRT-LM could not open a conversation with {artifact.name}: {type(exc).__name__}: {str(exc)[:300]}",
+             "The artifact is not loadable by LiteRT-LM; rebuild it, and report it if it keeps failing.")
+    turns = 0
+    while True:
+        message = request["prompt"] if request.get("prompt") is not None and turns == 0 else None
+        if message is None:
+            if request.get("prompt") is not None:
+                break
+            message = next_turn()
+            if message is None:
+                break
+        try:
+            reply = conversation.send_message(message)
+        except Exception as exc:
+            fail(f"LiteRT-LM could not answer: {type(exc).__name__}: {str(exc)[:300]}",
+                 "The context may be full (--max-tokens, or a build with a larger cache_length); start again.")
+        text("".join(part.get("text", "") for part in reply.get("content", []) if isinstance(part, dict)) + "\n")
+        turns += 1
+    emit("result", data={"turns": turns, "sampler": sampler})
+
+
 def main():
     request = json.loads(Path(sys.argv[1]).read_text())
+    if request["mode"] == "chat":
+        chat(request)
+        return
     prompt, max_tokens = request["prompt"], request["max_tokens"]
     got = engine_text(request["artifact"], prompt, max_tokens, request["context"], request.get("cache_dir"))
     if request["mode"] == "run":

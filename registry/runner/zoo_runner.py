@@ -6,6 +6,8 @@ child's PYTHONPATH, so any runner, a third-party plugin's included, can write
 
     from zoo_runner import emit, fail, progress, read_request, result
 
+and a runtime that holds a conversation (`zoo run --chat`) also `next_turn` and `text`.
+
 Events go to stdout, one JSON object per line (registry/child.py reads them). Standard library only,
 and stable: this is part of zoo's public plugin surface (registry/api.py).
 """
@@ -13,7 +15,7 @@ and stable: this is part of zoo's public plugin surface (registry/api.py).
 import json
 import sys
 
-__all__ = ["emit", "fail", "progress", "read_request", "result"]
+__all__ = ["emit", "fail", "next_turn", "progress", "read_request", "result", "text"]
 
 
 def emit(event, **fields):
@@ -29,6 +31,18 @@ def progress(message):
 def result(data):
     """The step's answer, a JSON object (a check's {"problems": [...]}, a runtime's {"text": ...})."""
     emit("result", data=data)
+
+
+def text(chunk):
+    """A piece of a reply, which zoo prints on stdout as it arrives (`zoo run --chat`)."""
+    emit("text", text=str(chunk))
+
+
+def next_turn():
+    """The user's next message (one line), or None when they are done; zoo reads it from its own input."""
+    emit("turn")
+    line = sys.stdin.readline()
+    return line.rstrip("\n") if line else None
 
 
 def fail(message, fix):
