@@ -299,6 +299,16 @@ def test_kaggle_gemma_pull_moves_the_bytes_with_zoos_own_downloader(env, hubs, z
     assert os.stat(pulled["path"]).st_nlink == 2  # the blob and its artifact name: no other tool's file
 
 
+def test_kaggle_announcing_a_newer_kagglehub_never_reaches_stdout(env, hubs, zoo):
+    """Kaggle's answers carry X-Kaggle-HubVersion; kagglehub's client printed an upgrade notice on stdout
+    for it, which broke `zoo pull --json` for every script reading it."""
+    serve_gemma(hubs[1], mediapipe_like_bin("GEMMA_2B", "gpu", padding=1000))
+    hubs[1].hub_version = "99.0.0"
+    result = zoo("pull", "gemma-2b-it-gpu-int4", "--json", env=env | {"KAGGLE_API_TOKEN": KAGGLE_TOKEN, "ZOO_LOAD_PLUGINS": ""})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[0]["id"] == "gemma-2b-it-gpu-int4"  # the whole of stdout is the JSON
+
+
 def test_sigkill_mid_kaggle_file_then_a_second_run_resumes_with_one_range_request(env, hubs):
     data = mediapipe_like_bin("GEMMA_2B", "gpu", padding=6 << 20)
     serve_gemma(hubs[1], data)

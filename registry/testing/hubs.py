@@ -393,6 +393,8 @@ class KaggleHub(_Hub):
     def __init__(self) -> None:
         super().__init__()
         self.instances: dict[str, KaggleInstance] = {}
+        self.hub_version: str | None = None
+        """Sent as X-Kaggle-HubVersion on every API answer, as Kaggle does to tell clients a newer kagglehub exists."""
 
     @property
     def endpoint(self) -> str:
@@ -447,31 +449,32 @@ class KaggleHub(_Hub):
             handler.send_blob(blob, unquote(file_path), {"X-Goog-Hash": f"md5={md5}", "Content-Type": "application/octet-stream"}, head=head)
             return
         rpc = path.rsplit("/", 1)[-1]
+        api_headers = {"Content-Type": "application/json", **({"X-Kaggle-HubVersion": self.hub_version} if self.hub_version else {})}
         length = int(handler.headers.get("Content-Length") or 0)
         body = json.loads(handler.rfile.read(length) or b"{}") if length else {}
         handle, instance = self._find(body)
         if instance is None:
-            handler.reply(404, json.dumps({"code": 404, "message": "Resource not found"}).encode(), {"Content-Type": "application/json"})
+            handler.reply(404, json.dumps({"code": 404, "message": "Resource not found"}).encode(), api_headers)
             return
         status = self._authorized(handler, instance)
         if status:
             message = "You must accept the model's licence (consent)" if status == 403 else "Unauthenticated"
-            handler.reply(status, json.dumps({"code": status, "message": message}).encode(), {"Content-Type": "application/json"})
+            handler.reply(status, json.dumps({"code": status, "message": message}).encode(), api_headers)
             return
         if rpc == "GetModelInstance":
-            handler.reply(200, json.dumps({"versionNumber": instance.version}).encode(), {"Content-Type": "application/json"})
+            handler.reply(200, json.dumps({"versionNumber": instance.version}).encode(), api_headers)
         elif rpc == "ListModelInstanceVersionFiles":
             files = [{"name": name, "size": blob.size} for name, blob in sorted(instance.files.items())]
-            handler.reply(200, json.dumps({"files": files, "nextPageToken": ""}).encode(), {"Content-Type": "application/json"})
+            handler.reply(200, json.dumps({"files": files, "nextPageToken": ""}).encode(), api_headers)
         elif rpc == "DownloadModelInstanceVersion":
             file_path = body.get("path") or ""
             if file_path not in instance.files:
-                handler.reply(404, json.dumps({"code": 404, "message": "Resource not found"}).encode(), {"Content-Type": "application/json"})
+                handler.reply(404, json.dumps({"code": 404, "message": "Resource not found"}).encode(), api_headers)
                 return
             from urllib.parse import quote
 
             served = file_path + ".zip" if file_path in instance.zipped else file_path
             location = f"{self.endpoint}/download/{quote(handle, safe='')}/{instance.version}/{quote(served)}"
-            handler.reply(302, headers={"Location": location})
+            handler.reply(302, headers={**{k: v for k, v in api_headers.items() if k != "Content-Type"}, "Location": location})
         else:
             handler.reply(404, json.dumps({"code": 404, "message": f"unknown RPC {rpc}"}).encode(), {"Content-Type": "application/json"})
