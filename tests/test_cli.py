@@ -35,6 +35,28 @@ def test_json_outputs_parse(capsys):
     assert json.loads(capsys.readouterr().out)["next_step"] == "zoo build pytorch --backend cpu --quant int8 --from DIR"
 
 
+def test_stdout_carries_zoo_s_data_alone_whatever_a_plugin_prints(tmp_path, zoo):
+    """A plugin (or a library it calls) that prints to stdout while a command runs must not corrupt
+    --json or the path a script reads: its text goes to stderr. Help still goes to stdout."""
+    from registry.testing.plugins import write_plugin_distribution
+
+    noisy = '''
+from registry.api import hookimpl
+print("noise at import")
+
+@hookimpl
+def register_families(register):
+    print("noise in a hook")
+'''
+    site = write_plugin_distribution(tmp_path / "site", "zoo-noisy", "zoo_noisy", source=noisy)
+    env = {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_noisy"}
+    listed = zoo("list", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    json.loads(listed.stdout)  # stdout is the JSON alone
+    assert "noise" in listed.stderr
+    assert zoo("--help", env=env).stdout.startswith("Usage: zoo")
+
+
 def test_list_filters(capsys):
     assert main(["list", "--platform", "web", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)

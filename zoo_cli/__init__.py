@@ -32,6 +32,30 @@ COMMANDS = {
 }
 
 
+def _data_only_stdout(command: click.Command) -> click.Command:
+    """Run the command (each command of a group) with sys.stdout pointed at stderr and zoo's own
+    output written to the real stdout (zoo_cli.terminal), so nothing a library prints can corrupt
+    `--json` or a path a script reads. Help and version texts, printed before, still go to stdout."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _data_only_stdout(sub)
+    elif command.callback is not None and not getattr(command.callback, "_zoo_guarded", False):
+        import functools
+
+        callback = command.callback
+
+        @functools.wraps(callback)
+        def guarded(*args, **kwargs):
+            from zoo_cli.terminal import terminal
+
+            with terminal.data_only_stdout():
+                return callback(*args, **kwargs)
+
+        guarded._zoo_guarded = True
+        command.callback = guarded
+    return command
+
+
 class LazyGroup(click.Group):
     def __init__(self, *args, lazy_commands: dict[str, str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -45,8 +69,9 @@ class LazyGroup(click.Group):
             import importlib
 
             module, _, attr = self.lazy_commands[name].partition(":")
-            return getattr(importlib.import_module(module), attr)
-        return super().get_command(ctx, name)
+            return _data_only_stdout(getattr(importlib.import_module(module), attr))
+        found = super().get_command(ctx, name)
+        return _data_only_stdout(found) if found is not None else None
 
 
 @click.group(

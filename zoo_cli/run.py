@@ -107,8 +107,7 @@ def _chat(runtime, python, artifact, prompt, max_tokens, context, as_json, entry
             turns.append({"user": prompt})
         turns[-1]["reply"] = turns[-1].get("reply", "") + chunk.rstrip("\n")
         if not as_json:
-            sys.stdout.write(chunk)
-            sys.stdout.flush()
+            terminal.stream(chunk)
 
     job = runtime.plan_chat(artifact, max_tokens, context, prompt)
     with tempfile.TemporaryDirectory(prefix="zoo-chat-") as work:
