@@ -76,6 +76,21 @@ class SourceKind(Component):
     needs_from: ClassVar[bool] = False
     """True when the files are a directory the user must give (`--from DIR`) unless the manifest names one."""
 
+    url_scheme: ClassVar[str | None] = None
+    """A URL scheme this source answers for on the command line (`zoo pull oci://...`): it then
+    implements `remote_variant`, and may implement `publish` (`zoo push`)."""
+
+    def remote_variant(self, url: str, *, insecure: bool = False) -> "Variant":
+        """The ready-made variant a URL of `url_scheme` holds, described from what the remote says
+        (untrusted: validate it), with its files' digests so every byte is checked as it arrives."""
+        raise NotImplementedError(f"source '{self.name}' has no URLs")
+
+    def publish(self, directory: Path, entry: Any, target: str, *, variant: dict | None, insecure: bool,
+                reporter: Any) -> dict[str, Any]:
+        """Upload a stored artifact (its files in `directory`, its store `entry`, its catalog `variant`
+        row when known) to `target` (`zoo push`); returns what was written (reference, digest, counts)."""
+        raise NotImplementedError(f"source '{self.name}' cannot publish")
+
     reference_syntax: ClassVar[str | None] = None
     """How users name one repo of this source on the command line, e.g. 'ORG/REPO[@REVISION]'; set
     with `reference_options` to let a model's `by_reference` build from it (`zoo build hf:ORG/REPO`)."""

@@ -159,7 +159,7 @@ def test_every_command_the_readme_shows_exists_with_its_options():
         for word in words:
             if word.startswith("--"):
                 assert word.split("=")[0] in known, f"{line}: {word} is not an option of {command.name}"
-        if command.name in ("build", "pull", "info") and words and not words[0].startswith("-"):
+        if command.name in ("build", "pull", "info") and words and not words[0].startswith("-") and "://" not in words[0]:
             flags = dict(zip(words[1::2], words[2::2]))
             filters = Filters(backend=flags.get("--backend"), quant=flags.get("--quant"))
             if command.name == "info":

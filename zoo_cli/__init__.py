@@ -27,6 +27,7 @@ COMMANDS = {
     "build": "zoo_cli.build:build_command",
     "toolchain": "zoo_cli.toolchain:toolchain_group",
     "run": "zoo_cli.run:run_command",
+    "push": "zoo_cli.push:push_command",
     "export": "zoo_cli.export:export_command",
     "plugin": "zoo_cli.plugin_new:plugin_group",
 }

@@ -16,6 +16,19 @@ def _size(n: int) -> str:
     return str(n)
 
 
+def _remote_variant(catalog, url: str, insecure: bool):
+    """What a URL holds, described by the source plugin whose scheme it is (oci://...)."""
+    from registry.errors import ZooError
+
+    scheme = url.split("://", 1)[0]
+    kinds = [s for s in catalog.registered("source").values() if s.url_scheme == scheme]
+    if not kinds:
+        known = ", ".join(sorted(f"{s.url_scheme}://" for s in catalog.registered("source").values() if s.url_scheme)) or "none"
+        raise ZooError(f"No loaded plugin pulls {scheme}:// URLs (zoo knows {known}).",
+                       fix="Name a catalog variant (`zoo list`), or install the plugin that reads such URLs.")
+    return kinds[0].remote_variant(url, insecure=insecure)
+
+
 def _refuse_reference(catalog, query: str) -> None:
     """MODEL:REFERENCE names a repo to build from; nothing ready-made is published under it."""
     from registry.errors import NeedsBuildError, ZooError
@@ -37,23 +50,32 @@ def _refuse_reference(catalog, query: str) -> None:
 @filter_options
 @click.option("--locked", is_flag=True, help="Refuse files whose digest is pinned neither in the manifest nor in zoo.lock.")
 @click.option("--repair", is_flag=True, help="Re-hash what is stored and fetch again only the files that are bad.")
+@click.option("--insecure", is_flag=True, help="For oci://: plain http, for a registry on this machine only.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or messages.")
 @json_option
-def pull_command(queries, locked, repair, quiet, as_json, **filters) -> None:
-    """Download variants, verify every byte, and install them in the store."""
+def pull_command(queries, locked, repair, insecure, quiet, as_json, **filters) -> None:
+    """Download variants, verify every byte, and install them in the store.
+
+    A QUERY may also be a URL a source plugin reads, e.g. oci://REGISTRY/REPO:TAG for an artifact
+    `zoo push` shared."""
     from registry.fetch import pull
     from registry.resolver import resolve
     from zoo_cli.progress import reporter
 
     catalog = load_catalog()
+    variants, defaults = [], {}
     for query in queries:
+        if "://" in query:
+            variants.append(_remote_variant(catalog, query, insecure))
+            continue
         _refuse_reference(catalog, query)
-    rows = [resolve(catalog, query, make_filters(**filters)) for query in queries]
-    defaults = {row["id"]: say_default(row, quiet or as_json) for row in rows}
+        row = resolve(catalog, query, make_filters(**filters))
+        defaults[row["id"]] = say_default(row, quiet or as_json)
+        variants.append(catalog.variant(row["id"]))
     results = []
     with reporter(quiet, bars=not as_json) as progress:
-        for row in rows:
-            result = pull(catalog, catalog.variant(row["id"]), locked=locked, repair=repair, reporter=progress)
+        for variant in variants:
+            result = pull(catalog, variant, locked=locked, repair=repair, reporter=progress)
             results.append(result)
             if not as_json and not quiet:
                 state = "already in the store" if result.already_present else (

@@ -1,0 +1,189 @@
+"""OCI registries as a source and a destination: a team shares built artifacts as CNCF ModelPack
+artifacts (`zoo push ID REGISTRY/REPO:TAG`, `zoo pull oci://REGISTRY/REPO:TAG`, or a manifest's
+`source = { kind = "oci", reference = "..." }`).
+
+One layer per stored file (`org.opencontainers.image.title` names it), provenance.json included;
+the config is ModelPack's (`application/vnd.cncf.model.config.v1+json`: format, quantization) with
+zoo's own description of the variant under `zoo`, so a pull knows the artifact's format and checks
+without the pusher's catalog. Layer digests are sha256, as zoo's store is: a blob the registry has
+is never uploaded again, a blob the store has is never downloaded, and every downloaded byte is
+hashed against its digest as it arrives (the fetch machinery every source uses).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from registry.api import FetchContext, FetchPlan, SourceKind, Transfer, ZooError, hookimpl
+from registry.manifest import SourceOptions
+
+ARTIFACT_TYPE = "application/vnd.cncf.model.manifest.v1+json"
+CONFIG_TYPE = "application/vnd.cncf.model.config.v1+json"
+MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
+WEIGHT_TYPE = "application/vnd.cncf.model.weight.v1.raw"
+DOC_TYPE = "application/vnd.cncf.model.doc.v1.raw"
+TITLE = "org.opencontainers.image.title"
+MAX_LAYERS = 256
+
+
+class OciOptions(SourceOptions):
+    reference: str = Field(description="REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST")
+    insecure: bool = Field(False, description="Plain http, for a registry on this machine only.")
+
+    @field_validator("reference")
+    @classmethod
+    def _parse(cls, value: str) -> str:
+        from registry.oci import Reference
+
+        try:
+            Reference.parse(value)
+        except ZooError as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+
+def _layers(manifest: dict) -> dict[str, dict]:
+    """title -> layer descriptor, each checked: a safe relative path, a sha256 digest, a size."""
+    from registry.manifest import FileSpec
+
+    layers = manifest.get("layers") or []
+    if len(layers) > MAX_LAYERS:
+        raise ZooError(f"The artifact has {len(layers)} layers; zoo takes at most {MAX_LAYERS}.", fix="Check the reference.")
+    found = {}
+    for layer in layers:
+        title = (layer.get("annotations") or {}).get(TITLE) if isinstance(layer, dict) else None
+        digest, size = (layer.get("digest"), layer.get("size")) if isinstance(layer, dict) else (None, None)
+        if not (isinstance(title, str) and isinstance(digest, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
+                and type(size) is int and size >= 0):
+            raise ZooError("The artifact has a layer without a file name, a sha256 digest and a size; zoo fetched nothing.",
+                           fix="Push it with `zoo push`, or check the reference.")
+        try:
+            FileSpec(path=title, role="other")
+        except ValueError:
+            raise ZooError(f"The artifact names a file at an unsafe path ({title[:100]!r}); zoo fetched nothing.",
+                           fix="The artifact is broken or hostile; report it to whoever pushed it.") from None
+        found[title] = layer
+    return found
+
+
+class OciSource(SourceKind):
+    name = "oci"
+    description = "An OCI registry (distribution, Harbor, GHCR, ...): ModelPack artifacts that `zoo push` wrote."
+    options = OciOptions
+    url_scheme = "oci"
+
+    # ------------------------------------------------------------------ pull
+
+    def prepare(self, context: FetchContext) -> FetchPlan:
+        from registry.fetch import partial_key
+        from registry.oci import Reference, Registry
+
+        source = self.source_options(context.variant)
+        registry = Registry(Reference.parse(source.reference), insecure=source.insecure)
+        manifest, digest = registry.get_manifest()
+        layers = _layers(manifest)
+        transfers = []
+        for spec in context.files:
+            layer = layers.get(spec.path)
+            if layer is None:
+                raise ZooError(f"{source.reference} has no {spec.path} (it has {', '.join(sorted(layers)) or 'no files'}).",
+                               fix="Check the reference and the manifest's file list.")
+            url, headers = registry.blob_source(layer["digest"])
+            transfers.append(Transfer(path=spec.path, size=layer["size"], url=url, headers=headers,
+                                      hub_sha256=layer["digest"].removeprefix("sha256:"),
+                                      partial_key=partial_key("oci", layer["digest"])))
+        return FetchPlan(transfers, {"reference": source.reference, "manifest_digest": digest})
+
+    def remote_variant(self, url: str, *, insecure: bool = False):
+        from registry.manifest import Variant
+        from registry.oci import Reference, Registry
+
+        reference = Reference.parse(url)
+        registry = Registry(reference, insecure=insecure)
+        manifest, digest = registry.get_manifest()
+        config = manifest.get("config") or {}
+        if config.get("mediaType") != CONFIG_TYPE or not isinstance(config.get("digest"), str):
+            raise ZooError(f"{reference} is not a ModelPack artifact (its config is {str(config.get('mediaType'))[:80]}).",
+                           fix="Pull artifacts that `zoo push` (or another ModelPack tool) wrote.")
+        try:
+            described = json.loads(registry.get_small_blob(config["digest"]))["zoo"]
+            main = described["main"]
+            row = dict(described["variant"])
+        except (ValueError, KeyError, TypeError, RecursionError):
+            raise ZooError(f"{reference} carries no zoo description in its config, so zoo cannot tell its format.",
+                           fix="Pull artifacts that `zoo push` wrote.") from None
+        layers = _layers(manifest)
+        if not isinstance(main, str) or main not in layers:
+            raise ZooError(f"{reference}'s config names a main file the artifact does not hold.", fix="Push it again.")
+        pinned = f"{reference.registry}/{reference.repository}@{digest}"  # every later step fetches exactly this
+        row.update(
+            source={"kind": "oci", "reference": pinned, "insecure": insecure},
+            files=[{"path": title, "role": "weights" if title == main else "other", "size": layer["size"],
+                    "sha256": layer["digest"].removeprefix("sha256:")} for title, layer in layers.items()],
+            recipe=None, bundle=None, lora=None, outputs=[{"path": main}],
+            plugin="source-oci", manifest_path="", default_rank=None, by_reference=None, reference=None,
+        )
+        try:
+            variant = Variant.model_validate(row)
+        except ValueError as exc:
+            raise ZooError(f"{reference}'s description of its variant is not valid ({str(exc).splitlines()[0][:200]}).",
+                           fix="Push it again with this zoo.") from None
+        from registry.store import valid_entry_id
+
+        if not valid_entry_id(variant.id):
+            raise ZooError(f"{reference} names its artifact {variant.id[:80]!r}, which is no valid id.", fix="Push it again.")
+        return variant
+
+    # ------------------------------------------------------------------ push
+
+    def publish(self, directory: Path, entry, target: str, *, variant: dict | None, insecure: bool, reporter) -> dict[str, Any]:
+        from registry.oci import Reference, Registry
+
+        reference = Reference.parse(target)
+        registry = Registry(reference, insecure=insecure, push=True)
+        layers, uploaded, skipped = [], 0, 0
+        for f in entry.files:
+            digest = f"sha256:{f.sha256}"
+            if registry.has_blob(digest):
+                skipped += 1
+            else:
+                reporter.message(f"uploading {f.path} ({f.size} bytes)")
+                registry.upload_blob(digest, path=directory / f.path)
+                uploaded += 1
+            media = DOC_TYPE if f.path == "provenance.json" else WEIGHT_TYPE
+            layers.append({"mediaType": media, "digest": digest, "size": f.size, "annotations": {TITLE: f.path}})
+        row = dict(variant or {})
+        row["id"] = entry.id
+        config = json.dumps({
+            "descriptor": {"name": entry.id, "family": row.get("family")},
+            "config": {"format": row.get("format"), "quantization": row.get("quantization_label") or row.get("quantization")},
+            "modelfs": {"type": "layers", "diffIds": [layer["digest"] for layer in layers]},
+            "zoo": {"entry": entry.id, "main": entry.main, "variant": {k: v for k, v in row.items() if k not in _LOCAL_KEYS}},
+        }, sort_keys=True).encode()
+        config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+        if not registry.has_blob(config_digest):
+            registry.upload_blob(config_digest, data=config)
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": MANIFEST_TYPE, "artifactType": ARTIFACT_TYPE,
+            "config": {"mediaType": CONFIG_TYPE, "digest": config_digest, "size": len(config)},
+            "layers": layers,
+            "annotations": {"org.opencontainers.image.title": entry.id},
+        }, sort_keys=True).encode()
+        digest = registry.put_manifest(reference.ref, manifest, MANIFEST_TYPE)
+        return {"reference": str(reference), "digest": digest, "uploaded": uploaded, "already_there": skipped,
+                "pull": f"zoo pull oci://{reference.registry}/{reference.repository}@{digest}"}
+
+
+_LOCAL_KEYS = ("prebuilt", "quantization_label", "chosen_by_default", "source", "files", "recipe", "bundle", "lora",
+               "outputs", "plugin", "manifest_path", "default_rank", "by_reference", "reference")
+
+
+@hookimpl
+def register_sources(register):
+    register(OciSource())

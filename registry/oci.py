@@ -1,0 +1,278 @@
+"""The OCI distribution protocol, as much of it as sharing artifacts needs: references, the
+registry's token and basic auth, blobs (exists, upload, where to download) and manifests.
+
+Everything a registry says is untrusted: manifests and configs are read bounded and checked
+against their digests, and blob bytes go through zoo's downloader, which hashes them as they
+arrive (registry.download). Credentials come from ZOO_REGISTRY_USER / ZOO_REGISTRY_PASSWORD or
+the docker config file; they are sent to the registry (or its token service) over https only
+(plain http only for a loopback registry the user marked --insecure), never printed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit
+
+from .errors import AccessDeniedError, NetworkError, ZooError
+
+MAX_MANIFEST = 4 << 20
+MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json",)
+_REFERENCE = re.compile(
+    r"(?:oci://)?(?P<registry>[A-Za-z0-9.-]+(?::[0-9]+)?|\[[0-9a-fA-F:]+\](?::[0-9]+)?)/"
+    r"(?P<repository>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?"
+)
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+
+
+@dataclass(frozen=True)
+class Reference:
+    registry: str
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "Reference":
+        match = _REFERENCE.fullmatch(text.strip())
+        if not match:
+            raise ZooError(f"'{text[:200]}' is not an OCI reference.",
+                           fix="Write it as REGISTRY/REPOSITORY[:TAG] or REGISTRY/REPOSITORY@sha256:DIGEST, e.g. "
+                           "registry.example.com/team/phi-2:gpu-int4 (repository names are lowercase).")
+        return cls(match["registry"], match["repository"], match["tag"], match["digest"])
+
+    @property
+    def ref(self) -> str:
+        """What the manifest is asked for by: the digest when there is one, else the tag (default latest)."""
+        return self.digest or self.tag or "latest"
+
+    @property
+    def loopback(self) -> bool:
+        return self.registry.rsplit(":", 1)[0] in LOOPBACK or self.registry.startswith("[::1]")
+
+    def __str__(self) -> str:
+        return f"{self.registry}/{self.repository}" + (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
+
+
+def credentials_for(registry: str) -> tuple[str, str] | None:
+    """(user, password) for `registry`: ZOO_REGISTRY_USER/PASSWORD, else the docker config's auths."""
+    user, password = os.environ.get("ZOO_REGISTRY_USER"), os.environ.get("ZOO_REGISTRY_PASSWORD")
+    if user and password:
+        return user, password
+    config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
+    try:
+        with open(config, "rb") as fh:
+            data = json.loads(fh.read(MAX_MANIFEST))
+        encoded = data["auths"][registry]["auth"]
+        user, _, password = base64.b64decode(encoded).decode().partition(":")
+    except (OSError, ValueError, KeyError, TypeError, RecursionError, UnicodeDecodeError, AttributeError):
+        return None
+    return (user, password) if user and password else None
+
+
+def _challenge(header: str) -> tuple[str, dict[str, str]]:
+    scheme, _, rest = header.strip().partition(" ")
+    return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', rest))
+
+
+class Registry:
+    """One registry, one repository's access (pull, or pull and push)."""
+
+    def __init__(self, reference: Reference, *, insecure: bool = False, push: bool = False, timeout: float = 30.0):
+        import urllib3
+
+        if insecure and not (reference.loopback or reference.registry in os.environ.get("ZOO_INSECURE_REGISTRIES", "").split(",")):
+            raise ZooError(f"--insecure (plain http) is allowed for a registry on this machine only, not {reference.registry}.",
+                           fix="Serve the registry over https, or list it in ZOO_INSECURE_REGISTRIES if it is on a network you trust.")
+        self.reference = reference
+        self.base = f"{'http' if insecure else 'https'}://{reference.registry}"
+        self.scope = f"repository:{reference.repository}:{'pull,push' if push else 'pull'}"
+        self.timeout = timeout
+        self.credentials = credentials_for(reference.registry)
+        self.authorization: str | None = None
+        import certifi
+
+        self.pool = urllib3.PoolManager(num_pools=4, maxsize=8, cert_reqs="CERT_REQUIRED",
+                                        ca_certs=os.environ.get("ZOO_REGISTRY_CA") or certifi.where())
+
+    # ------------------------------------------------------------------ http and auth
+
+    def request(self, method: str, url: str, *, headers: dict | None = None, body: Any = None,
+                preload: bool = True, redirect: bool = False):
+        """One request, authenticating once when the registry answers 401 with a challenge."""
+        import urllib3
+
+        url = url if url.startswith(("http://", "https://")) else self.base + url
+        for attempt in (0, 1):
+            sent = dict(headers or {})
+            if self.authorization and self._same_origin(url):
+                sent["Authorization"] = self.authorization
+            if hasattr(body, "seek"):
+                body.seek(0)
+            try:
+                response = self.pool.request(method, url, headers=sent, body=body, preload_content=preload,
+                                             redirect=redirect, retries=False, timeout=self.timeout)
+            except urllib3.exceptions.HTTPError as exc:
+                raise NetworkError(f"Could not reach the registry {self.reference.registry} ({type(exc).__name__}).",
+                                   fix="Check the address, that the registry runs, and https (or --insecure for a local one).") from None
+            if response.status != 401 or attempt:
+                return response
+            self._authenticate(response.headers.get("WWW-Authenticate", ""))
+        return response
+
+    def _same_origin(self, url: str) -> bool:
+        from .download import same_origin
+
+        return same_origin(url, self.base)
+
+    def _authenticate(self, header: str) -> None:
+        scheme, params = _challenge(header)
+        if scheme == "basic":
+            if not self.credentials:
+                raise self._denied("asks for a user name and password, and none were found")
+            user, password = self.credentials
+            self.authorization = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+            return
+        if scheme != "bearer" or not params.get("realm"):
+            raise self._denied("asks for credentials in a way zoo does not speak")
+        realm = params["realm"]
+        if urlsplit(realm).scheme != "https" and not (urlsplit(realm).scheme == "http" and self.base.startswith("http://")):
+            raise self._denied(f"sent zoo to a token service over plain http ({realm[:100]})")
+        query = {"scope": self.scope} | ({"service": params["service"]} if params.get("service") else {})
+        headers = {}
+        if self.credentials:
+            user, password = self.credentials
+            headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        response = self.pool.request("GET", realm + ("&" if "?" in realm else "?") + urlencode(query), headers=headers,
+                                     redirect=False, retries=False, timeout=self.timeout)
+        if response.status in (401, 403):
+            raise self._denied("refused the credentials" if self.credentials else "needs credentials, and none were found")
+        try:
+            token = json.loads(response.data[:MAX_MANIFEST])
+            token = token.get("token") or token.get("access_token")
+        except (ValueError, AttributeError, RecursionError):
+            token = None
+        if not isinstance(token, str) or not token:
+            raise NetworkError(f"The registry's token service answered HTTP {response.status} without a token.",
+                               fix="Check the registry's address; if it persists, its token service is broken.")
+        self.authorization = f"Bearer {token}"
+
+    def _denied(self, why: str) -> AccessDeniedError:
+        return AccessDeniedError(
+            f"The registry {self.reference.registry} {why} for {self.reference.repository}.",
+            fix="Set ZOO_REGISTRY_USER and ZOO_REGISTRY_PASSWORD (or `docker login` the registry), with an account "
+            "that may " + ("push to" if "push" in self.scope else "pull from") + " that repository.",
+            hub="oci", resource=str(self.reference))
+
+    def _check(self, response, what: str) -> None:
+        if response.status in (401, 403):
+            raise self._denied(f"refused access ({response.status}) when zoo {what}")
+        if response.status >= 300:
+            raise NetworkError(f"The registry {self.reference.registry} answered HTTP {response.status} when zoo {what}.",
+                               fix="Check the reference (`zoo push` names REGISTRY/REPOSITORY[:TAG]); try again later.")
+
+    # ------------------------------------------------------------------ blobs and manifests
+
+    def _path(self, kind: str, ref: str) -> str:
+        return f"/v2/{self.reference.repository}/{kind}/{ref}"
+
+    def has_blob(self, digest: str) -> bool:
+        response = self.request("HEAD", self._path("blobs", digest), redirect=True)
+        if response.status == 404:
+            return False
+        self._check(response, f"asked for blob {digest[:19]}")
+        return True
+
+    def upload_blob(self, digest: str, path: Path | None = None, data: bytes | None = None) -> None:
+        """POST an upload session, then PUT the bytes with their digest (the registry checks it)."""
+        started = self.request("POST", self._path("blobs", "uploads/"), headers={"Content-Length": "0"})
+        self._check(started, "started an upload")
+        location = started.headers.get("Location")
+        if not location:
+            raise NetworkError("The registry started an upload without saying where to send it.", fix="Try another registry.")
+        url = urljoin(self.base + "/", location)
+        if not self._same_origin(url):
+            raise NetworkError("The registry sent zoo's upload to another host.", fix="Check the registry's address.")
+        url += ("&" if "?" in url else "?") + urlencode({"digest": digest})
+        size = path.stat().st_size if path is not None else len(data)
+        with (open(path, "rb") if path is not None else _nullcontext(data)) as body:
+            done = self.request("PUT", url, body=body, headers={"Content-Type": "application/octet-stream",
+                                                                "Content-Length": str(size)})
+        self._check(done, f"uploaded blob {digest[:19]}")
+
+    def put_manifest(self, ref: str, manifest: bytes, media_type: str) -> str:
+        response = self.request("PUT", self._path("manifests", ref), body=manifest, headers={"Content-Type": media_type})
+        self._check(response, "wrote the manifest")
+        return "sha256:" + hashlib.sha256(manifest).hexdigest()
+
+    def get_manifest(self) -> tuple[dict, str]:
+        """The manifest the reference names, bounded, and its digest (checked when the reference pins one)."""
+        response = self.request("GET", self._path("manifests", self.reference.ref), preload=False,
+                                headers={"Accept": ", ".join(MANIFEST_TYPES)})
+        try:
+            if response.status == 404:
+                raise ZooError(f"The registry {self.reference.registry} has no {self.reference.repository}:{self.reference.ref}.",
+                               fix="Check the repository and tag (`zoo push` prints the reference it wrote).")
+            self._check(response, "asked for the manifest")
+            raw = response.read(MAX_MANIFEST + 1, decode_content=True)
+        finally:
+            response.release_conn()
+        digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+        if len(raw) > MAX_MANIFEST:
+            raise NetworkError("The registry sent a manifest over 4 MiB; zoo refused it.", fix="Check the reference.")
+        if self.reference.digest and digest != self.reference.digest:
+            raise NetworkError(f"The registry sent a manifest whose digest is {digest}, not the {self.reference.digest} asked for.",
+                               fix="The registry is broken or tampered with; nothing was stored.")
+        try:
+            manifest = json.loads(raw)
+        except (ValueError, RecursionError):
+            manifest = None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("layers"), list):
+            raise NetworkError("The registry's manifest is not an OCI image manifest.", fix="Check the reference.")
+        return manifest, digest
+
+    def get_small_blob(self, digest: str, limit: int = MAX_MANIFEST) -> bytes:
+        """A small blob (a config), read bounded and checked against its digest."""
+        response = self.request("GET", self._path("blobs", digest), preload=False, redirect=True)
+        try:
+            self._check(response, f"asked for blob {digest[:19]}")
+            raw = response.read(limit + 1, decode_content=True)
+        finally:
+            response.release_conn()
+        if len(raw) > limit or "sha256:" + hashlib.sha256(raw).hexdigest() != digest:
+            raise NetworkError(f"The registry sent bytes for {digest[:19]}... that are not that blob; nothing was stored.",
+                               fix="The registry is broken or tampered with; report it to whoever runs it.")
+        return raw
+
+    def blob_source(self, digest: str) -> tuple[str, dict[str, str]]:
+        """Where the blob's bytes are, and the headers to send there (no credential to another host)."""
+        url = self.base + self._path("blobs", digest)
+        response = self.request("HEAD", url)
+        headers = {"Authorization": self.authorization} if self.authorization else {}
+        if response.status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
+            url = urljoin(url, response.headers["Location"])
+            if not self._same_origin(url):
+                headers = {}
+            if urlsplit(url).scheme not in ("http", "https"):
+                raise NetworkError("The registry sent a blob to an address zoo will not fetch from.", fix="Check the registry.")
+        else:
+            self._check(response, f"asked for blob {digest[:19]}")
+        return url, headers
+
+
+class _nullcontext:
+    def __init__(self, data: bytes | None):
+        self.data = data
+
+    def __enter__(self):
+        return self.data
+
+    def __exit__(self, *exc) -> None:
+        return None

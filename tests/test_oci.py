@@ -1,0 +1,120 @@
+"""Sharing artifacts through a real OCI registry (Debian's docker-registry, CNCF distribution 2.8):
+`zoo push ID REGISTRY/REPO:TAG` and `zoo pull oci://...`, every blob checked against its digest.
+
+The artifact pushed is a pull from the local Hugging Face hub (tests/test_pull.py's tiny variant):
+three files, a .tflite among them, so the pull side runs its format check too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from helpers import HF_TOKEN, make_env
+from registry.testing.hubs import HuggingFaceHub, KaggleHub
+from registry.testing.oci_registry import LocalRegistry
+
+@pytest.fixture
+def pushed_from(tmp_path):
+    """A home holding tiny-hf-cpu-fp32, pulled from the local hub; yields its environment."""
+    from registry.testing.tflite_builder import build_tflite
+
+    files = {"model.tflite": build_tflite(tensor_names=["w"], subgraph_name="oci") + os.urandom(2_000_000),
+             "model-int8.tflite": build_tflite(tensor_names=["w"], subgraph_name="oci8"),
+             "tokenizer.json": b'{"version": "1.0", "model": {"type": "BPE"}}', "config.json": b'{"hidden_size": 64}'}
+    with HuggingFaceHub() as hf, KaggleHub() as kaggle:
+        hf.add_repo("acme/tiny-lm", files)
+        hf.add_repo("acme/gated-lm", {"model.tflite": files["model.tflite"]}, gated=True, tokens={HF_TOKEN})
+        env = make_env(tmp_path / "pusher", (hf, kaggle)) | {"ZOO_HOME": str(tmp_path / "home-pusher")}
+        from helpers import run_zoo
+
+        run_zoo("pull", "tiny-hf-cpu-fp32", env=env, check=True)
+        yield env
+
+
+def home(tmp_path: Path, name: str, env: dict) -> dict:
+    return env | {"ZOO_HOME": str(tmp_path / name)}
+
+
+def test_push_then_pull_into_an_empty_home_gives_the_same_files(pushed_from, tmp_path, zoo):
+    with LocalRegistry(tmp_path / "registry") as registry:
+        target = f"{registry.address}/team/tiny-lm:fp32"
+        first = json.loads(zoo("push", "tiny-hf-cpu-fp32", target, "--insecure", "--json", env=pushed_from, check=True).stdout)
+        assert first["uploaded"] == 3 and first["already_there"] == 0  # the pulled variant's three files
+        again = json.loads(zoo("push", "tiny-hf-cpu-fp32", target, "--insecure", "--json", env=pushed_from, check=True).stdout)
+        assert again["uploaded"] == 0 and again["digest"] == first["digest"]  # nothing sent twice
+        teammate = home(tmp_path, "home-teammate", pushed_from)
+        [pulled] = json.loads(zoo("pull", f"oci://{target}", "--insecure", "--json", env=teammate, check=True).stdout)
+        by_tag = json.loads(zoo("pull", f"oci://{registry.address}/team/tiny-lm@{first['digest']}", "--insecure", "--json",
+                                env=teammate, check=True).stdout)[0]
+    assert pulled["id"] == "tiny-hf-cpu-fp32" and by_tag["already_present"] is True
+    original = Path(pushed_from["ZOO_HOME"]) / "store" / "artifacts" / "tiny-hf-cpu-fp32"
+    copied = Path(pulled["path"]).parent
+    assert sorted(p.name for p in copied.iterdir()) == sorted(p.name for p in original.iterdir())
+    for path in original.iterdir():
+        assert (copied / path.name).read_bytes() == path.read_bytes()
+    assert zoo("verify", "tiny-hf-cpu-fp32", env=teammate).returncode == 0
+
+
+def test_a_blob_the_store_has_is_never_downloaded(pushed_from, tmp_path, zoo):
+    with LocalRegistry(tmp_path / "registry") as registry:
+        target = f"{registry.address}/team/tiny-lm:fp32"
+        zoo("push", "tiny-hf-cpu-fp32", target, "--insecure", env=pushed_from, check=True)
+        zoo("rm", "tiny-hf-cpu-fp32", env=pushed_from, check=True)  # the entry goes, the blobs stay until gc
+        [pulled] = json.loads(zoo("pull", f"oci://{target}", "--insecure", "--json", env=pushed_from, check=True).stdout)
+    assert pulled["downloaded_bytes"] == 0 and pulled["reused_bytes"] > 0
+
+
+def test_a_registry_serving_a_wrong_blob_is_refused_with_nothing_stored(pushed_from, tmp_path, zoo):
+    with LocalRegistry(tmp_path / "registry") as registry:
+        target = f"{registry.address}/team/tiny-lm:fp32"
+        zoo("push", "tiny-hf-cpu-fp32", target, "--insecure", env=pushed_from, check=True)
+        [stored] = json.loads(zoo("info", "tiny-hf-cpu-fp32", "--json", env=pushed_from, check=True).stdout)["local"]
+        weights = next(f for f in stored["files"] if f["path"] == "model.tflite")
+        blob = registry.blob_file(f"sha256:{weights['sha256']}")
+        data = bytearray(blob.read_bytes())
+        data[100] ^= 0xFF  # the registry's disk now holds other bytes under the same digest
+        blob.write_bytes(bytes(data))
+        teammate = home(tmp_path, "home-teammate", pushed_from)
+        result = zoo("pull", f"oci://{target}", "--insecure", env=teammate)
+    message = " ".join(result.stderr.split())
+    assert result.returncode != 0 and "sha256" in message and "internal error" not in message, message
+    store = Path(teammate["ZOO_HOME"]) / "store"
+    assert not (store / "artifacts" / "tiny-hf-cpu-fp32").exists()
+    assert not (store / "blobs" / "sha256" / weights["sha256"]).exists()
+
+
+def test_registry_auth_failures_are_clear_and_credentials_never_printed(pushed_from, tmp_path, zoo):
+    secret = "s3cret-Pa55word"
+    with LocalRegistry(tmp_path / "registry", users={"ci": secret}) as registry:
+        target = f"{registry.address}/team/tiny-lm:fp32"
+        anonymous = zoo("push", "tiny-hf-cpu-fp32", target, "--insecure", env=pushed_from)
+        wrong = zoo("push", "tiny-hf-cpu-fp32", target, "--insecure",
+                    env=pushed_from | {"ZOO_REGISTRY_USER": "ci", "ZOO_REGISTRY_PASSWORD": "nope"})
+        good_env = pushed_from | {"ZOO_REGISTRY_USER": "ci", "ZOO_REGISTRY_PASSWORD": secret}
+        good = zoo("push", "tiny-hf-cpu-fp32", target, "--insecure", env=good_env)
+        pulled = zoo("pull", f"oci://{target}", "--insecure", env=home(tmp_path, "home-teammate", good_env))
+        docker = tmp_path / "docker"
+        docker.mkdir()
+        import base64
+
+        (docker / "config.json").write_text(json.dumps({"auths": {registry.address: {"auth": base64.b64encode(f"ci:{secret}".encode()).decode()}}}))
+        from_docker = zoo("pull", f"oci://{target}", "--insecure", env=home(tmp_path, "home-docker", pushed_from) | {"DOCKER_CONFIG": str(docker)})
+    for refused in (anonymous, wrong):
+        message = " ".join(refused.stderr.split())
+        assert refused.returncode != 0 and "ZOO_REGISTRY_USER" in message and "internal error" not in message, message
+    assert good.returncode == 0, good.stderr
+    assert pulled.returncode == 0, pulled.stderr
+    assert from_docker.returncode == 0, from_docker.stderr
+    for result in (anonymous, wrong, good, pulled, from_docker):
+        assert secret not in result.stdout + result.stderr
+
+
+def test_plain_http_is_only_for_a_registry_on_this_machine(pushed_from, zoo):
+    result = zoo("push", "tiny-hf-cpu-fp32", "registry.example.com/team/lm:v1", "--insecure", env=pushed_from)
+    assert result.returncode != 0 and "allowed for a registry on this machine only" in " ".join(result.stderr.split())
+    bad = zoo("pull", "oci://registry.example.com/Team/LM:v1", env=pushed_from)
+    assert bad.returncode != 0 and "is not an OCI reference" in " ".join(bad.stderr.split())
