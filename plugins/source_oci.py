@@ -81,6 +81,7 @@ class OciSource(SourceKind):
     # ------------------------------------------------------------------ pull
 
     def prepare(self, context: FetchContext) -> FetchPlan:
+        from registry.download import same_origin
         from registry.fetch import partial_key
         from registry.oci import Reference, Registry
 
@@ -95,7 +96,9 @@ class OciSource(SourceKind):
                 raise ZooError(f"{source.reference} has no {spec.path} (it has {', '.join(sorted(layers)) or 'no files'}).",
                                fix="Check the reference and the manifest's file list.")
             url, headers = registry.blob_source(layer["digest"])
+            own = same_origin(url, registry.base)  # a blob sent to a CDN is checked against the public CAs
             transfers.append(Transfer(path=spec.path, size=layer["size"], url=url, headers=headers,
+                                      ca_certs=registry.ca_certs if own else None,
                                       hub_sha256=layer["digest"].removeprefix("sha256:"),
                                       partial_key=partial_key("oci", layer["digest"])))
         return FetchPlan(transfers, {"reference": source.reference, "manifest_digest": digest})

@@ -42,6 +42,8 @@ class Transfer:
     """The hub's own claim of the content's sha256 (a Hugging Face LFS ETag), checked too."""
     hub_git_sha1: str | None = None
     """The hub's git blob id for small non-LFS files, checked when no sha256 is known."""
+    ca_certs: str | None = None
+    """A CA bundle (PEM) to trust for `url` instead of the default one, e.g. a team registry's own."""
     archive_member: str | None = None
     """`url` serves a zip that holds the file as this member (Kaggle zips some single files);
     zoo downloads the zip, bounded, and takes the member out, bounded by the file's size."""

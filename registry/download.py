@@ -179,7 +179,7 @@ def same_origin(a: str, b: str) -> bool:
         return False
 
 
-def _pool_for(url: str):
+def _pool_for(url: str, ca_certs: str | None = None):
     """A urllib3 pool for `url`, through the proxy the environment names for it (HTTPS_PROXY, NO_PROXY).
 
     urllib3 is the layer requests wraps, and the download needs none of requests' extras, while
@@ -194,7 +194,7 @@ def _pool_for(url: str):
     import certifi
     import urllib3
 
-    ca_certs = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+    ca_certs = ca_certs or os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
     parts = urlsplit(url)
     proxy = getproxies().get(parts.scheme)
     if proxy and not proxy_bypass(parts.hostname or ""):
@@ -215,6 +215,7 @@ def download(
     on_bytes: Callable[[int], None] | None = None,
     describe: str = "",
     max_bytes: int = 64 << 30,
+    ca_certs: str | None = None,
 ) -> DownloadResult:
     """Fetch `url` into `partial`, resuming from whatever `partial` already holds.
 
@@ -222,6 +223,7 @@ def download(
     stopped) or at once when the server breaks the protocol (more bytes than announced, a
     Content-Range that does not match the request, more than `max_bytes` where nobody said how
     many to expect: the partial is discarded then, so no hostile server fills the disk).
+    `ca_certs` names a CA bundle to trust instead of the default one (a registry's own certificate).
     """
     import http.client
 
@@ -241,7 +243,7 @@ def download(
     except ValueError as exc:
         raise NetworkError(f"The source gave an address for {what} that zoo refuses: {exc}.",
                            fix="Check the hub endpoint (HF_ENDPOINT, ZOO_KAGGLE_ENDPOINT) or the manifest's URL.") from None
-    pool = _pool_for(url)
+    pool = _pool_for(url, ca_certs)
     attempt = 0
     last_error: Exception | None = None
     while True:

@@ -305,6 +305,7 @@ def _download(transfer: Transfer, partial: Path, size: int | None, ceiling: int,
             on_bytes=lambda n: reporter.advance(spec.path, n),
             describe=f"{spec.path} of {variant.id}",
             max_bytes=ceiling,
+            ca_certs=transfer.ca_certs,
         )
     except SizeDiffers as differs:
         if promised_by not in ("the manifest", "zoo.lock"):

@@ -99,8 +99,9 @@ class Registry:
         self.authorization: str | None = None
         import certifi
 
-        self.pool = urllib3.PoolManager(num_pools=4, maxsize=8, cert_reqs="CERT_REQUIRED",
-                                        ca_certs=os.environ.get("ZOO_REGISTRY_CA") or certifi.where())
+        self.ca_certs = os.environ.get("ZOO_REGISTRY_CA") or None
+        """The registry's own CA (PEM), for a self-signed one; blob downloads trust it too."""
+        self.pool = urllib3.PoolManager(num_pools=4, maxsize=8, cert_reqs="CERT_REQUIRED", ca_certs=self.ca_certs or certifi.where())
 
     # ------------------------------------------------------------------ http and auth
 
@@ -119,6 +120,10 @@ class Registry:
             try:
                 response = self.pool.request(method, url, headers=sent, body=body, preload_content=preload,
                                              redirect=redirect, retries=False, timeout=self.timeout)
+            except urllib3.exceptions.SSLError:
+                raise NetworkError(f"The registry {self.reference.registry}'s TLS certificate is not one this machine trusts.",
+                                   fix="Set ZOO_REGISTRY_CA to the certificate (or its CA) in PEM, or install it in the "
+                                   "system's trust store.") from None
             except urllib3.exceptions.HTTPError as exc:
                 raise NetworkError(f"Could not reach the registry {self.reference.registry} ({type(exc).__name__}).",
                                    fix="Check the address, that the registry runs, and https (or --insecure for a local one).") from None

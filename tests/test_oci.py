@@ -118,3 +118,74 @@ def test_plain_http_is_only_for_a_registry_on_this_machine(pushed_from, zoo):
     assert result.returncode != 0 and "allowed for a registry on this machine only" in " ".join(result.stderr.split())
     bad = zoo("pull", "oci://registry.example.com/Team/LM:v1", env=pushed_from)
     assert bad.returncode != 0 and "is not an OCI reference" in " ".join(bad.stderr.split())
+
+
+def test_a_pull_killed_mid_blob_resumes_where_it_stopped(pushed_from, tmp_path, zoo):
+    """The relay holds the weights' response after 1 MiB; the pull is SIGKILLed there, and the next
+    pull asks the registry for the rest only (a Range), ending with the same bytes."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from registry.testing.oci_registry import PausingRelay
+
+    with LocalRegistry(tmp_path / "registry") as registry:
+        zoo("push", "tiny-hf-cpu-fp32", f"{registry.address}/team/tiny-lm:fp32", "--insecure", env=pushed_from, check=True)
+        teammate = home(tmp_path, "home-teammate", pushed_from)
+        partials = Path(teammate["ZOO_HOME"]) / "store" / "partials"
+        with PausingRelay(registry.address, marker="/blobs/sha256:", pause_after=1 << 20) as relay:
+            target = f"oci://{relay.address}/team/tiny-lm:fp32"
+            child = subprocess.Popen([sys.executable, "-m", "zoo_cli", "pull", target, "--insecure", "-q"],
+                                     env=os.environ | teammate, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not any(p.stat().st_size >= 512 << 10 for p in partials.glob("*.part")):
+                time.sleep(0.02)
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+            held = max(p.stat().st_size for p in partials.glob("*.part"))
+        assert held >= 512 << 10
+        [pulled] = json.loads(zoo("pull", f"oci://{registry.address}/team/tiny-lm:fp32", "--insecure", "--json",
+                                  env=teammate, check=True).stdout)
+    weights = Path(pulled["path"]).parent / "model.tflite"
+    original = Path(pushed_from["ZOO_HOME"]) / "store" / "artifacts" / "tiny-hf-cpu-fp32" / "model.tflite"
+    assert weights.read_bytes() == original.read_bytes()
+    assert pulled["downloaded_bytes"] <= sum(f["size"] for f in pulled["files"]) - held
+
+
+def test_a_team_pulling_at_once_moves_each_blob_once_per_home(pushed_from, tmp_path, zoo):
+    """Eight teammates pull the same artifact at the same moment into their own homes: all verify, and
+    each home downloaded exactly the artifact's bytes (no blob twice)."""
+    import subprocess
+    import sys
+
+    with LocalRegistry(tmp_path / "registry") as registry:
+        target = f"{registry.address}/team/tiny-lm:fp32"
+        zoo("push", "tiny-hf-cpu-fp32", target, "--insecure", env=pushed_from, check=True)
+        homes = [home(tmp_path, f"home-{i}", pushed_from) for i in range(8)]
+        children = [subprocess.Popen([sys.executable, "-m", "zoo_cli", "pull", f"oci://{target}", "--insecure", "--json"],
+                                     env=os.environ | h, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                    for h in homes]
+        outputs = [child.communicate(timeout=120) for child in children]
+    for child, (out, err) in zip(children, outputs):
+        assert child.returncode == 0, err
+        [pulled] = json.loads(out)
+        assert pulled["downloaded_bytes"] == sum(f["size"] for f in pulled["files"])
+    for h in homes:
+        assert zoo("verify", "--full", env=h).returncode == 0
+
+
+def test_https_with_a_self_signed_certificate_and_htpasswd(pushed_from, tmp_path, zoo):
+    """https by default: the registry's own certificate is trusted through ZOO_REGISTRY_CA, and a
+    certificate nobody vouched for is refused with that fix."""
+    with LocalRegistry(tmp_path / "registry", users={"ci": "pw-123"}, tls=True) as registry:
+        target = f"{registry.address}/team/tiny-lm:fp32"
+        creds = {"ZOO_REGISTRY_USER": "ci", "ZOO_REGISTRY_PASSWORD": "pw-123"}
+        untrusted = zoo("push", "tiny-hf-cpu-fp32", target, env=pushed_from | creds)
+        trusted = pushed_from | creds | {"ZOO_REGISTRY_CA": str(registry.certificate)}
+        pushed = zoo("push", "tiny-hf-cpu-fp32", target, env=trusted)
+        pulled = zoo("pull", f"oci://{target}", "--json", env=home(tmp_path, "home-teammate", trusted))
+    message = " ".join(untrusted.stderr.split())
+    assert untrusted.returncode != 0 and "TLS certificate is not one this machine trusts" in message and "ZOO_REGISTRY_CA" in message
+    assert pushed.returncode == 0, pushed.stderr
+    assert pulled.returncode == 0 and json.loads(pulled.stdout)[0]["id"] == "tiny-hf-cpu-fp32", pulled.stderr

@@ -3,6 +3,7 @@
     with LocalRegistry(tmp_path) as registry:            # anonymous, plain http
         registry.address                                 # "127.0.0.1:PORT"
     with LocalRegistry(tmp_path, users={"ci": "pw"}):    # htpasswd (bcrypt) basic auth
+    with LocalRegistry(tmp_path, tls=True):              # https with a self-signed certificate
 
 A real registry, not a mock: it checks every uploaded blob against its digest and serves what it
 stored. Its files live under `root`, so a test can corrupt a stored blob on purpose.
@@ -23,15 +24,20 @@ class RegistryMissing(RuntimeError):
 
 
 class LocalRegistry:
-    def __init__(self, root: Path, *, users: dict[str, str] | None = None) -> None:
+    def __init__(self, root: Path, *, users: dict[str, str] | None = None, tls: bool = False) -> None:
         self.root = Path(root)
         self.users = users or {}
+        self.tls = tls
         self.process: subprocess.Popen | None = None
         self.port = 0
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def certificate(self) -> Path:
+        return self.root / "cert.pem"
 
     @property
     def storage(self) -> Path:
@@ -53,17 +59,26 @@ class LocalRegistry:
                 lines.append(made.stdout.strip())
             (self.root / "htpasswd").write_text("\n".join(lines) + "\n")
             auth = f"auth:\n  htpasswd:\n    realm: zoo-test\n    path: {self.root / 'htpasswd'}\n"
+        tls = ""
+        if self.tls:  # a self-signed certificate for 127.0.0.1: clients trust it through ZOO_REGISTRY_CA=registry.certificate
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                            "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(self.root / "key.pem"),
+                            "-out", str(self.certificate)], check=True, capture_output=True)
+            tls = f"  tls:\n    certificate: {self.certificate}\n    key: {self.root / 'key.pem'}\n"
         (self.root / "config.yml").write_text(
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
             f"storage:\n  filesystem:\n    rootdirectory: {self.storage}\n  delete:\n    enabled: true\n"
-            f"http:\n  addr: {self.address}\n" + auth
+            f"http:\n  addr: {self.address}\n" + tls + auth
         )
         self.process = subprocess.Popen([binary, "serve", str(self.root / "config.yml")], stdout=subprocess.DEVNULL,
                                         stderr=open(self.root / "registry.log", "wb"))
         deadline = time.monotonic() + 20
+        import ssl
+
+        context = ssl.create_default_context(cafile=str(self.certificate)) if self.tls else None
         while time.monotonic() < deadline:
             try:
-                urllib.request.urlopen(f"http://{self.address}/v2/", timeout=1)
+                urllib.request.urlopen(f"{'https' if self.tls else 'http'}://{self.address}/v2/", timeout=1, context=context)
                 return self
             except urllib.error.HTTPError:  # 401 with auth on: it answers
                 return self
@@ -85,3 +100,92 @@ class LocalRegistry:
         """Where the registry keeps a blob's bytes (filesystem driver layout)."""
         hexdigest = digest.removeprefix("sha256:")
         return self.storage / "docker" / "registry" / "v2" / "blobs" / "sha256" / hexdigest[:2] / hexdigest / "data"
+
+
+class PausingRelay:
+    """A TCP relay in front of a real server that, once the bytes of a response to a request whose
+    first line contains `marker` pass `pause_after`, stops relaying that response for `pause_seconds`:
+    the way to catch a client mid-blob (and SIGKILL it) without faking the server.
+
+        with PausingRelay(registry.address, marker="/blobs/sha256:", pause_after=1 << 20) as relay:
+            relay.address   # talk to this instead of the registry
+    """
+
+    def __init__(self, upstream: str, *, marker: str, pause_after: int, pause_seconds: float = 60) -> None:
+        host, _, port = upstream.rpartition(":")
+        self.upstream = (host, int(port))
+        self.marker, self.pause_after, self.pause_seconds = marker.encode(), pause_after, pause_seconds
+        self.listener: socket.socket | None = None
+        self.port = 0
+        self.stopping = False
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "PausingRelay":
+        import threading
+
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopping = True
+        if self.listener is not None:
+            self.listener.close()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self.stopping:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.upstream)
+            state = {"watch": False}
+            threading.Thread(target=self._requests, args=(client, upstream, state), daemon=True).start()
+            threading.Thread(target=self._responses, args=(upstream, client, state), daemon=True).start()
+
+    def _requests(self, source: socket.socket, target: socket.socket, state: dict) -> None:
+        try:
+            while data := source.recv(65536):
+                if data[:8].split(b" ")[0] in (b"GET", b"HEAD", b"PUT", b"POST", b"PATCH", b"DELETE"):
+                    line = data.split(b"\r\n", 1)[0]
+                    state["watch"] = line.startswith(b"GET ") and self.marker in line
+                    state["sent"] = 0
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, target):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def _responses(self, source: socket.socket, target: socket.socket, state: dict) -> None:
+        try:
+            while data := source.recv(65536):
+                if state.get("watch"):
+                    room = self.pause_after - state["sent"]
+                    if 0 <= room < len(data):
+                        target.sendall(data[:room])
+                        state["sent"] += room
+                        time.sleep(self.pause_seconds)
+                        data = data[room:]
+                        state["watch"] = False
+                    state["sent"] = state.get("sent", 0) + len(data)
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, target):
+                try:
+                    s.close()
+                except OSError:
+                    pass
