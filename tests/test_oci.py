@@ -189,3 +189,39 @@ def test_https_with_a_self_signed_certificate_and_htpasswd(pushed_from, tmp_path
     assert untrusted.returncode != 0 and "TLS certificate is not one this machine trusts" in message and "ZOO_REGISTRY_CA" in message
     assert pushed.returncode == 0, pushed.stderr
     assert pulled.returncode == 0 and json.loads(pulled.stdout)[0]["id"] == "tiny-hf-cpu-fp32", pulled.stderr
+
+
+def test_a_manifest_can_name_an_oci_artifact_as_its_source(pushed_from, tmp_path, zoo):
+    """A family's manifest points a ready-made variant at a registry (`source = { kind = "oci", ... }`),
+    pinned by digest: `zoo pull NAME` fetches it like any other source, every file checked."""
+    from registry.testing.plugins import write_plugin_distribution
+
+    with LocalRegistry(tmp_path / "registry") as registry:
+        pushed = json.loads(zoo("push", "tiny-hf-cpu-fp32", f"{registry.address}/team/tiny-lm:fp32", "--insecure", "--json",
+                                env=pushed_from, check=True).stdout)
+        [stored] = json.loads(zoo("info", "tiny-hf-cpu-fp32", "--json", env=pushed_from, check=True).stdout)["local"]
+        weights = next(f for f in stored["files"] if f["path"] == "model.tflite")
+        manifest = f"""
+schema_version = 1
+family = "teamzoo"
+description = "Our team's builds."
+
+[[models]]
+name = "team-lm"
+description = "The tiny LM, as our CI built it."
+platforms = ["android"]
+source = {{ kind = "oci", reference = "{registry.address}/team/tiny-lm@{pushed['digest']}", insecure = true }}
+license = {{ name = "MIT", url = "https://opensource.org/license/mit" }}
+
+[[models.variants]]
+id = "team-lm-cpu-fp32"
+backend = "cpu"
+quantization = "fp32"
+format = "tflite"
+files = [{{ path = "model.tflite", role = "weights", sha256 = "{weights['sha256']}", size = {weights['size']} }}]
+"""
+        site = write_plugin_distribution(tmp_path / "site", "zoo-teamzoo", "zoo_teamzoo", manifest=manifest)
+        env = home(tmp_path, "home-team", pushed_from) | {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_teamzoo"}
+        [pulled] = json.loads(zoo("pull", "team-lm", "--json", env=env, check=True).stdout)
+    assert Path(pulled["path"]).read_bytes() == (Path(pushed_from["ZOO_HOME"]) / "store" / "artifacts" / "tiny-hf-cpu-fp32"
+                                                 / "model.tflite").read_bytes()
