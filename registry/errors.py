@@ -173,6 +173,12 @@ class IntegrityError(ZooError):
         )
 
 
+class UpstreamChangedError(ZooError):
+    """The hub now serves other bytes under a name zoo pinned: refused before any of them moved."""
+
+    exit_code = ExitCode.INTEGRITY
+
+
 class FormatCheckError(ZooError):
     """A file has the right bytes count but the wrong structure (not TFL3, wrong backend, ...)."""
 

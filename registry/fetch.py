@@ -26,6 +26,7 @@ from .errors import (
     IntegrityError,
     NeedsBuildError,
     OfflineError,
+    UpstreamChangedError,
     ZooError,
 )
 from .manifest import FileSpec, Variant
@@ -66,10 +67,11 @@ def quiet_hub_clients() -> None:
 
 
 def expected_digests(
-    variant: Variant, files: list[FileSpec] | None = None, lock_key: str | None = None
+    variant: Variant, files: list[FileSpec] | None = None, lock_key: str | None = None, *, use_lock: bool = True
 ) -> dict[str, tuple[str | None, int | None, str]]:
-    """path -> (sha256, size, who promised it): the manifest wins, then the lock file."""
-    pinned = lockfile.pins(lock_key or variant.id)
+    """path -> (sha256, size, who promised it): the manifest wins, then the lock file (unless
+    `use_lock` is off: `zoo pull --update` takes the hub's new content and pins it again)."""
+    pinned = lockfile.pins(lock_key or variant.id) if use_lock else {}
     out = {}
     for f in files or variant.files:
         if f.sha256:
@@ -109,16 +111,18 @@ def pull(
     *,
     locked: bool = False,
     repair: bool = False,
+    update: bool = False,
     reporter: Reporter | None = None,
 ) -> PullResult:
-    """Download a ready-made variant into the store."""
+    """Download a ready-made variant into the store (`update`: accept content the publisher changed
+    since zoo.lock pinned it, and pin it again)."""
     if not variant.prebuilt:
         raise NeedsBuildError(
             f"{variant.id} is not published ready-made: zoo builds it from {variant.source.kind} "
             f"with the {variant.recipe.converter} converter.",
             fix=f"Run `zoo build {variant.model} --backend {variant.backend} --quant {variant.quantization_label}`.",
         )
-    return fetch_files(catalog, variant, variant.id, kind="pulled", locked=locked, repair=repair, reporter=reporter)
+    return fetch_files(catalog, variant, variant.id, kind="pulled", locked=locked, repair=repair, update=update, reporter=reporter)
 
 
 def inputs_entry_id(variant: Variant) -> str:
@@ -144,6 +148,7 @@ def fetch_files(
     kind: str,
     locked: bool = False,
     repair: bool = False,
+    update: bool = False,
     reporter: Reporter | None = None,
 ) -> PullResult:
     reporter = reporter or QuietReporter()
@@ -156,7 +161,7 @@ def fetch_files(
         existing = store.entry(entry_id)
         if repair and existing:
             _drop_corrupt_blobs(store, existing, reporter)
-        if entry_is_complete(store, variant, existing, lock_key=entry_id):
+        if not update and entry_is_complete(store, variant, existing, lock_key=entry_id):
             return PullResult(entry_id, existing, store.artifact_dir(entry_id) / existing.main,
                               already_present=True, seconds=time.monotonic() - started)
         if settings.get().offline:
@@ -164,7 +169,7 @@ def fetch_files(
                 f"{entry_id} is not in the store, and zoo is offline (ZOO_OFFLINE or HF_HUB_OFFLINE is set).",
                 fix="Unset ZOO_OFFLINE / HF_HUB_OFFLINE and run the command again while online; `zoo ls` shows what is local.",
             )
-        expected = expected_digests(variant, lock_key=entry_id)
+        expected = expected_digests(variant, lock_key=entry_id, use_lock=not update)
         unpinned = [p for p, (sha, _, _) in expected.items() if not sha]
         if locked and unpinned:
             raise IntegrityError(
@@ -182,7 +187,8 @@ def fetch_files(
         plan = source.prepare(context)
         files = plan.files or list(variant.files)
         if plan.files:
-            expected = expected_digests(variant, files, lock_key=entry_id)
+            expected = expected_digests(variant, files, lock_key=entry_id, use_lock=not update)
+        _refuse_changed_upstream(variant, plan, expected)
         with store.lease() as lease:
             try:
                 arrived = _transfer_all(store, lease, variant, files, plan, expected, reporter)
@@ -196,6 +202,30 @@ def fetch_files(
         return result
     finally:
         entry_lock.release()
+
+
+def _refuse_changed_upstream(variant: Variant, plan: FetchPlan, expected) -> None:
+    """A file the hub now describes with another digest or size than the pin: the publisher changed it
+    under the same name (as the gemma-4 .litertlm was re-published). Refused before a byte moves."""
+    where = ", ".join(f"{k} {v}" for k, v in plan.resolved.items() if isinstance(v, (str, int)))
+    for transfer in plan.transfers:
+        sha, size, promised_by = expected.get(transfer.path, (None, None, ""))
+        if promised_by not in ("the manifest", "zoo.lock"):
+            continue
+        new_sha = transfer.hub_sha256 if transfer.hub_sha256 and sha and transfer.hub_sha256 != sha else None
+        new_size = transfer.size if transfer.size is not None and size and transfer.size != size else None
+        if not (new_sha or new_size):
+            continue
+        now = f"sha256 {new_sha}" if new_sha else "other bytes"
+        message = (f"The publisher changed {transfer.path} of {variant.id} since it was pinned in {promised_by}: pinned "
+                   f"sha256 {sha} ({size} bytes), the hub now serves {now} ({transfer.size} bytes)"
+                   + (f" at {where}" if where else "") + ". Nothing was downloaded.")
+        if promised_by == "zoo.lock":
+            fix = (f"If you trust the new file, run `zoo pull --update {variant.id}`: it takes and pins the new content "
+                   "(the old file stays in the store until `zoo gc`).")
+        else:
+            fix = "The manifest pins the old file: report the change to its maintainers; zoo will not take other bytes."
+        raise UpstreamChangedError(message, fix=fix)
 
 
 def _drop_corrupt_blobs(store: Store, entry: Entry, reporter: Reporter) -> None:

@@ -99,6 +99,32 @@ def test_pull_fills_an_oci_style_content_addressed_store(env, files, hubs, zoo):
     assert json.loads(again.stdout)[0]["already_present"] is True
 
 
+def test_a_file_the_publisher_changed_under_the_same_name_is_refused_before_download_then_taken_with_update(env, files, hubs, zoo):
+    """As when the gemma-4 .litertlm was re-published with new bytes: the pin in zoo.lock no longer
+    matches what the hub vouches for, so zoo refuses before a byte moves and says so; `--update`
+    takes the new content and pins it; the old blob stays until gc."""
+    zoo("pull", "tiny-hf-cpu-fp32", env=env, check=True)
+    old_sha = sha(files["model.tflite"])
+    changed = dict(files, **{"model.tflite": tflite_file(3_100_000, 9)})
+    hubs[0].add_repo("acme/tiny-lm", changed)  # the same name, new content, a new commit
+    zoo("rm", "tiny-hf-cpu-fp32", env=env, check=True)
+    before = len(hubs[0].body_requests("lfs/"))
+    refused = zoo("pull", "tiny-hf-cpu-fp32", env=env)
+    message = " ".join(refused.stderr.split())
+    assert refused.returncode == ExitCode.INTEGRITY, message
+    assert "The publisher changed model.tflite of tiny-hf-cpu-fp32 since it was pinned in zoo.lock" in message
+    assert old_sha in message and sha(changed["model.tflite"]) in message and "3100000 bytes" in message
+    assert "zoo pull --update tiny-hf-cpu-fp32" in message
+    assert len(hubs[0].body_requests("lfs/")) == before  # refused before any byte of it moved
+    [updated] = json.loads(zoo("pull", "tiny-hf-cpu-fp32", "--update", "--json", env=env, check=True).stdout)
+    assert Path(updated["path"]).read_bytes() == changed["model.tflite"]
+    lock = json.loads((Path(os.environ["ZOO_HOME"]) / "zoo.lock").read_text())
+    assert lock["variants"]["tiny-hf-cpu-fp32"]["files"]["model.tflite"]["sha256"] == sha(changed["model.tflite"])
+    assert old_sha in blobs()  # kept until gc
+    zoo("gc", env=env, check=True)
+    assert old_sha not in blobs()
+
+
 def test_a_second_variant_reuses_shared_blobs(env, files, hubs, zoo):
     zoo("pull", "tiny-hf-cpu-fp32", env=env, check=True)
     [second] = json.loads(zoo("pull", "tiny-hf-cpu-int8", "--json", env=env, check=True).stdout)

@@ -50,10 +50,11 @@ def _refuse_reference(catalog, query: str) -> None:
 @filter_options
 @click.option("--locked", is_flag=True, help="Refuse files whose digest is pinned neither in the manifest nor in zoo.lock.")
 @click.option("--repair", is_flag=True, help="Re-hash what is stored and fetch again only the files that are bad.")
+@click.option("--update", is_flag=True, help="Accept files the publisher changed since zoo.lock pinned them, and pin the new ones.")
 @click.option("--insecure", is_flag=True, help="For oci://: plain http, for a registry on this machine only.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or messages.")
 @json_option
-def pull_command(queries, locked, repair, insecure, quiet, as_json, **filters) -> None:
+def pull_command(queries, locked, repair, update, insecure, quiet, as_json, **filters) -> None:
     """Download variants, verify every byte, and install them in the store.
 
     A QUERY may also be a URL a source plugin reads, e.g. oci://REGISTRY/REPO:TAG for an artifact
@@ -75,7 +76,7 @@ def pull_command(queries, locked, repair, insecure, quiet, as_json, **filters) -
     results = []
     with reporter(quiet, bars=not as_json) as progress:
         for variant in variants:
-            result = pull(catalog, variant, locked=locked, repair=repair, reporter=progress)
+            result = pull(catalog, variant, locked=locked, repair=repair, update=update, reporter=progress)
             results.append(result)
             if not as_json and not quiet:
                 state = "already in the store" if result.already_present else (
