@@ -217,9 +217,13 @@ def _refuse_changed_upstream(variant: Variant, plan: FetchPlan, expected) -> Non
         if not (new_sha or new_size):
             continue
         now = f"sha256 {new_sha}" if new_sha else "other bytes"
-        message = (f"The publisher changed {transfer.path} of {variant.id} since it was pinned in {promised_by}: pinned "
-                   f"sha256 {sha} ({size} bytes), the hub now serves {now} ({transfer.size} bytes)"
-                   + (f" at {where}" if where else "") + ". Nothing was downloaded.")
+        served = f"the hub now serves {now} ({transfer.size} bytes)" + (f" at {where}" if where else "")
+        if promised_by == "zoo.lock":
+            message = (f"The publisher changed {transfer.path} of {variant.id} since it was pinned in zoo.lock: pinned sha256 "
+                       f"{sha} ({size} bytes), {served}. Nothing was downloaded.")
+        else:
+            message = (f"{transfer.path} of {variant.id} is not the file the manifest pins (sha256 {sha}, {size} bytes): "
+                       f"{served}; the publisher changed it, or the manifest is wrong. Nothing was downloaded.")
         if promised_by == "zoo.lock":
             fix = (f"If you trust the new file, run `zoo pull --update {variant.id}`: it takes and pins the new content "
                    "(the old file stays in the store until `zoo gc`).")

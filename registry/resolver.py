@@ -19,6 +19,7 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "quant": ("quantization_label", "--quant"),
     "format": ("format", "--format"),
     "platform": ("platforms", "--platform"),
+    "accelerator": ("accelerator", "--accelerator"),
 }
 
 
@@ -29,6 +30,7 @@ class Filters:
     quant: str | None = None
     platform: str | None = None
     format: str | None = None
+    accelerator: str | None = None
 
     def given(self) -> dict[str, str]:
         return {k: getattr(self, k) for k in OPTIONS if getattr(self, k) is not None}
@@ -36,7 +38,11 @@ class Filters:
     def mismatch(self, row: dict[str, Any]) -> str | None:
         """The first option this variant does not satisfy, e.g. 'its backend is gpu, not cpu'."""
         for option, wanted in self.given().items():
-            actual = row[OPTIONS[option][0]]
+            actual = row.get(OPTIONS[option][0])
+            if option == "accelerator":  # npu matches every chip's file, npu:qualcomm-sm8750 one
+                if actual != wanted and not str(actual).startswith(f"{wanted}:"):
+                    return f"it is compiled for {actual}, not {wanted}"
+                continue
             if isinstance(actual, list):
                 if wanted not in actual:
                     return f"it does not run on {wanted} (only {', '.join(actual)})"
@@ -85,15 +91,18 @@ def candidates(catalog: Catalog, query: str, filters: Filters | None = None) -> 
     return found
 
 
-def resolve(catalog: Catalog, query: str, filters: Filters | None = None) -> dict[str, Any]:
+def resolve(catalog: Catalog, query: str, filters: Filters | None = None, purpose: str | None = None) -> dict[str, Any]:
     """The one variant row for `query`, or an error that says how to pick one.
 
-    Order: exact variant id or alias, then model name or alias, then family name. When several
+    Order: exact variant id or alias, then model name or alias, then family name. `purpose` ("pull"
+    or "build") keeps the ready-made, or the buildable, variants of a model that has both. When several
     variants remain, the first of them in the model's `defaults` is chosen; the row then carries
     `chosen_by_default` ({"query", "others"}) so the command can say so and how to pick another.
     """
     filters = filters or Filters()
     found = candidates(catalog, query, filters)
+    if purpose is not None and len(found) > 1:  # a model with both kinds: pull takes a ready-made one, build a buildable one
+        found = [r for r in found if r["prebuilt"] == (purpose == "pull")] or found
     if len(found) == 1:
         return found[0]
     ranked = sorted((r for r in found if r.get("default_rank") is not None), key=lambda r: r["default_rank"])

@@ -41,7 +41,7 @@ def build_command(query, from_dir, lora, lora_rank, param_pairs, force, rebuild,
 
     catalog = load_catalog()
     named = split(query)  # MODEL:REFERENCE, e.g. hf:Qwen/Qwen3-0.6B@main
-    row = resolve(catalog, named[0] if named else query, make_filters(**filters))
+    row = resolve(catalog, named[0] if named else query, make_filters(**filters), purpose="build")
     variant = catalog.variant(row["id"])
     if named:
         variant = for_reference(catalog, variant, named[1])

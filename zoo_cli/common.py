@@ -28,16 +28,17 @@ def filter_options(func):
             click.option("--quant", "quant", help="Only this quantization (int4, int8, fp16, fp32)."),
             click.option("--platform", type=click.Choice(["android", "ios", "web", "desktop"]), help="Only variants that run there."),
             click.option("--format", "format_", type=click.Choice(["bin", "task", "tflite", "litertlm"]), help="Only this artifact format."),
+            click.option("--accelerator", help="Only files compiled for it: cpu, gpu, web, npu, or npu:<soc>."),
         ]
     ):
         func = decorator(func)
     return func
 
 
-def make_filters(family=None, backend=None, quant=None, platform=None, format_=None):
+def make_filters(family=None, backend=None, quant=None, platform=None, format_=None, accelerator=None):
     from registry.resolver import Filters
 
-    return Filters(family=family, backend=backend, quant=quant, platform=platform, format=format_)
+    return Filters(family=family, backend=backend, quant=quant, platform=platform, format=format_, accelerator=accelerator)
 
 
 def json_option(func):

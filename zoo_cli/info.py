@@ -60,6 +60,7 @@ def _variant_table(row: dict) -> list[list[str]]:
         ["family / model", f"{row['family']} / {row['model']}"],
         ["description", row["description"]],
         ["backend", row["backend"]],
+        ["accelerator", row.get("accelerator", row["backend"])],
         ["quantization", row["quantization_label"]],
         ["format", row["format"]],
         ["platforms", ", ".join(row["platforms"])],

@@ -19,6 +19,7 @@ def summary(row: dict) -> dict:
         "family": row["family"],
         "model": row["model"],
         "backend": row["backend"],
+        "accelerator": row.get("accelerator", row["backend"]),
         "quantization": row["quantization_label"],
         "format": row["format"],
         "platforms": row["platforms"],
@@ -46,9 +47,10 @@ def list_command(as_json: bool, **filters) -> None:
         terminal.message("No variant matches those filters. Run `zoo list` without options to see them all.")
         return
     terminal.table(
-        ["ID", "FAMILY", "BACKEND", "QUANT", "FORMAT", "PLATFORMS", "HOW"],
+        ["ID", "FAMILY", "BACKEND", "ACCEL", "QUANT", "FORMAT", "PLATFORMS", "HOW"],
         [
-            [r["id"], r["family"], r["backend"], r["quantization_label"], r["format"], ",".join(r["platforms"]), how_to_get(r)]
+            [r["id"], r["family"], r["backend"], r.get("accelerator", r["backend"]), r["quantization_label"], r["format"],
+             ",".join(r["platforms"]), how_to_get(r)]
             for r in rows
         ],
     )

@@ -70,7 +70,7 @@ def pull_command(queries, locked, repair, update, insecure, quiet, as_json, **fi
             variants.append(_remote_variant(catalog, query, insecure))
             continue
         _refuse_reference(catalog, query)
-        row = resolve(catalog, query, make_filters(**filters))
+        row = resolve(catalog, query, make_filters(**filters), purpose="pull")
         defaults[row["id"]] = say_default(row, quiet or as_json)
         variants.append(catalog.variant(row["id"]))
     results = []

@@ -62,6 +62,13 @@ def cross_checks(manifest: Manifest) -> list[ManifestProblem]:
             for a, alias in enumerate(spec.aliases):
                 claim(alias, f"{vpath}.aliases[{a}]")
             variant = Variant.from_specs(manifest, model, spec, plugin="", manifest_path="")
+            if spec.ready_made and spec.files is None:
+                problems.append(ManifestProblem(
+                    f"{vpath}.files", "a ready_made variant of a model with a recipe must list the files it downloads",
+                    "add files = [{ path = ..., role = 'weights', size = ... }] to this variant"))
+            if variant.accelerator == "web" and "web" not in variant.platforms:
+                problems.append(ManifestProblem(f"{vpath}.accelerator", "a file compiled for the web must list the web platform",
+                                                "set platforms = ['web'] on this variant"))
             if "web" in variant.platforms and variant.backend != "gpu":
                 problems.append(
                     ManifestProblem(

@@ -26,6 +26,8 @@ ArtifactFormat = Literal["bin", "task", "tflite", "litertlm"]
 QuantizationName = Literal["int4", "int8", "fp16", "fp32"]
 QUANTIZATION_NAMES = ("int4", "int8", "fp16", "fp32")
 FileRole = Literal["weights", "tokenizer", "config", "adapter", "other"]
+Accelerator = Annotated[str, Field(pattern=r"^(cpu|gpu|web|npu:[a-z0-9][a-z0-9_.-]*)$")]
+"""What a file is compiled for: cpu, gpu, web, or npu:<soc> (e.g. npu:qualcomm-sm8750, npu:google-tensor-g5)."""
 
 
 # --------------------------------------------------------------------------- field validators
@@ -228,6 +230,13 @@ class VariantSpec(StrictModel):
     aliases: list[Identifier] = Field(default_factory=list, description="Other names that resolve to this variant.")
     description: str | None = Field(None, description="Overrides the model's description.")
     backend: Backend = Field(description="The runtime backend the artifact targets.")
+    accelerator: Accelerator | None = Field(
+        None, description="What the file is compiled for when it is more than the backend says: web, or npu:<soc> for a "
+        "per-chip file (npu:qualcomm-sm8750). Default: the backend. `zoo list --accelerator` filters by it.")
+    license: License | None = Field(None, description="Overrides the model's licence: a ready-made file published "
+                                    "under other terms, or gated on another repo (its own accept_url).")
+    ready_made: bool = Field(False, description="Downloaded as is (its own files), even when the model has a recipe: "
+                             "one model may hold ready-made and buildable variants (`zoo pull` takes the first, `zoo build` the second).")
     quantization: QuantizationName | BitWidths = Field(description="int4, int8, fp16, fp32, or per-part bit widths.")
     format: ArtifactFormat = Field(description="The main artifact's format: bin (MediaPipe), task, tflite, litertlm.")
     platforms: list[Platform] | None = Field(None, description="Where it runs; web needs the gpu backend.")
@@ -316,6 +325,7 @@ class Variant(StrictModel):
     description: str
     license: License
     backend: Backend
+    accelerator: str = "cpu"
     quantization: QuantizationName | BitWidths
     format: ArtifactFormat
     platforms: list[Platform]
@@ -358,7 +368,7 @@ class Variant(StrictModel):
             return getattr(model, name) if value is None else value
 
         lora = spec.lora if spec.lora is not None else (model.lora if spec.backend == "gpu" else None)
-        files, recipe = pick("files"), pick("recipe")
+        files, recipe = pick("files"), (None if spec.ready_made else pick("recipe"))
         return cls(
             id=spec.id,
             family=manifest.family,
@@ -366,8 +376,9 @@ class Variant(StrictModel):
             aliases=spec.aliases,
             model_aliases=model.aliases,
             description=spec.description or model.description,
-            license=model.license,
+            license=spec.license or model.license,
             backend=spec.backend,
+            accelerator=spec.accelerator or spec.backend,
             quantization=spec.quantization,
             format=spec.format,
             platforms=pick("platforms"),
@@ -376,8 +387,8 @@ class Variant(StrictModel):
             source=pick("source"),
             files=files,
             recipe=recipe,
-            bundle=pick("bundle"),
-            lora=lora,
+            bundle=None if spec.ready_made else pick("bundle"),
+            lora=None if spec.ready_made else lora,
             outputs=_effective_outputs(spec, files, recipe),
             notes=model.notes,
             expect=model.expect | (spec.expect or {}),

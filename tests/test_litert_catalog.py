@@ -1,0 +1,72 @@
+"""The ready-made LiteRT-LM catalog: Google's and litert-community's .litertlm and .task files on
+Hugging Face, pulled from a local hub that speaks the Hub's protocol under the real repo names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from helpers import HF_TOKEN
+from registry.errors import ExitCode
+from registry.testing.hubs import HuggingFaceHub
+from registry.testing.litertlm_builder import SP_TOKENIZER, TFLITE_MODEL, build_litertlm
+from registry.testing.task_builder import build_task
+from registry.testing.tflite_builder import build_tflite
+
+LITERTLM = build_litertlm([(TFLITE_MODEL, build_tflite(tensor_names=["w"])), (SP_TOKENIZER, b"spm" * 30)])
+HUB = {"HF_HUB_DISABLE_XET": "1"}
+
+
+def test_the_catalog_lists_the_published_files_with_their_accelerators(zoo):
+    rows = {r["id"]: r for r in json.loads(zoo("list", "--format", "litertlm", "--json", check=True).stdout)}
+    assert {"gemma3-1b-it-cpu-int4", "gemma-3n-e2b-it-cpu-int4", "gemma-3n-e4b-it-cpu-int4", "gemma-4-e2b-it-cpu-int4",
+            "gemma-4-e4b-it-cpu-int4", "qwen2.5-1.5b-instruct-cpu-int8-ekv4096", "deepseek-r1-distill-qwen-1.5b-cpu-int8",
+            "phi-4-mini-instruct-cpu-int8", "qwen3-0.6b-cpu-int8-litert-community"} <= set(rows)
+    npu = {r["id"]: r["accelerator"] for r in json.loads(zoo("list", "--accelerator", "npu", "--json", check=True).stdout)}
+    assert npu == {"gemma-4-e2b-it-npu-qualcomm-sm8750": "npu:qualcomm-sm8750",
+                   "gemma-4-e2b-it-npu-google-tensor-g5": "npu:google-tensor-g5"}
+    web = {r["id"] for r in json.loads(zoo("list", "--accelerator", "web", "--json", check=True).stdout)}
+    assert web == {"gemma3-1b-it-web-int4", "gemma-4-e2b-it-web-int4"}
+    info = json.loads(zoo("info", "gemma3-1b-it-cpu-int4", "--json", check=True).stdout)
+    assert info["files"] == [{"path": "gemma3-1b-it-int4.litertlm", "role": "weights", "size": 584417280, "sha256": None}]
+    assert info["source"]["repo"] == "litert-community/Gemma3-1B-IT"
+
+
+def test_one_model_name_pulls_its_published_file_and_builds_from_its_checkpoint(zoo):
+    """`zoo pull M` takes the default ready-made variant, `zoo build M` the default buildable one."""
+    pulled = zoo("pull", "gemma3-1b-it", env={"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": "1"})
+    assert "gemma3-1b-it: using its default variant gemma3-1b-it-cpu-int4" in " ".join(pulled.stderr.split())
+    built = zoo("build", "gemma3-1b-it", "--no-run-check", env={"HF_HUB_OFFLINE": "1"})
+    assert "gemma3-1b-it: using its default variant gemma3-1b-it-hf-cpu-int8" in " ".join(built.stderr.split())
+
+
+def test_a_gated_published_file_names_its_own_licence_page_then_pulls_with_a_token(zoo):
+    with HuggingFaceHub() as hub:
+        hub.add_repo("litert-community/Gemma3-1B-IT", {"Gemma3-1B-IT_multi-prefill-seq_q4_ekv2048.task": build_task(),
+                                                        "gemma3-1b-it-int4.litertlm": LITERTLM}, gated=True, tokens={HF_TOKEN})
+        env = HUB | {"HF_ENDPOINT": hub.endpoint}
+        refused = zoo("pull", "gemma3-1b-it", env=env)
+        message = " ".join(refused.stderr.split())
+        assert refused.returncode == ExitCode.ACCESS_DENIED and "https://huggingface.co/litert-community/Gemma3-1B-IT" in message
+        task = zoo("pull", "gemma3-1b-it", "--format", "task", "--quant", "int4", "--backend", "cpu", "--json", env=env | {"HF_TOKEN": HF_TOKEN})
+        assert task.returncode == 0, task.stderr
+        [pulled] = json.loads(task.stdout)
+        assert pulled["id"] == "gemma3-1b-it-cpu-int4-ekv2048-task"
+        # the default .litertlm is pinned at the publisher's size: a file of any other size is refused, nothing stored
+        wrong = zoo("pull", "gemma3-1b-it", env=env | {"HF_TOKEN": HF_TOKEN})
+        assert wrong.returncode == ExitCode.INTEGRITY and "584417280 bytes" in " ".join(wrong.stderr.split())
+
+
+def test_a_published_litertlm_is_checked_by_structure_on_arrival(zoo):
+    broken = bytearray(LITERTLM)
+    broken[:8] = b"NOTLITER"
+    with HuggingFaceHub() as hub:
+        hub.add_repo("litert-community/Qwen3-0.6B", {"Qwen3-0.6B.litertlm": LITERTLM})
+        env = HUB | {"HF_ENDPOINT": hub.endpoint}
+        [pulled] = json.loads(zoo("pull", "qwen3-0.6b", "--format", "litertlm", "--json", env=env, check=True).stdout)
+        assert pulled["id"] == "qwen3-0.6b-cpu-int8-litert-community"
+        assert Path(pulled["path"]).read_bytes() == LITERTLM
+        hub.add_repo("litert-community/SmolLM-135M-Instruct", {"SmolLM-135M-Instruct_multi-prefill-seq_q8_ekv1280.task": bytes(broken)})
+        bad = zoo("pull", "smollm-135m-instruct", env=env)
+    assert bad.returncode == ExitCode.INTEGRITY and "internal error" not in bad.stderr, bad.stderr
+    assert "smollm-135m-instruct" not in zoo("ls", "--json", check=True).stdout
