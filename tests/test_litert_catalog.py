@@ -70,3 +70,34 @@ def test_a_published_litertlm_is_checked_by_structure_on_arrival(zoo):
         bad = zoo("pull", "smollm-135m-instruct", env=env)
     assert bad.returncode == ExitCode.INTEGRITY and "internal error" not in bad.stderr, bad.stderr
     assert "smollm-135m-instruct" not in zoo("ls", "--json", check=True).stdout
+
+
+def test_an_allowlist_for_ai_edge_gallery_lists_what_zoo_verified(tmp_path, zoo):
+    """`zoo export --allowlist` writes Gallery's model_allowlist.json: the repo, the file, the commit it
+    was pulled at, its size and the manifest's sampling defaults, with Gallery's own field names and types."""
+    task = build_task()
+    with HuggingFaceHub() as hub:
+        repo = hub.add_repo("litert-community/Qwen2.5-1.5B-Instruct",
+                            {"Qwen2.5-1.5B-Instruct_multi-prefill-seq_q8_ekv1280.task": task,
+                             "Qwen2.5-1.5B-Instruct_multi-prefill-seq_q8_ekv4096.litertlm": LITERTLM})
+        env = HUB | {"HF_ENDPOINT": hub.endpoint}
+        zoo("pull", "qwen2.5-1.5b-instruct-cpu-int8-task", "qwen2.5-1.5b-instruct-cpu-int8-ekv4096", env=env, check=True)
+    out = tmp_path / "model_allowlist.json"
+    zoo("export", "--allowlist", str(out), "qwen2.5-1.5b-instruct-cpu-int8-task", "qwen2.5-1.5b-instruct-cpu-int8-ekv4096",
+        check=True)
+    models = json.loads(out.read_text())["models"]
+    first = models[0]
+    assert first["modelId"] == "litert-community/Qwen2.5-1.5B-Instruct"
+    assert first["modelFile"] == "Qwen2.5-1.5B-Instruct_multi-prefill-seq_q8_ekv1280.task"
+    assert first["commitHash"] == repo.commit and first["sizeInBytes"] == len(task)
+    types = {"name": str, "modelId": str, "modelFile": str, "description": str, "sizeInBytes": int, "commitHash": str,
+             "defaultConfig": dict, "taskTypes": list}
+    for model in models:
+        assert all(isinstance(model[key], kind) for key, kind in types.items()), model
+        config = model["defaultConfig"]
+        assert isinstance(config["topK"], int) and isinstance(config["topP"], float)
+        assert isinstance(config["temperature"], float) and isinstance(config["maxTokens"], int)
+        assert isinstance(config["accelerators"], str)
+    assert models[1]["defaultConfig"]["accelerators"] == "gpu,cpu"
+    again = zoo("export", "--allowlist", str(out), "qwen2.5-1.5b-instruct-cpu-int8-task")
+    assert again.returncode != 0 and "--force" in again.stderr
