@@ -187,8 +187,9 @@ class TaskBundle(Verifier):
 class LiteRTLMBundle(Verifier):
     name = "litertlm-bundle"
     description = (
-        "A .litertlm container: the LITERTLM magic, major version 1, a header inside the file, sections inside its "
-        "body that do not overlap, and a TFLiteModel section that is a TFLite flatbuffer."
+        "A .litertlm container, read with litert-lm-builder's schema: the LITERTLM magic, major version 1, a header "
+        "inside the file, sections inside its body that do not overlap, a TFLiteModel section that is a TFLite "
+        "flatbuffer, a tokenizer, and an LlmMetadata section that decodes."
     )
     formats = ("litertlm",)
     by_default = True

@@ -2,10 +2,12 @@
 
 The layout (schema/core/litertlm_header_schema.fbs in google-ai-edge/LiteRT-LM): 8 bytes of magic
 `LITERTLM`, a version as three little-endian u32 (major, minor, patch), the header's end offset as
-a u64 at byte 24, and from byte 32 a FlatBuffer `LiteRTLMMetaData`: field 0 system metadata,
-field 1 `SectionMetadata` whose field 0 is a vector of `SectionObject` (items, begin offset u64,
-end offset u64, data type u8). The header carries no checksum, and LiteRT-LM's own reader trusts
-every offset in it, so each is checked here against the file and a cap before anything is read.
+a u64 at byte 24, and from byte 32 a FlatBuffer `LiteRTLMMetaData` (system metadata, section
+objects with begin/end offsets and data types), read with the classes litert-lm-builder generates
+from that schema. The header carries no checksum, and LiteRT-LM's own reader (and litert-lm-builder's
+`read_litertlm_header`) trusts every offset in it, so each is checked here against the file and a
+cap before anything is read. The LLM metadata section (a protobuf) is decoded with litert-lm-builder's
+`llm_metadata_pb2`, bounded too: start and stop tokens, chat template, context.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .tflite import FlatReader, NotTFLite
 
 MAGIC = b"LITERTLM"
 MAX_HEADER = 16 << 20
@@ -42,12 +43,20 @@ class Section:
         return SECTION_TYPES.get(self.data_type, f"unknown type {self.data_type}")
 
 
+MAX_LLM_METADATA = 8 << 20
+"""A real LlmMetadata section is a few KB, a chat template included."""
+TOKENIZERS = (4, 6)  # SP_Tokenizer, HF_Tokenizer_Zlib
+LLM_METADATA = 5
+
+
 @dataclass
 class LiteRTLMInfo:
     version: tuple[int, int, int]
     header_end: int
     size: int
     sections: list[Section] = field(default_factory=list)
+    system: dict[str, str] = field(default_factory=dict)
+    """The header's system metadata (string values; e.g. the builder that wrote it)."""
 
 
 def read(path: Path) -> LiteRTLMInfo:
@@ -68,18 +77,69 @@ def read(path: Path) -> LiteRTLMInfo:
             raise NotLiteRTLM(f"its header claims {header_end - 32} bytes, more than the {MAX_HEADER >> 20} MiB any real one needs")
         metadata = fh.read(header_end - 32)
     info = LiteRTLMInfo(version, header_end, size)
+    from litert_lm_builder import litertlm_header_schema_py_generated as schema
+
     try:
-        r = FlatReader(metadata)
-        root = r.deref(0)
-        section_metadata = r.table(root, 1)
-        objects = r.tables(section_metadata, 0) if section_metadata is not None else []
-        if len(objects) > MAX_SECTIONS:
-            raise NotLiteRTLM(f"it lists {len(objects)} sections")
-        for obj in objects:
-            info.sections.append(Section(r.scalar(obj, 1, "<Q"), r.scalar(obj, 2, "<Q"), r.scalar(obj, 3, "<B")))
-    except (NotTFLite, struct.error, RecursionError, OverflowError, IndexError) as exc:
-        raise NotLiteRTLM(f"its header is not a readable LiteRTLMMetaData flatbuffer ({exc})") from None
+        if len(metadata) < 8:
+            raise IndexError("shorter than a FlatBuffer")
+        root = schema.LiteRTLMMetaData.GetRootAs(metadata, 0)
+        sections = root.SectionMetadata()
+        count = sections.ObjectsLength() if sections is not None else 0
+        if count > MAX_SECTIONS:
+            raise NotLiteRTLM(f"it lists {count} sections")
+        for i in range(count):
+            obj = sections.Objects(i)
+            info.sections.append(Section(obj.BeginOffset(), obj.EndOffset(), obj.DataType()))
+        system = root.SystemMetadata()
+        for i in range(min(system.EntriesLength(), MAX_SECTIONS) if system is not None else 0):
+            entry = system.Entries(i)
+            key, value = entry.Key(), entry.Value()
+            if key and value is not None and entry.ValueType() == schema.VData.StringValue:
+                text = schema.StringValue()
+                text.Init(value.Bytes, value.Pos)
+                info.system[key.decode("utf-8", "replace")[:200]] = (text.Value() or b"").decode("utf-8", "replace")[:200]
+    except NotLiteRTLM:
+        raise
+    except (struct.error, RecursionError, OverflowError, IndexError, ValueError, TypeError, AttributeError) as exc:
+        raise NotLiteRTLM(f"its header is not a readable LiteRTLMMetaData flatbuffer ({type(exc).__name__})") from None
     return info
+
+
+def llm_metadata(path: Path, info: LiteRTLMInfo) -> dict:
+    """The LlmMetadata section decoded: start and stop tokens, chat template, context; {} when absent.
+
+    Raises NotLiteRTLM when the section is too big or not the protobuf it claims to be."""
+    section = next((s for s in info.sections if s.data_type == LLM_METADATA), None)
+    if section is None:
+        return {}
+    length = section.end - section.begin
+    if not 0 < length <= MAX_LLM_METADATA or not info.header_end <= section.begin <= section.end <= info.size:
+        raise NotLiteRTLM(f"its LlmMetadata section claims {length} bytes at {section.begin}")
+    from google.protobuf.message import DecodeError
+    from litert_lm_builder.runtime.proto import llm_metadata_pb2
+
+    with open(path, "rb") as fh:
+        fh.seek(section.begin)
+        data = fh.read(length)
+    message = llm_metadata_pb2.LlmMetadata()
+    try:
+        message.ParseFromString(data)
+    except (DecodeError, RecursionError, ValueError) as exc:
+        raise NotLiteRTLM(f"its LlmMetadata section is not an LlmMetadata protobuf ({type(exc).__name__})") from None
+
+    def token(union) -> str | list[int] | None:
+        kind = union.WhichOneof("token_union") if union.ByteSize() else None
+        if kind == "token_str":
+            return union.token_str[:100]
+        return list(union.token_ids.ids)[:16] if kind == "token_ids" else None
+
+    return {
+        "start_token": token(message.start_token) if message.HasField("start_token") else None,
+        "stop_tokens": [token(t) for t in message.stop_tokens[:32]],
+        "chat_template": len(message.jinja_prompt_template) or None,
+        "max_num_tokens": message.max_num_tokens or None,
+        "model_type": message.llm_model_type.WhichOneof("model_type") if message.HasField("llm_model_type") else None,
+    }
 
 
 def problems(path: Path) -> list[str]:
@@ -105,6 +165,15 @@ def problems(path: Path) -> list[str]:
     models = [s for s in info.sections if s.data_type == 3]
     if not models:
         found.append("it holds no TFLiteModel section")
+    if not any(s.data_type in TOKENIZERS for s in info.sections):
+        found.append("it holds no tokenizer section (SP_Tokenizer or HF_Tokenizer_Zlib), which LiteRT-LM needs")
+    if not any(s.data_type == LLM_METADATA for s in info.sections):
+        found.append("it holds no LlmMetadataProto section (start and stop tokens), which LiteRT-LM needs")
+    elif not found:
+        try:
+            llm_metadata(path, info)
+        except NotLiteRTLM as exc:
+            found.append(str(exc))
     elif not found:
         with open(path, "rb") as fh:
             for model in models:

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from registry.catalog import Catalog
-from registry.testing.litertlm_builder import SP_TOKENIZER, TFLITE_MODEL, build_litertlm
+from registry.testing.litertlm_builder import LLM_METADATA, SP_TOKENIZER, TFLITE_MODEL, build_litertlm, llm_metadata
 from registry.testing.tflite_builder import build_tflite, mediapipe_like_bin
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,7 +49,9 @@ SAMPLES = {
     "bin": (mediapipe_like_bin("GEMMA_2B", "gpu", layers=2), ["tflite-flatbuffer", "mediapipe-metadata"], "gemma-2b-it-gpu-int4"),
     "tflite": (TFLITE, ["tflite-flatbuffer", "tflite-signatures"], "gpt2-cpu-int8"),
     "task": (_task(TFLITE), ["task-bundle"], "zoo-demo-cpu-int8"),
-    "litertlm": (build_litertlm([(TFLITE_MODEL, TFLITE), (SP_TOKENIZER, b"spm" * 30)]), ["litertlm-bundle"], None),
+    "litertlm": (build_litertlm([(TFLITE_MODEL, TFLITE), (SP_TOKENIZER, b"spm" * 30),
+                                 (LLM_METADATA, llm_metadata(chat_template="{{ messages }}", max_num_tokens=64))]),
+                 ["litertlm-bundle"], None),
 }
 
 

@@ -9,11 +9,12 @@ from pathlib import Path
 from helpers import HF_TOKEN
 from registry.errors import ExitCode
 from registry.testing.hubs import HuggingFaceHub
-from registry.testing.litertlm_builder import SP_TOKENIZER, TFLITE_MODEL, build_litertlm
+from registry.testing.litertlm_builder import LLM_METADATA, SP_TOKENIZER, TFLITE_MODEL, build_litertlm, llm_metadata
 from registry.testing.task_builder import build_task
 from registry.testing.tflite_builder import build_tflite
 
-LITERTLM = build_litertlm([(TFLITE_MODEL, build_tflite(tensor_names=["w"])), (SP_TOKENIZER, b"spm" * 30)])
+LITERTLM = build_litertlm([(TFLITE_MODEL, build_tflite(tensor_names=["w"])), (SP_TOKENIZER, b"spm" * 30),
+                           (LLM_METADATA, llm_metadata(start_token="<bos>", chat_template="{{ messages }}", max_num_tokens=1280))])
 HUB = {"HF_HUB_DISABLE_XET": "1"}
 
 
@@ -66,6 +67,9 @@ def test_a_published_litertlm_is_checked_by_structure_on_arrival(zoo):
         [pulled] = json.loads(zoo("pull", "qwen3-0.6b", "--format", "litertlm", "--json", env=env, check=True).stdout)
         assert pulled["id"] == "qwen3-0.6b-cpu-int8-litert-community"
         assert Path(pulled["path"]).read_bytes() == LITERTLM
+        shown = " ".join(zoo("info", "qwen3-0.6b-cpu-int8-litert-community", check=True).stdout.split())
+        assert "chat template yes (14 characters)" in shown and "stop tokens id 2" in shown and "context 1280 tokens" in shown
+        assert "start token <bos>" in shown
         hub.add_repo("litert-community/SmolLM-135M-Instruct", {"SmolLM-135M-Instruct_multi-prefill-seq_q8_ekv1280.task": bytes(broken)})
         bad = zoo("pull", "smollm-135m-instruct", env=env)
     assert bad.returncode == ExitCode.INTEGRITY and "internal error" not in bad.stderr, bad.stderr
@@ -101,3 +105,24 @@ def test_an_allowlist_for_ai_edge_gallery_lists_what_zoo_verified(tmp_path, zoo)
     assert models[1]["defaultConfig"]["accelerators"] == "gpu,cpu"
     again = zoo("export", "--allowlist", str(out), "qwen2.5-1.5b-instruct-cpu-int8-task")
     assert again.returncode != 0 and "--force" in again.stderr
+
+
+def test_a_litertlm_without_what_litert_lm_needs_is_refused():
+    """Sections a runtime needs (a TFLite model, a tokenizer, the LLM metadata) must be there, and the
+    metadata must decode; each missing piece is named."""
+    from registry import litertlm
+
+    import tempfile
+
+    model = build_tflite(tensor_names=["w"])
+    cases = {
+        "no tokenizer section": build_litertlm([(TFLITE_MODEL, model), (LLM_METADATA, llm_metadata())]),
+        "no LlmMetadataProto section": build_litertlm([(TFLITE_MODEL, model), (SP_TOKENIZER, b"spm")]),
+        "is not an LlmMetadata protobuf": build_litertlm([(TFLITE_MODEL, model), (SP_TOKENIZER, b"spm"), (LLM_METADATA, b"\xff" * 40)]),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        for why, data in cases.items():
+            path = Path(tmp) / "x.litertlm"
+            path.write_bytes(data)
+            found = litertlm.problems(path)
+            assert any(why in p for p in found), (why, found)

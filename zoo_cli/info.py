@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from zoo_cli.common import filter_options, json_option, load_catalog, make_filters
@@ -143,6 +145,8 @@ def _local_rows(local: list[dict], row: dict) -> list[list[str]]:
         main = next((f["size"] for f in item["files"] if item["path"].endswith("/" + f["path"])), item["size"])
         versus = f"; {main / reference:.2f}x the float32 build's size" if reference and row["quantization_label"] != "fp32" else ""
         rows.append(["local", f"{item['path']} ({item['kind']}, {main} bytes{versus})"])
+        if item["path"].endswith(".litertlm"):
+            rows += _litertlm_rows(Path(item["path"]))
         record = item.get("provenance")
         if not record:
             continue
@@ -161,6 +165,29 @@ def _local_rows(local: list[dict], row: dict) -> list[list[str]]:
         rows.append(["build key", record["build_key"]])
         if record.get("command"):
             rows.append(["command", record["command"]])
+    return rows
+
+
+def _litertlm_rows(path: Path) -> list[list[str]]:
+    """What a stored .litertlm's own LlmMetadata says (decoded, bounded, with the format's schema)."""
+    from registry import litertlm
+
+    try:
+        info = litertlm.read(path)
+        meta = litertlm.llm_metadata(path, info)
+    except (litertlm.NotLiteRTLM, OSError) as exc:
+        return [["litertlm", f"unreadable: {exc}"]]
+    rows = [["sections", ", ".join(s.kind for s in info.sections)]]
+    if meta:
+        rows.append(["chat template", f"yes ({meta['chat_template']} characters)" if meta["chat_template"] else "none"])
+        stops = ", ".join(f"id {' '.join(map(str, t))}" if isinstance(t, list) else repr(t) for t in meta["stop_tokens"])
+        rows.append(["stop tokens", stops or "none"])
+        if meta["start_token"] is not None:
+            rows.append(["start token", str(meta["start_token"])])
+        if meta["max_num_tokens"]:
+            rows.append(["context", f"{meta['max_num_tokens']} tokens"])
+        if meta["model_type"]:
+            rows.append(["LiteRT-LM model type", meta["model_type"]])
     return rows
 
 

@@ -12,6 +12,25 @@ import struct
 
 TFLITE_MODEL = 3
 SP_TOKENIZER = 4
+LLM_METADATA = 5
+HF_TOKENIZER = 6
+
+
+def llm_metadata(stop_token_ids: tuple[int, ...] = (2,), start_token: str | None = None, chat_template: str | None = None,
+                 max_num_tokens: int | None = None) -> bytes:
+    """An LlmMetadata section (litert-lm-builder's protobuf): the stop tokens LiteRT-LM needs, and optionally
+    a start token, a chat template and the context length."""
+    from litert_lm_builder.runtime.proto import llm_metadata_pb2
+
+    message = llm_metadata_pb2.LlmMetadata()
+    message.stop_tokens.add().token_ids.ids.extend(stop_token_ids)
+    if start_token is not None:
+        message.start_token.token_str = start_token
+    if chat_template is not None:
+        message.jinja_prompt_template = chat_template
+    if max_num_tokens is not None:
+        message.max_num_tokens = max_num_tokens
+    return message.SerializeToString()
 
 
 def build_litertlm(sections: list[tuple[int, bytes]], *, align: int = 64, spans: list[tuple[int, int]] | None = None) -> bytes:
@@ -58,11 +77,12 @@ def build_litertlm(sections: list[tuple[int, bytes]], *, align: int = 64, spans:
     return bytes(out)
 
 
-def build_valid_litertlm(model: bytes | None = None, tokenizer: bytes = b"\x0a\x05spm") -> bytes:
+def build_valid_litertlm(model: bytes | None = None, tokenizer: bytes = b"\x0a\x05spm", metadata: bytes | None = None) -> bytes:
     """A small .litertlm that passes the `.litertlm` structural check: a TFLite model section (by
-    default a one-tensor flatbuffer) and a sentencepiece tokenizer section."""
+    default a one-tensor flatbuffer), a sentencepiece tokenizer section and an LlmMetadata section."""
     if model is None:
         from registry.testing.tflite_builder import build_tflite
 
         model = build_tflite(tensor_names=["w"])
-    return build_litertlm([(TFLITE_MODEL, model), (SP_TOKENIZER, tokenizer)])
+    return build_litertlm([(TFLITE_MODEL, model), (SP_TOKENIZER, tokenizer),
+                           (LLM_METADATA, metadata if metadata is not None else llm_metadata())])
