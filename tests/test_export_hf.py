@@ -414,3 +414,34 @@ def test_the_chat_template_and_sampler_defaults_travel_in_the_bundle_and_zoo_run
     assert first.strip() == plain and second.strip() and second.strip() not in plain
     once = json.loads(zoo("run", "hf-cpu-fp32", "--chat", "--prompt", "the zoo keeps", "--json", check=True, timeout=300).stdout)
     assert once["turns"] == [{"user": "the zoo keeps", "reply": first}]
+
+
+# ---------------------------------------------------------------- published .litertlm files, proven by running
+
+
+@pytest.mark.slow
+def test_a_pulled_litertlm_can_be_proven_by_running_it(checkpoints, zoo):
+    """`zoo pull --run-check` and `zoo verify --run` load the pulled file in LiteRT-LM and generate from the
+    manifest's prompt, recording the runtime's version beside the store; a file that is well formed but
+    no model LiteRT-LM can run passes the structural check and fails the running one, with LiteRT-LM's message."""
+    from registry.testing.hubs import HuggingFaceHub
+    from registry.testing.litertlm_builder import build_valid_litertlm
+
+    built = build(zoo, checkpoints("qwen3"), "--no-run-check")
+    artifact = Path(built["path"]).read_bytes()
+    with HuggingFaceHub() as hub:
+        hub.add_repo("litert-community/Qwen3-0.6B", {"Qwen3-0.6B.litertlm": artifact})
+        env = {"HF_ENDPOINT": hub.endpoint, "HF_HUB_DISABLE_XET": "1"}
+        pulled = zoo("pull", "qwen3-0.6b", "--format", "litertlm", "--run-check", env=env, timeout=600)
+        assert pulled.returncode == 0, pulled.stderr
+        assert "qwen3-0.6b-cpu-int8-litert-community: ran in litert-lm" in " ".join(pulled.stderr.split())
+        verified = zoo("verify", "--run", "qwen3-0.6b-cpu-int8-litert-community", timeout=600)
+        assert verified.returncode == 0 and "ran     qwen3-0.6b-cpu-int8-litert-community in litert-lm 0.18.1" in verified.stdout
+        record = json.loads((Path(os.environ["ZOO_HOME"]) / "run-checks" / "qwen3-0.6b-cpu-int8-litert-community.json").read_text())
+        assert record["runtime_version"] == "0.18.1" and record["text"].strip()
+        hub.add_repo("litert-community/Qwen3-0.6B", {"Qwen3-0.6B.litertlm": build_valid_litertlm()})
+        zoo("rm", "qwen3-0.6b-cpu-int8-litert-community", check=True)
+        (Path(os.environ["ZOO_HOME"]) / "zoo.lock").unlink()  # the first file's pin would refuse the new one
+        unrunnable = zoo("pull", "qwen3-0.6b", "--format", "litertlm", "--run-check", env=env, timeout=600)
+    message = " ".join(unrunnable.stderr.split())
+    assert unrunnable.returncode != 0 and "did not run in litert-lm" in message and "internal error" not in message, message

@@ -51,10 +51,12 @@ def _refuse_reference(catalog, query: str) -> None:
 @click.option("--locked", is_flag=True, help="Refuse files whose digest is pinned neither in the manifest nor in zoo.lock.")
 @click.option("--repair", is_flag=True, help="Re-hash what is stored and fetch again only the files that are bad.")
 @click.option("--update", is_flag=True, help="Accept files the publisher changed since zoo.lock pinned them, and pin the new ones.")
+@click.option("--run-check", "run_check_", is_flag=True, help="Also load each artifact in its runtime and generate a few "
+              "tokens (LiteRT-LM on CPU for .litertlm and .task).")
 @click.option("--insecure", is_flag=True, help="For oci://: plain http, for a registry on this machine only.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or messages.")
 @json_option
-def pull_command(queries, locked, repair, update, insecure, quiet, as_json, **filters) -> None:
+def pull_command(queries, locked, repair, update, run_check_, insecure, quiet, as_json, **filters) -> None:
     """Download variants, verify every byte, and install them in the store.
 
     A QUERY may also be a URL a source plugin reads, e.g. oci://REGISTRY/REPO:TAG for an artifact
@@ -78,6 +80,13 @@ def pull_command(queries, locked, repair, update, insecure, quiet, as_json, **fi
         for variant in variants:
             result = pull(catalog, variant, locked=locked, repair=repair, update=update, reporter=progress)
             results.append(result)
+            if run_check_:
+                from registry.run_check import run_check
+                from registry.store import default_store
+
+                record = run_check(catalog, default_store(), result.entry, progress.message)
+                if not as_json and not quiet:
+                    terminal.message(f"{result.variant_id}: ran in {record['runtime']}: {record['text'][:60]!r}")
             if not as_json and not quiet:
                 state = "already in the store" if result.already_present else (
                     f"downloaded {_size(result.downloaded_bytes)}" + (f", reused {_size(result.reused_bytes)}" if result.reused_bytes else "")

@@ -39,8 +39,10 @@ def _names_a_file(target: str) -> bool:
 @click.command("verify")
 @click.argument("target", required=False)
 @click.option("--full", is_flag=True, help="Re-hash every file, ignoring recorded fingerprints.")
+@click.option("--run", "run", is_flag=True, help="Also load the artifact in its runtime (LiteRT-LM on CPU) and generate "
+              "a few tokens from the manifest's test prompt.")
 @json_option
-def verify_command(target: str | None, full: bool, as_json: bool) -> None:
+def verify_command(target: str | None, full: bool, run: bool, as_json: bool) -> None:
     """Re-check stored artifacts (all, one ID, or the stored file at PATH) against their digests."""
     from registry.errors import ExitCode, NotInStoreError
     from registry.store import default_store
@@ -78,6 +80,16 @@ def verify_command(target: str | None, full: bool, as_json: bool) -> None:
         if not reports:
             terminal.message("The store is empty: nothing to verify.")
     bad = [r.variant_id for r in reports if not r.ok]
+    if run and not bad:
+        from registry.run_check import run_check
+        from zoo_cli.common import load_catalog
+
+        catalog = load_catalog()
+        for entry in entries:
+            record = run_check(catalog, store, entry, terminal.message)
+            if not as_json:
+                terminal.print(f"ran     {entry.id} in {record['runtime']} {record['runtime_version'] or ''}: "
+                               f"{record['text'][:60]!r}", markup=False)
     if bad:
         terminal.error(
             f"{len(bad)} artifact{'s' if len(bad) != 1 else ''} failed verification: {', '.join(bad)}. "

@@ -125,7 +125,13 @@ def main():
     prompt, max_tokens = request["prompt"], request["max_tokens"]
     got = engine_text(request["artifact"], prompt, max_tokens, request["context"], request.get("cache_dir"))
     if request["mode"] == "run":
-        emit("result", data={"text": got})
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            runtime_version = version("litert-lm-api")
+        except PackageNotFoundError:
+            runtime_version = None
+        emit("result", data={"text": got, "runtime_version": runtime_version})
         return
     want = pytorch_text(request["checkpoint"], request["tokenizer"], prompt, max_tokens)
     problems = []

@@ -1,0 +1,67 @@
+"""Proving a stored artifact by running it: `zoo verify --run ID` and `zoo pull --run-check`.
+
+The runtime plugin for the artifact's format (LiteRT-LM on CPU for .litertlm and .task) loads it
+in its toolchain and generates a few greedy tokens from the manifest's test prompt. Nothing
+generated, or a load error, is a failure with the runtime's own message. What ran, with which
+runtime version, is recorded beside the store (ZOO_HOME/run-checks/ID.json), never inside the
+content-addressed artifact.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import settings, toolchains
+from .child import run_job
+from .errors import BuildError, FormatCheckError, ZooError
+from .fsutil import write_atomically
+
+TOKENS = 8
+
+
+def record_path(entry_id: str) -> Path:
+    return settings.get().home / "run-checks" / f"{entry_id}.json"
+
+
+def run_check(catalog, store, entry, reporter_message=lambda text: None) -> dict:
+    """Run `entry`'s main file in its runtime; returns what was recorded, raises FormatCheckError on failure."""
+    fmt = entry.main.rsplit(".", 1)[-1]
+    runtime = catalog.runtime_for(fmt)
+    if runtime is None:
+        raise ZooError(f"No loaded runtime runs .{fmt} files, so {entry.id} cannot be checked by running it.",
+                       fix="Verify its structure with `zoo verify ID`; .bin files run on the device (MediaPipe).")
+    row = catalog.rows.get(entry.id) or catalog.rows.get(entry.source.get("variant", ""), {})
+    prompt = str((row.get("expect") or {}).get("prompt") or "Hello")
+    context = int((row.get("inference") or {}).get("max_tokens") or 512)
+    if fmt == "litertlm":  # the context the file was built for, from its own metadata
+        from . import litertlm
+
+        path = store.artifact_dir(entry.id) / entry.main
+        try:
+            context = litertlm.llm_metadata(path, litertlm.read(path)).get("max_num_tokens") or context
+        except (litertlm.NotLiteRTLM, OSError):
+            pass
+    python = toolchains.ensure(runtime.toolchain, reporter_message).python if runtime.toolchain else Path(sys.executable)
+    job = runtime.plan(store.artifact_dir(entry.id) / entry.main, prompt, TOKENS, context)
+    started = time.monotonic()
+    try:
+        with tempfile.TemporaryDirectory(prefix="zoo-run-check-") as work:
+            result = run_job(python, job.runner, job.request, Path(work), what=f"the run check of {entry.id}")
+    except BuildError as exc:
+        raise FormatCheckError(f"{entry.id} did not run in {runtime.name}: {exc.message}",
+                               fix="The file is not loadable by its runtime: `zoo pull --repair ID`, or report it to its publisher.") from None
+    text = str(result.data.get("text", ""))
+    if not text.strip():
+        raise FormatCheckError(f"{entry.id} loaded in {runtime.name} but generated nothing for {prompt!r}.",
+                               fix="The file is broken or not a model for this runtime: report it to its publisher.")
+    record = {"entry": entry.id, "runtime": runtime.name, "runtime_version": result.data.get("runtime_version"),
+              "prompt": prompt, "text": text, "seconds": round(time.monotonic() - started, 3), "at": time.time(),
+              "files": {f.path: f.sha256 for f in entry.files}}
+    path = record_path(entry.id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, json.dumps(record, indent=2))
+    return record
