@@ -67,6 +67,26 @@ def config_for(arch: str, vocab: int, shape: str | None = None):
     raise SystemExit(f"unknown architecture {arch}")
 
 
+def train(model, ids: list[int], steps: int, *, window: int, stride: int, parameters=None):
+    """AdamW (lr 1e-2) on batches of 8 windows of `ids`, deterministic; returns the last loss (None for 0 steps)."""
+    import torch
+
+    data = torch.tensor(ids)
+    optimizer = torch.optim.AdamW(list(parameters if parameters is not None else model.parameters()), lr=1e-2)
+    model.train()
+    loss = None
+    windows = max(1, len(ids) - window)
+    for step in range(steps):
+        starts = [(step * 8 + k) * stride % windows for k in range(8)]
+        batch = torch.stack([data[s:s + window] for s in starts])
+        loss = model(input_ids=batch, labels=batch).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    return loss
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("arch")
@@ -84,19 +104,7 @@ def main():
     config = config_for(args.arch, len(tokenizer), args.shape)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     ids = [1] + tokenizer(corpus.replace("\n", " "), add_special_tokens=False)["input_ids"] + [2]
-    data = torch.tensor(ids)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    model.train()
-    loss = None
-    windows = max(1, len(ids) - 33)
-    for step in range(args.steps):
-        starts = [(step * 8 + k) * 13 % windows for k in range(8)]
-        batch = torch.stack([data[s:s + 33] for s in starts])
-        loss = model(input_ids=batch, labels=batch).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    model.eval()
+    loss = train(model, ids, args.steps, window=33, stride=13)
     args.out.mkdir(parents=True, exist_ok=True)
     model.generation_config = GenerationConfig(bos_token_id=1, eos_token_id=2, pad_token_id=0, do_sample=False)
     model.save_pretrained(args.out, safe_serialization=True)

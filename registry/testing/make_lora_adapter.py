@@ -15,6 +15,8 @@ import argparse
 import json
 from pathlib import Path
 
+from make_hf_checkpoint import train  # a sibling script: run as a script, its folder is on sys.path
+
 FINE_TUNE = "the zoo keeps the lanterns lit for the owls and the keepers read in the quiet garden at night. "
 PROMPT = "the zoo keeps"
 
@@ -48,19 +50,7 @@ def main():
                         target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
     model = get_peft_model(base, config)
     ids = [1] + tokenizer(FINE_TUNE * 8, add_special_tokens=False)["input_ids"]
-    data = torch.tensor(ids)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
-    model.train()
-    loss = None
-    windows = max(1, len(ids) - 25)
-    for step in range(args.steps):
-        starts = [(step * 8 + k) * 7 % windows for k in range(8)]
-        batch = torch.stack([data[s:s + 25] for s in starts])
-        loss = model(input_ids=batch, labels=batch).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    model.eval()
+    loss = train(model, ids, args.steps, window=25, stride=7, parameters=[p for p in model.parameters() if p.requires_grad])
     args.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out, safe_serialization=True)
     after = greedy(model.merge_and_unload(), tokenizer, PROMPT)

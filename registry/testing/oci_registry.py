@@ -162,11 +162,7 @@ class PausingRelay:
         except OSError:
             pass
         finally:
-            for s in (source, target):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            _quietly(lambda: source.shutdown(socket.SHUT_RDWR), lambda: target.shutdown(socket.SHUT_RDWR))
 
     def _responses(self, source: socket.socket, target: socket.socket, state: dict) -> None:
         try:
@@ -184,8 +180,13 @@ class PausingRelay:
         except OSError:
             pass
         finally:
-            for s in (source, target):
-                try:
-                    s.close()
-                except OSError:
-                    pass
+            _quietly(source.close, target.close)
+
+
+def _quietly(*actions) -> None:
+    """Run each socket action; one that fails (the peer is gone) stops none of the others."""
+    for action in actions:
+        try:
+            action()
+        except OSError:
+            pass
