@@ -23,6 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from registry.testing.litertlm_builder import llm_metadata, write_sized_litertlm  # noqa: E402
+
 MEASURE = """
 import json, resource, sys, time
 from pathlib import Path
@@ -40,31 +42,6 @@ print(json.dumps({"times": times, "rss_growth_kb": after - before, "problems": f
 """
 
 
-def make(path: Path, size: int) -> None:
-    from registry.testing.litertlm_builder import LLM_METADATA, SP_TOKENIZER, TFLITE_MODEL, build_litertlm, llm_metadata
-    from registry.testing.tflite_builder import build_tflite
-
-    sections = [(TFLITE_MODEL, build_tflite(tensor_names=["w"])), (SP_TOKENIZER, b"spm" * 30),
-                (LLM_METADATA, llm_metadata(chat_template="{{ messages }}", max_num_tokens=4096)), (1, b"x")]
-    small = build_litertlm(sections, align=16384)
-    probe = tmp_read_spans(small)
-    begin = probe[-1][0]
-    spans = probe[:-1] + [(begin, size)]
-    data = build_litertlm(sections, align=16384, spans=spans)
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.truncate(size)
-
-
-def tmp_read_spans(data: bytes) -> list[tuple[int, int]]:
-    from registry import litertlm
-
-    with tempfile.NamedTemporaryFile(suffix=".litertlm") as fh:
-        fh.write(data)
-        fh.flush()
-        return [(s.begin, s.end) for s in litertlm.read(Path(fh.name)).sections]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-gb", type=float, default=3.66)
@@ -72,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.litertlm"
-        make(path, int(args.size_gb * 1e9))
+        write_sized_litertlm(path, int(args.size_gb * 1e9), llm_metadata(chat_template="{{ messages }}", max_num_tokens=4096))
         out = subprocess.run([sys.executable, "-c", MEASURE, str(path), str(args.runs)], capture_output=True, text=True,
                              check=True, cwd=Path(__file__).resolve().parents[1])
         measured = json.loads(out.stdout)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from helpers import HF_TOKEN
 from registry.errors import ExitCode
 from registry.testing.hubs import HuggingFaceHub
@@ -126,3 +128,20 @@ def test_a_litertlm_without_what_litert_lm_needs_is_refused():
             path.write_bytes(data)
             found = litertlm.problems(path)
             assert any(why in p for p in found), (why, found)
+
+
+@pytest.mark.slow
+def test_the_default_gemma3_litertlm_pulls_at_the_publishers_size_when_allowed(tmp_path, zoo):
+    """`zoo pull gemma3-1b-it` as typed: the default variant, gated on litert-community's repo, pinned at the
+    publisher's 584,417,280 bytes; the local hub serves a valid .litertlm of exactly that size (sparse)."""
+    from registry.testing.litertlm_builder import write_sized_litertlm
+
+    served = tmp_path / "gemma3-1b-it-int4.litertlm"
+    write_sized_litertlm(served, 584_417_280)
+    with HuggingFaceHub() as hub:
+        hub.add_repo("litert-community/Gemma3-1B-IT", {"gemma3-1b-it-int4.litertlm": served}, gated=True, tokens={HF_TOKEN})
+        result = zoo("pull", "gemma3-1b-it", "--json", env=HUB | {"HF_ENDPOINT": hub.endpoint, "HF_TOKEN": HF_TOKEN}, timeout=600)
+    assert result.returncode == 0, result.stderr
+    [pulled] = json.loads(result.stdout)
+    assert pulled["id"] == "gemma3-1b-it-cpu-int4" and pulled["files"][0]["size"] == 584_417_280
+    assert zoo("verify", "--full", "gemma3-1b-it-cpu-int4", timeout=300).returncode == 0

@@ -86,3 +86,25 @@ def build_valid_litertlm(model: bytes | None = None, tokenizer: bytes = b"\x0a\x
         model = build_tflite(tensor_names=["w"])
     return build_litertlm([(TFLITE_MODEL, model), (SP_TOKENIZER, tokenizer),
                            (LLM_METADATA, metadata if metadata is not None else llm_metadata())])
+
+
+def write_sized_litertlm(path, size: int, metadata: bytes | None = None) -> None:
+    """A valid .litertlm of exactly `size` bytes, sparse on disk: a model, a tokenizer and LLM metadata, then
+    one generic section filling the rest. For a file pinned at a publisher's size (584,417,280 bytes for
+    gemma3-1b-it-int4.litertlm) and for timing checks on multi-GB files without writing them."""
+    import tempfile
+    from pathlib import Path
+
+    from registry import litertlm
+    from registry.testing.tflite_builder import build_tflite
+
+    sections = [(TFLITE_MODEL, build_tflite(tensor_names=["w"])), (SP_TOKENIZER, b"spm" * 30),
+                (LLM_METADATA, metadata if metadata is not None else llm_metadata(max_num_tokens=4096)), (1, b"x")]
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = Path(tmp) / "probe.litertlm"
+        probe.write_bytes(build_litertlm(sections, align=16384))
+        spans = [(s.begin, s.end) for s in litertlm.read(probe).sections]
+    spans[-1] = (spans[-1][0], size)
+    with open(path, "wb") as fh:
+        fh.write(build_litertlm(sections, align=16384, spans=spans))
+        fh.truncate(size)
