@@ -30,6 +30,14 @@ WEIGHT_TYPE = "application/vnd.cncf.model.weight.v1.raw"
 DOC_TYPE = "application/vnd.cncf.model.doc.v1.raw"
 TITLE = "org.opencontainers.image.title"
 MAX_LAYERS = 256
+SIGNATURE_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+EMPTY_TYPE = "application/vnd.oci.empty.v1+json"
+
+
+def signature_tag(manifest_digest: str) -> str:
+    """Where an artifact's signature hangs: the referrers tag schema (`sha256-<hex>`), as cosign does,
+    since distribution 2.8 has no OCI 1.1 referrers API."""
+    return manifest_digest.replace(":", "-") + ".sig"
 
 
 class OciOptions(SourceOptions):
@@ -89,6 +97,7 @@ class OciSource(SourceKind):
         registry = Registry(Reference.parse(source.reference), insecure=source.insecure)
         manifest, digest = registry.get_manifest()
         layers = _layers(manifest)
+        _fetch_signature(registry, digest, context.variant.id)
         transfers = []
         for spec in context.files:
             layer = layers.get(spec.path)
@@ -179,8 +188,52 @@ class OciSource(SourceKind):
             "annotations": {"org.opencontainers.image.title": entry.id},
         }, sort_keys=True).encode()
         digest = registry.put_manifest(reference.ref, manifest, MANIFEST_TYPE)
-        return {"reference": str(reference), "digest": digest, "uploaded": uploaded, "already_there": skipped,
+        signed = _attach_signature(registry, entry.id, digest, len(manifest))
+        return {"signed": signed, "reference": str(reference), "digest": digest, "uploaded": uploaded, "already_there": skipped,
                 "pull": f"zoo pull oci://{reference.registry}/{reference.repository}@{digest}"}
+
+
+def _attach_signature(registry, entry_id: str, digest: str, size: int) -> bool:
+    """Push the entry's signature (`zoo sign`), if it has one, as a referrer of the artifact's manifest."""
+    from registry.signing import MAX_SIGNATURE, signature_path
+
+    path = signature_path(entry_id)
+    if not path.is_file() or path.stat().st_size > MAX_SIGNATURE:
+        return False
+    bundle = path.read_bytes()
+    bundle_digest = "sha256:" + hashlib.sha256(bundle).hexdigest()
+    empty = b"{}"
+    empty_digest = "sha256:" + hashlib.sha256(empty).hexdigest()
+    for blob_digest, data in ((bundle_digest, bundle), (empty_digest, empty)):
+        if not registry.has_blob(blob_digest):
+            registry.upload_blob(blob_digest, data=data)
+    referrer = json.dumps({
+        "schemaVersion": 2, "mediaType": MANIFEST_TYPE, "artifactType": SIGNATURE_TYPE,
+        "config": {"mediaType": EMPTY_TYPE, "digest": empty_digest, "size": len(empty)},
+        "layers": [{"mediaType": SIGNATURE_TYPE, "digest": bundle_digest, "size": len(bundle)}],
+        "subject": {"mediaType": MANIFEST_TYPE, "digest": digest, "size": size},
+    }, sort_keys=True).encode()
+    registry.put_manifest(signature_tag(digest), referrer, MANIFEST_TYPE)
+    return True
+
+
+def _fetch_signature(registry, digest: str, entry_id: str) -> None:
+    """The artifact's signature, when it has one, kept where `zoo verify --signature` looks (ZOO_HOME/signatures)."""
+    from registry.fsutil import write_atomically
+    from registry.signing import MAX_SIGNATURE, signature_path
+
+    found = registry.get_manifest(signature_tag(digest), missing_ok=True)
+    if found is None:
+        return
+    referrer, _ = found
+    layer = next((layer for layer in referrer.get("layers", []) if isinstance(layer, dict) and layer.get("mediaType") == SIGNATURE_TYPE), None)
+    subject = referrer.get("subject") or {}
+    if layer is None or subject.get("digest") != digest or not re.fullmatch(r"sha256:[0-9a-f]{64}", str(layer.get("digest"))):
+        return  # not a signature of this manifest: as if there were none
+    bundle = registry.get_small_blob(layer["digest"], MAX_SIGNATURE)
+    path = signature_path(entry_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, bundle)
 
 
 _LOCAL_KEYS = ("prebuilt", "quantization_label", "chosen_by_default", "source", "files", "recipe", "bundle", "lora",

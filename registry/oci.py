@@ -217,11 +217,14 @@ class Registry:
         self._check(response, "wrote the manifest")
         return "sha256:" + hashlib.sha256(manifest).hexdigest()
 
-    def get_manifest(self) -> tuple[dict, str]:
-        """The manifest the reference names, bounded, and its digest (checked when the reference pins one)."""
-        response = self.request("GET", self._path("manifests", self.reference.ref), preload=False,
+    def get_manifest(self, ref: str | None = None, *, missing_ok: bool = False) -> tuple[dict, str] | None:
+        """The manifest the reference (or `ref`, a tag) names, bounded, and its digest (checked when the
+        reference pins one); None for a tag that does not exist when `missing_ok`."""
+        response = self.request("GET", self._path("manifests", ref or self.reference.ref), preload=False,
                                 headers={"Accept": ", ".join(MANIFEST_TYPES)})
         try:
+            if response.status == 404 and missing_ok:
+                return None
             if response.status == 404:
                 raise ZooError(f"The registry {self.reference.registry} has no {self.reference.repository}:{self.reference.ref}.",
                                fix="Check the repository and tag (`zoo push` prints the reference it wrote).")
@@ -232,7 +235,7 @@ class Registry:
         digest = "sha256:" + hashlib.sha256(raw).hexdigest()
         if len(raw) > MAX_MANIFEST:
             raise NetworkError("The registry sent a manifest over 4 MiB; zoo refused it.", fix="Check the reference.")
-        if self.reference.digest and digest != self.reference.digest:
+        if ref is None and self.reference.digest and digest != self.reference.digest:
             raise NetworkError(f"The registry sent a manifest whose digest is {digest}, not the {self.reference.digest} asked for.",
                                fix="The registry is broken or tampered with; nothing was stored.")
         try:

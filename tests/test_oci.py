@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from helpers import HF_TOKEN, make_env
+from registry.errors import ExitCode
 from registry.testing.hubs import HuggingFaceHub, KaggleHub
 from registry.testing.oci_registry import LocalRegistry
 
@@ -225,3 +226,51 @@ files = [{{ path = "model.tflite", role = "weights", sha256 = "{weights['sha256'
         [pulled] = json.loads(zoo("pull", "team-lm", "--json", env=env, check=True).stdout)
     assert Path(pulled["path"]).read_bytes() == (Path(pushed_from["ZOO_HOME"]) / "store" / "artifacts" / "tiny-hf-cpu-fp32"
                                                  / "model.tflite").read_bytes()
+
+
+def _keypair(directory: Path, name: str) -> tuple[Path, Path]:
+    import subprocess
+
+    key, pub = directory / f"{name}.pem", directory / f"{name}.pub.pem"
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key)], check=True)
+    subprocess.run(["openssl", "ec", "-in", str(key), "-pubout", "-out", str(pub)], check=True, capture_output=True)
+    return key, pub
+
+
+def test_signed_artifacts_are_accepted_by_the_right_key_only(pushed_from, tmp_path, zoo):
+    """`zoo sign` (OpenSSF model signing, in its own toolchain) signs the stored files; `zoo push` hangs the
+    signature on the artifact as a referrer (`sha256-<hex>.sig`); `zoo pull --require-signature` accepts
+    the right key and refuses a wrong key and an unsigned artifact, keeping nothing; keys are never printed."""
+    key, pub = _keypair(tmp_path, "team")
+    _, other_pub = _keypair(tmp_path, "other")
+    unsigned_check = zoo("verify", "tiny-hf-cpu-fp32", "--signature", str(pub), env=pushed_from, timeout=600)
+    assert unsigned_check.returncode == ExitCode.INTEGRITY and "no signature" in unsigned_check.stderr
+    signed = zoo("sign", "tiny-hf-cpu-fp32", "--key", str(key), env=pushed_from, timeout=600)
+    assert signed.returncode == 0, signed.stderr
+    local = zoo("verify", "tiny-hf-cpu-fp32", "--signature", str(pub), env=pushed_from, timeout=300)
+    assert local.returncode == 0 and "signed  tiny-hf-cpu-fp32" in local.stdout, local.stderr
+    wrong_local = zoo("verify", "tiny-hf-cpu-fp32", "--signature", str(other_pub), env=pushed_from, timeout=300)
+    assert wrong_local.returncode == ExitCode.INTEGRITY and "Key mismatch" in " ".join(wrong_local.stderr.split())
+    with LocalRegistry(tmp_path / "registry") as registry:
+        target = f"{registry.address}/team/tiny-lm:fp32"
+        pushed = json.loads(zoo("push", "tiny-hf-cpu-fp32", target, "--insecure", "--json", env=pushed_from, check=True).stdout)
+        assert pushed["signed"] is True
+        good = zoo("pull", f"oci://{target}", "--insecure", "--require-signature", str(pub),
+                   env=home(tmp_path, "home-good", pushed_from), timeout=300)
+        wrong_home = home(tmp_path, "home-wrong", pushed_from)
+        wrong = zoo("pull", f"oci://{target}", "--insecure", "--require-signature", str(other_pub), env=wrong_home, timeout=300)
+        # an artifact pushed by a home that never signed it
+        unsigned_home = home(tmp_path, "home-unsigned", pushed_from)
+        zoo("pull", f"oci://{target}", "--insecure", env=unsigned_home, check=True)
+        (Path(unsigned_home["ZOO_HOME"]) / "signatures" / "tiny-hf-cpu-fp32.sig").unlink()
+        zoo("push", "tiny-hf-cpu-fp32", f"{registry.address}/team/unsigned:v1", "--insecure", env=unsigned_home, check=True)
+        never_home = home(tmp_path, "home-never", pushed_from)
+        unsigned = zoo("pull", f"oci://{registry.address}/team/unsigned:v1", "--insecure", "--require-signature", str(pub),
+                       env=never_home, timeout=300)
+    assert good.returncode == 0, good.stderr
+    for refused, home_env in ((wrong, wrong_home), (unsigned, never_home)):
+        assert refused.returncode == ExitCode.INTEGRITY and "internal error" not in refused.stderr, refused.stderr
+        assert json.loads(zoo("ls", "--json", env=home_env, check=True).stdout) == []
+    secret = key.read_text().split("-----")[2].strip().splitlines()[0]
+    for result in (signed, local, good, wrong, unsigned):
+        assert secret not in result.stdout + result.stderr

@@ -28,6 +28,7 @@ COMMANDS = {
     "toolchain": "zoo_cli.toolchain:toolchain_group",
     "run": "zoo_cli.run:run_command",
     "push": "zoo_cli.push:push_command",
+    "sign": "zoo_cli.sign:sign_command",
     "export": "zoo_cli.export:export_command",
     "plugin": "zoo_cli.plugin_new:plugin_group",
 }

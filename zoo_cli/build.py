@@ -25,9 +25,11 @@ from zoo_cli.terminal import terminal
 @click.option("--rebuild", is_flag=True, help="Ignore the build cache.")
 @click.option("--no-run-check", "no_run_check", is_flag=True,
               help="Skip the checks that run the model (structural checks still run; provenance records the skip).")
+@click.option("--sign", "key", type=click.Path(path_type=Path, dir_okay=False),
+              help="Sign the built artifact with this private key (PEM); `zoo push` attaches the signature.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 @json_option
-def build_command(query, from_dir, lora, lora_rank, param_pairs, force, rebuild, no_run_check, quiet, as_json,
+def build_command(query, from_dir, lora, lora_rank, param_pairs, force, rebuild, no_run_check, key, quiet, as_json,
                   **filters) -> None:
     """Build a variant with its converter, in its toolchain, and install it verified.
 
@@ -51,6 +53,11 @@ def build_command(query, from_dir, lora, lora_rank, param_pairs, force, rebuild,
                          params=parse_pairs(list(param_pairs)))
     with PlainReporter(quiet) as reporter:
         result = build(catalog, variant, options, reporter)
+        if key is not None:
+            from registry.signing import sign
+            from registry.store import default_store
+
+            sign(default_store(), result.entry, key, reporter.message)
     if as_json:
         terminal.json({
             "id": result.variant_id,

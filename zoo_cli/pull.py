@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from zoo_cli.common import filter_options, json_option, load_catalog, make_filters, say_default
@@ -14,6 +16,21 @@ def _size(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return str(n)
+
+
+def _require_signature(result, public_key, message) -> None:
+    """The pulled entry must carry a signature by `public_key`; if not, it leaves the store again."""
+    from registry.errors import ZooError
+    from registry.signing import verify
+    from registry.store import default_store
+
+    store = default_store()
+    try:
+        verify(store, result.entry, public_key, message)
+    except ZooError:
+        if not result.already_present:
+            store.remove(result.entry.id)
+        raise
 
 
 def _remote_variant(catalog, url: str, insecure: bool):
@@ -53,10 +70,12 @@ def _refuse_reference(catalog, query: str) -> None:
 @click.option("--update", is_flag=True, help="Accept files the publisher changed since zoo.lock pinned them, and pin the new ones.")
 @click.option("--run-check", "run_check_", is_flag=True, help="Also load each artifact in its runtime and generate a few "
               "tokens (LiteRT-LM on CPU for .litertlm and .task).")
+@click.option("--require-signature", "public_key", type=click.Path(path_type=Path, dir_okay=False),
+              help="Refuse an artifact not signed by this public key (PEM); it is removed again, nothing kept.")
 @click.option("--insecure", is_flag=True, help="For oci://: plain http, for a registry on this machine only.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or messages.")
 @json_option
-def pull_command(queries, locked, repair, update, run_check_, insecure, quiet, as_json, **filters) -> None:
+def pull_command(queries, locked, repair, update, run_check_, public_key, insecure, quiet, as_json, **filters) -> None:
     """Download variants, verify every byte, and install them in the store.
 
     A QUERY may also be a URL a source plugin reads, e.g. oci://REGISTRY/REPO:TAG for an artifact
@@ -79,6 +98,8 @@ def pull_command(queries, locked, repair, update, run_check_, insecure, quiet, a
     with reporter(quiet, bars=not as_json) as progress:
         for variant in variants:
             result = pull(catalog, variant, locked=locked, repair=repair, update=update, reporter=progress)
+            if public_key is not None:
+                _require_signature(result, public_key, progress.message)
             results.append(result)
             if run_check_:
                 from registry.run_check import run_check

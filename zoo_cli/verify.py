@@ -41,8 +41,10 @@ def _names_a_file(target: str) -> bool:
 @click.option("--full", is_flag=True, help="Re-hash every file, ignoring recorded fingerprints.")
 @click.option("--run", "run", is_flag=True, help="Also load the artifact in its runtime (LiteRT-LM on CPU) and generate "
               "a few tokens from the manifest's test prompt.")
+@click.option("--signature", "public_key", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also require a signature by this public key (PEM) over the artifact's files (`zoo sign`).")
 @json_option
-def verify_command(target: str | None, full: bool, run: bool, as_json: bool) -> None:
+def verify_command(target: str | None, full: bool, run: bool, public_key: Path | None, as_json: bool) -> None:
     """Re-check stored artifacts (all, one ID, or the stored file at PATH) against their digests."""
     from registry.errors import ExitCode, NotInStoreError
     from registry.store import default_store
@@ -80,6 +82,13 @@ def verify_command(target: str | None, full: bool, run: bool, as_json: bool) -> 
         if not reports:
             terminal.message("The store is empty: nothing to verify.")
     bad = [r.variant_id for r in reports if not r.ok]
+    if public_key is not None and not bad:
+        from registry.signing import verify
+
+        for entry in entries:
+            verify(store, entry, public_key, terminal.message)
+            if not as_json:
+                terminal.print(f"signed  {entry.id} (by the given key, over these files)", markup=False)
     if run and not bad:
         from registry.run_check import run_check
         from zoo_cli.common import load_catalog

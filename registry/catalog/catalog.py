@@ -139,10 +139,12 @@ class Catalog:
         return [c for c in self.default_checks.get(fmt, []) if c not in listed] + list(listed)
 
     def toolchains(self) -> dict:
-        """Every toolchain a loaded converter, bundler or verifier declares, by name."""
+        """Every toolchain a loaded converter, bundler, verifier or runtime declares, and zoo's signing one, by name."""
         self.component("converter", "")  # loads the plugins if this catalog came from a snapshot
         assert self._objects is not None
-        found = {}
+        from ..signing import SIGNING
+
+        found = {SIGNING.name: SIGNING}  # zoo's own: `zoo sign` and signature checks
         for kind in ("converter", "bundler", "verifier", "runtime"):
             for component in self._objects[kind].values():
                 toolchain = getattr(component, "toolchain", None)
