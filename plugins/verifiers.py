@@ -188,7 +188,7 @@ class LiteRTLMBundle(Verifier):
     name = "litertlm-bundle"
     description = (
         "A .litertlm container, read with litert-lm-builder's schema: the LITERTLM magic, major version 1, a header "
-        "inside the file, sections inside its body that do not overlap, a TFLiteModel section that is a TFLite "
+        "inside the file, sections inside its body on 16 KiB blocks that do not overlap, a TFLiteModel section that is a TFLite "
         "flatbuffer, a tokenizer, and an LlmMetadata section that decodes."
     )
     formats = ("litertlm",)

@@ -154,10 +154,15 @@ def problems(path: Path) -> list[str]:
     if not info.sections:
         return ["the .litertlm file has no sections"]
     spans = sorted(info.sections, key=lambda s: (s.begin, s.end))
+    from litert_lm_builder.litertlm_core import BLOCK_SIZE
+
     for section in spans:
         if not info.header_end <= section.begin <= section.end <= info.size:
             found.append(f"a {section.kind} section spans bytes {section.begin}-{section.end}, outside the body "
                          f"({info.header_end}-{info.size})")
+        elif section.begin % BLOCK_SIZE:
+            found.append(f"a {section.kind} section begins at byte {section.begin}, not on a {BLOCK_SIZE}-byte block "
+                         "as the format lays sections out (LiteRT-LM maps them in place)")
     for before, after in zip(spans, spans[1:]):
         if after.begin < before.end:
             found.append(f"sections overlap ({before.kind} {before.begin}-{before.end} and {after.kind} {after.begin}-{after.end})")

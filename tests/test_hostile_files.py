@@ -118,7 +118,7 @@ def test_litertlm_sections_outside_overlapping_or_duplicated_are_findings(catalo
     sections = [(kinds[i], TFLITE) for i in range(count)]
     data = build_litertlm(sections, spans=spans[:count])
     found = _run_checks(catalog, "litertlm", data, tmp_path)
-    inside = all(160 <= b <= e <= len(data) for b, e in spans[:count])
+    inside = all(160 <= b <= e <= len(data) and b % 16384 == 0 for b, e in spans[:count])
     if not inside:
         assert found
 
@@ -238,3 +238,15 @@ def test_verifying_a_bomb_grows_memory_by_less_than_64_mb(tmp_path, name, make, 
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["grew_kb"] < 64 * 1024, report
+
+
+def test_a_litertlm_section_off_the_format_s_block_is_a_finding(catalog, tmp_path):
+    from registry import litertlm
+
+    good = build_litertlm([(TFLITE_MODEL, TFLITE), (SP_TOKENIZER, b"spm" * 30), (LLM_METADATA, llm_metadata())])
+    path = tmp_path / "aligned.litertlm"
+    path.write_bytes(good)
+    assert litertlm.problems(path) == []
+    shifted = build_litertlm([(TFLITE_MODEL, TFLITE), (SP_TOKENIZER, b"spm" * 30), (LLM_METADATA, llm_metadata())], align=64)
+    path.write_bytes(shifted)
+    assert any("not on a 16384-byte block" in p for p in litertlm.problems(path))

@@ -33,7 +33,7 @@ def llm_metadata(stop_token_ids: tuple[int, ...] = (2,), start_token: str | None
     return message.SerializeToString()
 
 
-def build_litertlm(sections: list[tuple[int, bytes]], *, align: int = 64, spans: list[tuple[int, int]] | None = None) -> bytes:
+def build_litertlm(sections: list[tuple[int, bytes]], *, align: int = 16384, spans: list[tuple[int, int]] | None = None) -> bytes:
     """A .litertlm holding `sections` (data type, bytes); `spans` overrides the offsets the header claims."""
     import flatbuffers
 
@@ -102,9 +102,9 @@ def write_sized_litertlm(path, size: int, metadata: bytes | None = None) -> None
                 (LLM_METADATA, metadata if metadata is not None else llm_metadata(max_num_tokens=4096)), (1, b"x")]
     with tempfile.TemporaryDirectory() as tmp:
         probe = Path(tmp) / "probe.litertlm"
-        probe.write_bytes(build_litertlm(sections, align=16384))
+        probe.write_bytes(build_litertlm(sections))
         spans = [(s.begin, s.end) for s in litertlm.read(probe).sections]
     spans[-1] = (spans[-1][0], size)
     with open(path, "wb") as fh:
-        fh.write(build_litertlm(sections, align=16384, spans=spans))
+        fh.write(build_litertlm(sections, spans=spans))
         fh.truncate(size)
