@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,7 +208,7 @@ class Registry:
             raise NetworkError("The registry sent zoo's upload to another host.", fix="Check the registry's address.")
         url += ("&" if "?" in url else "?") + urlencode({"digest": digest})
         size = path.stat().st_size if path is not None else len(data)
-        with (open(path, "rb") if path is not None else _nullcontext(data)) as body:
+        with (open(path, "rb") if path is not None else nullcontext(data)) as body:
             done = self.request("PUT", url, body=body, headers={"Content-Type": "application/octet-stream",
                                                                 "Content-Length": str(size)})
         self._check(done, f"uploaded blob {digest[:19]}")
@@ -274,13 +275,3 @@ class Registry:
             self._check(response, f"asked for blob {digest[:19]}")
         return url, headers
 
-
-class _nullcontext:
-    def __init__(self, data: bytes | None):
-        self.data = data
-
-    def __enter__(self):
-        return self.data
-
-    def __exit__(self, *exc) -> None:
-        return None
