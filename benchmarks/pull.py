@@ -140,13 +140,23 @@ def _spread(times: list[float]) -> str:
     return " ".join(f"{t:.2f}" for t in sorted(times)) or "-"
 
 
+def _table(rows) -> None:
+    print(f"{'measure':44} {'seconds':>9} {'GB/s':>7} {'zoo vs':>8}  target")
+    for name, seconds, rate, ratio, target in rows:
+        print(f"{name:44} {seconds:9.3f} {rate:7.2f} {ratio:>8}  {target}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--verify-mb", type=int, default=2048)
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--capped-mib-s", type=int, default=32, help="per-connection cap of the capped server (MiB/s)")
+    parser.add_argument("--capped-runs", type=int, default=3)
+    parser.add_argument("--only-pull", action="store_true", help="skip the verify and dedupe rows")
     args = parser.parse_args()
     curl = shutil.which("curl")
+    aria2c = shutil.which("aria2c")
     openssl = shutil.which("openssl")
     # zoo as pip installs it, with its modules compiled to bytecode: under PYTHONDONTWRITEBYTECODE
     # (set on some machines) a source checkout would otherwise compile them again in every run.
@@ -162,7 +172,9 @@ def main() -> None:
         make_file(small, 8 << 20)
         shared = tmp / "shared.model"
         make_file(shared, 4 << 20)
-        with HuggingFaceHub() as hub, KaggleHub() as kaggle:
+        with HuggingFaceHub() as hub, KaggleHub() as kaggle, HuggingFaceHub() as capped:
+            capped.rate_per_connection = args.capped_mib_s << 20
+            capped.add_repo("bench/big", {"model.tflite": big})
             kaggle.add_model("bench/big/tfLite/big", {"model.tflite": big})
             hub.add_repo("bench/big", {"model.tflite": big, "shared.model": shared, "small.tflite": small, "verify.tflite": verify_file})
             site = tmp / "site"
@@ -211,6 +223,42 @@ def main() -> None:
                 k_curl = statistics.median(kaggle_curl_times)
                 rows.append(("curl, same file, Kaggle's server", k_curl, size_gb / k_curl, f"{k_curl / kaggle_pull:.2f}x", ">= 0.9x"))
 
+            # A server that caps each connection, as CDNs do: zoo's ranged transfer against one
+            # stream (curl) and aria2c -x8 -s8, which moves the bytes without hashing them.
+            capped_env = dict(base_env, HF_ENDPOINT=capped.endpoint, ZOO_HOME=str(tmp / "home-capped"))
+            capped_url = f"{capped.url('cdn')}/lfs/{big_sha}"
+            capped_zoo, capped_zoo8, capped_curl, capped_aria = [], [], [], []
+            for _ in range(args.capped_runs):
+                for times, env in ((capped_zoo, capped_env), (capped_zoo8, dict(capped_env, ZOO_DOWNLOAD_CONNECTIONS="8"))):
+                    times.append(timed(pull, env))
+                    for command in (["rm", "big-cpu-fp32"], ["gc"]):
+                        subprocess.run([sys.executable, "-m", "zoo_cli", *command], env=env, check=True, capture_output=True)
+                if aria2c:
+                    capped_aria.append(timed([aria2c, "-x8", "-s8", "-q", "--allow-overwrite=true", "--file-allocation=none",
+                                              "-d", str(tmp), "-o", "aria.out", capped_url], base_env))
+                    (tmp / "aria.out").unlink()
+            if curl:  # one stream takes long at the cap: once is enough
+                capped_curl.append(timed([curl, "-sS", "-o", str(tmp / "curl.out"), capped_url], base_env))
+                (tmp / "curl.out").unlink()
+            capped_pull = statistics.median(capped_zoo)
+            capped_pull8 = statistics.median(capped_zoo8)
+            rows.append((f"zoo pull, server capped at {args.capped_mib_s} MiB/s/conn", capped_pull, size_gb / capped_pull, "", ""))
+            if capped_aria:
+                a = statistics.median(capped_aria)
+                rows.append(("  aria2c -x8 -s8, same capped server", a, size_gb / a, f"{a / capped_pull:.2f}x", ">= 1.0x"))
+                rows.append(("  zoo pull on 8 connections, as aria2c", capped_pull8, size_gb / capped_pull8,
+                             f"{a / capped_pull8:.2f}x", ""))
+            if capped_curl:
+                c = statistics.median(capped_curl)
+                rows.append(("  curl (one stream), same capped server", c, size_gb / c, f"{c / capped_pull:.2f}x", ""))
+            if args.only_pull:
+                _table(rows)
+                print(f"pull runs (s): zoo {_spread(zoo_times)}; curl {_spread(curl_times)}; first command {_spread(cold_times)}")
+                print(f"Kaggle pull runs (s): zoo {_spread(kaggle_zoo_times)}; curl {_spread(kaggle_curl_times)}")
+                print(f"capped runs (s): zoo {_spread(capped_zoo)}; zoo on 8 {_spread(capped_zoo8)}; aria2c {_spread(capped_aria)}; "
+                      f"curl {_spread(capped_curl)}")
+                return
+
             # verify: first (hashes) vs openssl, then repeat (fingerprints)
             home = tmp / "home-verify"
             env = dict(base_env, ZOO_HOME=str(home))
@@ -248,12 +296,12 @@ def main() -> None:
             artifacts = sum(os.stat(p).st_size for p in (home / "store" / "artifacts").rglob("*") if p.is_file())
             unique = sum(p.stat().st_size for p in (big, small, shared, verify_file))
             dedupe = on_disk / unique
-    print(f"{'measure':40} {'seconds':>9} {'GB/s':>7} {'zoo vs':>8}  target")
-    for name, seconds, rate, ratio, target in rows:
-        print(f"{name:40} {seconds:9.3f} {rate:7.2f} {ratio:>8}  {target}")
+    _table(rows)
     print(f"{'bytes on disk / unique bytes':40} {dedupe:9.3f} {'':>7} {'':>8}  1.00 (artifact views: {artifacts / 1e9:.2f} GB of hard links)")
     print(f"pull runs (s): zoo {_spread(zoo_times)}; curl {_spread(curl_times)}; first command {_spread(cold_times)}")
     print(f"Kaggle pull runs (s): zoo {_spread(kaggle_zoo_times)}; curl {_spread(kaggle_curl_times)}")
+    print(f"capped runs (s): zoo {_spread(capped_zoo)}; zoo on 8 {_spread(capped_zoo8)}; aria2c {_spread(capped_aria)}; "
+                      f"curl {_spread(capped_curl)}")
     print(json.dumps({"pull_vs_curl": rows[1][1] / rows[0][1] if curl_times else None, "dedupe": dedupe}), file=sys.stderr)
 
 

@@ -340,6 +340,8 @@ def _download(transfer: Transfer, partial: Path, size: int | None, ceiling: int,
             describe=f"{spec.path} of {variant.id}",
             max_bytes=ceiling,
             ca_certs=transfer.ca_certs,
+            connections=settings.get().download_connections,
+            piece_bytes=settings.get().piece_bytes,
         )
     except SizeDiffers as differs:
         if promised_by not in ("the manifest", "zoo.lock"):

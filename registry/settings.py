@@ -57,6 +57,10 @@ class Settings:
     """ZOO_HTTP_RETRIES: attempts per file on transient errors, resuming each time (default 5)."""
     download_workers: int
     """ZOO_DOWNLOAD_WORKERS: files fetched in parallel (default 4)."""
+    download_connections: int
+    """ZOO_DOWNLOAD_CONNECTIONS: connections a big file's pieces share when one stream is slow (default 16, as Ollama; 1: one stream)."""
+    piece_bytes: int
+    """ZOO_DOWNLOAD_PIECE_BYTES: the pieces a big file is fetched in; a file under two pieces comes over one stream (default 16 MiB)."""
     max_download_bytes: int
     """ZOO_MAX_DOWNLOAD_BYTES: the most a download whose size nobody announced may bring, and the
     most an archive member may unpack to (default 64 GiB, above the largest on-device model)."""
@@ -94,6 +98,8 @@ def get() -> Settings:
         http_timeout=float(os.environ.get("ZOO_HTTP_TIMEOUT") or 30),
         http_retries=max(1, int(os.environ.get("ZOO_HTTP_RETRIES") or 5)),
         download_workers=max(1, int(os.environ.get("ZOO_DOWNLOAD_WORKERS") or 4)),
+        download_connections=min(32, max(1, int(os.environ.get("ZOO_DOWNLOAD_CONNECTIONS") or 16))),
+        piece_bytes=_size("ZOO_DOWNLOAD_PIECE_BYTES", 16 << 20),
         max_download_bytes=_size("ZOO_MAX_DOWNLOAD_BYTES", 64 << 30),
         kaggle_endpoint=os.environ.get("ZOO_KAGGLE_ENDPOINT") or None,
         toolchains_dir=Path(os.environ["ZOO_TOOLCHAINS"]).expanduser() if os.environ.get("ZOO_TOOLCHAINS")

@@ -81,6 +81,8 @@ class RequestRecord:
     range: str | None
     authorized: bool
     origin: str
+    connection: int = 0
+    """The client's port: requests that share it came over one kept-alive connection."""
 
 
 class _Server(ThreadingHTTPServer):
@@ -104,7 +106,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _record(self) -> None:
         self.hub.requests.append(
-            RequestRecord(self.command, self.path, self.headers.get("Range"), bool(self.headers.get("Authorization")), self.origin)
+            RequestRecord(self.command, self.path, self.headers.get("Range"), bool(self.headers.get("Authorization")), self.origin,
+                          self.client_address[1])
         )
 
     def do_HEAD(self) -> None:
@@ -130,23 +133,55 @@ class _Handler(BaseHTTPRequestHandler):
         if not head and body:
             self.wfile.write(body)
 
+    _PACE_BLOCK = 1 << 16
+
+    def _allowance(self) -> int:
+        """How many bytes this connection may send now: all of them unless the hub caps connections.
+
+        A token bucket per connection (the handler lives as long as its connection) holding at
+        most a tenth of a second of the rate, so a paused client gets no burst afterwards.
+        """
+        rate = self.hub.rate_per_connection
+        if not rate:
+            return 1 << 30
+        now = time.monotonic()
+        if not hasattr(self, "_tokens"):
+            self._tokens, self._filled_at = 0.0, now
+        self._tokens = min(rate / 10, self._tokens + (now - self._filled_at) * rate)
+        self._filled_at = now
+        if self._tokens < self._PACE_BLOCK:
+            time.sleep((self._PACE_BLOCK - self._tokens) / rate)
+            woke = time.monotonic()  # a sleep that overran earns its tokens: the average stays the rate
+            self._tokens = min(rate / 10, self._tokens + (woke - self._filled_at) * rate)
+            self._filled_at = woke
+        self._tokens -= self._PACE_BLOCK
+        return self._PACE_BLOCK
+
+    def _write_paced(self, body: bytes) -> None:
+        view = memoryview(body)
+        while view:
+            step = self._allowance()
+            self.wfile.write(view[:step])
+            view = view[step:]
+
     def send_blob(self, blob: Blob, fault_key: str, extra_headers: dict[str, str] | None = None, head: bool = False) -> None:
         size = blob.size
-        start, status = 0, 200
+        start, stop, status = 0, size, 200
         match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", "") or "")
-        headers = {"Accept-Ranges": "bytes", **(extra_headers or {})}
-        if match:
+        headers = {"Accept-Ranges": "bytes" if self.hub.accept_ranges else "none", **(extra_headers or {})}
+        if match and self.hub.accept_ranges:
             start = int(match.group(1))
-            if start >= size:
+            stop = min(size, int(match.group(2)) + 1) if match.group(2) else size
+            if start >= size or stop <= start:
                 self.reply(416, headers={"Content-Range": f"bytes */{size}"}, head=head)
                 return
             status = 206
-            headers["Content-Range"] = f"bytes {start}-{size - 1}/{size}"
+            headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
         fault = self.hub.take_fault(fault_key)
         if fault and fault.redirect_to:
             self.reply(302, headers={"Location": fault.redirect_to}, head=head)
             return
-        count = size - start
+        count = stop - start
         announced = fault.announce_size - start if fault and fault.announce_size is not None else count
         self.send_response(status)
         for key, value in headers.items():
@@ -169,17 +204,17 @@ class _Handler(BaseHTTPRequestHandler):
                 body = blob.data[start : start + limit]
                 if fault and fault.corrupt and body:
                     body = body[:-1] + bytes([body[-1] ^ 0x01])
-                if fault and fault.pause_after is not None and fault.pause_after > start:
+                if fault and fault.pause_after is not None and start < fault.pause_after < start + len(body):
                     head_part = fault.pause_after - start
-                    self.wfile.write(body[:head_part])
+                    self._write_paced(body[:head_part])
                     time.sleep(fault.pause_seconds)
                     body = body[head_part:]
-                self.wfile.write(body)
+                self._write_paced(body)
             else:
                 with open(blob.path, "rb") as fh:
                     offset, left = start, limit
                     while left > 0:
-                        sent = os.sendfile(self.connection.fileno(), fh.fileno(), offset, min(left, 1 << 30))
+                        sent = os.sendfile(self.connection.fileno(), fh.fileno(), offset, min(left, self._allowance()))
                         if sent == 0:
                             break
                         offset += sent
@@ -202,6 +237,10 @@ class _Hub:
     origins: tuple[str, ...] = ("api",)
 
     def __init__(self) -> None:
+        self.accept_ranges = True
+        """False: ignore Range and answer 200 with the whole file, as some servers and proxies do."""
+        self.rate_per_connection: int | None = None
+        """Bytes per second each connection may send (a token bucket), as CDNs cap each connection."""
         self.requests: list[RequestRecord] = []
         self.faults: dict[str, Fault] = {}
         self._lock = threading.Lock()
