@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, toolchain_python
+from helpers import REPO, run_zoo, toolchain_python
 
 SMALL = ["--param", "prefill_lengths=8", "--param", "cache_length=64"]
 ARCHITECTURES = ["llama", "qwen2", "qwen3", "gemma3_text", "phi3"]
@@ -46,8 +46,18 @@ def checkpoints(litert_python, tmp_path_factory):
     return make
 
 
-def build(zoo, checkpoint: Path, *extra: str, check: bool = True) -> dict:
-    result = zoo("build", "hf", "--from", str(checkpoint), *SMALL, *extra, "--json", timeout=900)
+@pytest.fixture(scope="module")
+def unchecked_qwen3(checkpoints, tmp_path_factory):
+    """One `--no-run-check` build of the tiny Qwen3, shared by the tests that need such a build or just a
+    .litertlm file (each export costs about a minute): its home's environment, the build's report and the
+    file's bytes (kept, as a test may build again in that home)."""
+    env = {"ZOO_HOME": str(tmp_path_factory.mktemp("unchecked-home"))}
+    built = build(run_zoo, checkpoints("qwen3"), "--no-run-check", env=env)
+    return env, built, Path(built["path"]).read_bytes()
+
+
+def build(zoo, checkpoint: Path, *extra: str, check: bool = True, env: dict[str, str] | None = None) -> dict:
+    result = zoo("build", "hf", "--from", str(checkpoint), *SMALL, *extra, "--json", env=env, timeout=900)
     if check:
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
@@ -242,13 +252,13 @@ def test_a_catalog_model_builds_as_typed_from_its_hugging_face_checkpoint(checkp
 
 
 @pytest.mark.slow
-def test_no_run_check_skips_only_the_model_run_and_says_so(checkpoints, zoo):
-    built = build(zoo, checkpoints("qwen3"), "--no-run-check")
+def test_no_run_check_skips_only_the_model_run_and_says_so(unchecked_qwen3, checkpoints, zoo):
+    env, built, _ = unchecked_qwen3
     checks = {c["check"]: c for c in built["provenance"]["checks"]}
     assert checks["hf-generation"]["skipped"] == "--no-run-check" and "details" not in checks["hf-generation"]
     assert checks["litertlm-bundle"]["runs_model"] is False  # the structure is still proven
     assert built["provenance"]["run_checks"] is False
-    checked = build(zoo, checkpoints("qwen3"))  # asking for the check again is a new build, never a cache hit
+    checked = build(zoo, checkpoints("qwen3"), env=env)  # asking for the check again is a new build, never a cache hit
     assert checked["cache_hit"] is False and generation(checked)["problems"] == []
 
 
@@ -420,15 +430,14 @@ def test_the_chat_template_and_sampler_defaults_travel_in_the_bundle_and_zoo_run
 
 
 @pytest.mark.slow
-def test_a_pulled_litertlm_can_be_proven_by_running_it(checkpoints, zoo):
+def test_a_pulled_litertlm_can_be_proven_by_running_it(unchecked_qwen3, zoo):
     """`zoo pull --run-check` and `zoo verify --run` load the pulled file in LiteRT-LM and generate from the
     manifest's prompt, recording the runtime's version beside the store; a file that is well formed but
     no model LiteRT-LM can run passes the structural check and fails the running one, with LiteRT-LM's message."""
     from registry.testing.hubs import HuggingFaceHub
     from registry.testing.litertlm_builder import build_valid_litertlm
 
-    built = build(zoo, checkpoints("qwen3"), "--no-run-check")
-    artifact = Path(built["path"]).read_bytes()
+    _, _, artifact = unchecked_qwen3
     with HuggingFaceHub() as hub:
         hub.add_repo("litert-community/Qwen3-0.6B", {"Qwen3-0.6B.litertlm": artifact})
         env = {"HF_ENDPOINT": hub.endpoint, "HF_HUB_DISABLE_XET": "1"}
