@@ -3,6 +3,8 @@
 Targets (issues 4 and 18):
   * `zoo pull` of a >= 1 GB file from the local Hugging Face hub, and from the local Kaggle hub (kagglehub
     resolves, zoo moves the bytes), each >= 0.9x curl fetching the same file from the same server;
+  * the same pull from a server that caps each connection (a token bucket, --capped-mib-s) >= aria2c -x8 -s8
+    on that server (Debian package `aria2`); zoo on its default 16 connections, and on 8 for comparison;
   * first `zoo verify` of a 2 GB artifact >= 0.9x `openssl dgst -sha256` of the same file;
     a repeat verify of an unchanged artifact < 50 ms (answered from fingerprints);
   * bytes on disk / unique bytes after pulling two variants that share files = 1.00.
@@ -17,7 +19,7 @@ ZOO_BENCH_DIR=/dev/shm measures the same on tmpfs, where only the CPU counts. On
 server, zoo's receiving thread and its hashing thread share them, and a run is 30% slower when
 the server lands on the hashing thread's core, so use 9 runs or more.
 
-    python benchmarks/pull.py [--size-mb 1024] [--verify-mb 2048] [--runs 9]
+    python benchmarks/pull.py [--size-mb 1024] [--verify-mb 2048] [--runs 9] [--capped-mib-s 32] [--only-pull]
 """
 
 from __future__ import annotations
