@@ -242,7 +242,7 @@ def download(
     split = expected_size is not None and connections > 1 and expected_size >= 2 * piece_bytes
     pool = _pool_for(url, ca_certs, connections if split else 1)
     resumed_from = None
-    if not (split and ranged.state_path(partial).exists()):  # a killed ranged run resumes as pieces
+    if not (split and os.path.lexists(ranged.state_path(partial))):  # a killed ranged run resumes as pieces
         ranged.settle(partial)  # a ranged run's partial, for a single stream: its contiguous prefix
         resumed_from = partial.stat().st_size if partial.exists() else 0
         try:

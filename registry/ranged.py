@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import random
+import stat
 import threading
 from collections import deque
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -42,6 +43,7 @@ from .download import (
     _ServerMisbehaved,
 )
 from .errors import DiskError, NetworkError
+from .fsutil import write_atomically
 
 _MAX_PIECES = 1024
 _STATE_LIMIT = 256 << 10  # 256 KiB: zoo's ranges file is at most ~40 KiB; anything bigger is not its own
@@ -79,20 +81,28 @@ def plan(size: int, piece_bytes: int) -> list[_Range]:
     return [_Range(start, min(size, start + step)) for start in range(0, size, step)]
 
 
-def load_state(partial: Path, size: int) -> list[_Range] | None:
-    """The ranges a killed run left, or None when there are none zoo can trust (the partial goes then)."""
-    path = state_path(partial)
+def _read_state(partial: Path) -> dict | None:
+    """The ranges file as JSON, read bounded and without following a link or waiting on a FIFO."""
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(_STATE_LIMIT + 1)
-    except FileNotFoundError:
-        return None
+        fd = os.open(state_path(partial), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
-        raw = b""
+        return None
     try:
+        raw = os.read(fd, _STATE_LIMIT + 1) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
         state = json.loads(raw) if len(raw) <= _STATE_LIMIT else None
+        return state if isinstance(state, dict) else None
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+
+
+def load_state(partial: Path, size: int) -> list[_Range] | None:
+    """The pieces a killed run left, or None when there are none zoo can trust (the partial goes then)."""
+    state = _read_state(partial)
+    try:
         ranges = [_Range(int(a), int(b), int(d)) for a, b, d in state["ranges"]] if state and state.get("size") == size else None
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError):
         ranges = None
     if ranges and ranges[0].start == 0 and ranges[-1].end == size and all(
         r.start < r.end and 0 <= r.done <= r.end - r.start for r in ranges
@@ -102,11 +112,8 @@ def load_state(partial: Path, size: int) -> list[_Range] | None:
 
 
 def _save_state(partial: Path, size: int, ranges: list[_Range]) -> None:
-    """Rewrite the ranges file; `done` is read after the bytes it counts were written."""
-    path = state_path(partial)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps({"size": size, "ranges": [[r.start, r.end, r.done] for r in ranges]}))
-    os.replace(temporary, path)
+    """Rewrite the ranges file atomically; `done` is read after the bytes it counts were written."""
+    write_atomically(state_path(partial), json.dumps({"size": size, "ranges": [[r.start, r.end, r.done] for r in ranges]}))
 
 
 def contiguous_prefix(ranges: list[_Range]) -> int:
@@ -122,14 +129,9 @@ def contiguous_prefix(ranges: list[_Range]) -> int:
 def settle(partial: Path) -> None:
     """Turn what a ranged run left into what the single stream resumes from: its contiguous prefix."""
     path = state_path(partial)
-    if not path.exists():
+    if not os.path.lexists(path):
         return
-    size = None
-    try:
-        with open(path, "rb") as fh:
-            size = json.loads(fh.read(_STATE_LIMIT)).get("size")
-    except (OSError, ValueError, AttributeError):
-        pass
+    size = (_read_state(partial) or {}).get("size")
     ranges = load_state(partial, size) if isinstance(size, int) else None
     if ranges is None:
         partial.unlink(missing_ok=True)
@@ -197,7 +199,7 @@ def ranged_download(
         on_bytes(resumed_from)
     try:
         _save_state(partial, size, pieces)
-        fd = os.open(partial, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(partial, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
         raise DiskError.writing(exc, what, partial.parent) from None
     changed, stop = threading.Condition(), threading.Event()
@@ -242,7 +244,7 @@ def _resume_or_plan(partial: Path, size: int, piece_bytes: int) -> list[_Range]:
     on_disk = partial.stat().st_size if partial.exists() else 0
     if pieces is not None and on_disk >= max(r.frontier if r.done else 0 for r in pieces):
         return pieces
-    if state_path(partial).exists() or on_disk > size:  # a ranges file zoo cannot trust: nothing of the partial is
+    if os.path.lexists(state_path(partial)) or on_disk > size:  # a ranges file zoo cannot trust: nothing of the partial is
         partial.unlink(missing_ok=True)
         on_disk = 0
     pieces = plan(size, piece_bytes)

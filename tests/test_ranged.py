@@ -200,3 +200,22 @@ def test_a_kaggle_pull_from_a_capped_server_comes_in_pieces(env, hubs, zoo):
     bodies = kaggle.body_requests("/download/")
     assert len(bodies) > 2 and all(re.fullmatch(r"bytes=\d+-\d+", r.range) for r in bodies[1:])
     assert not any(r.authorized for r in bodies)  # the Kaggle credential never goes to the file's location
+
+
+@pytest.mark.parametrize("planted", ["fifo", "link to /dev/zero"])
+def test_a_ranges_file_that_is_no_regular_file_is_neither_waited_on_nor_followed(tmp_path, hubs, planted):
+    import threading
+
+    hf, _ = hubs
+    partial = tmp_path / "f.part"
+    partial.write_bytes(b"\0" * 1000)
+    if planted == "fifo":
+        os.mkfifo(ranged.state_path(partial))
+    else:
+        os.symlink("/dev/zero", ranged.state_path(partial))
+    results = []
+    worker = threading.Thread(target=lambda: results.append(_fetch(hf, partial)), daemon=True)
+    worker.start()
+    worker.join(60)
+    assert results and results[0].sha256 == DIGEST and partial.read_bytes() == MODEL
+    assert not os.path.lexists(ranged.state_path(partial))
