@@ -233,6 +233,7 @@ def download(
     from . import ranged
 
     partial.parent.mkdir(parents=True, exist_ok=True)
+    drop_if_not_regular(partial)
     what = describe or urlsplit(url).path.rsplit("/", 1)[-1]
     try:
         origin(url)
@@ -257,6 +258,23 @@ def download(
         return result if resumed_from is None else DownloadResult(result.sha256, result.size, resumed_from)
     except ranged.RangesRefused:  # this server sends whole files only: one stream, from the prefix kept
         return _stream(url, partial, pool, expected_size, headers, timeout, retries, on_bytes, what, max_bytes, probe=False)
+
+
+def drop_if_not_regular(path: Path) -> None:
+    """Remove what stands at a partial's name unless it is a regular file zoo could have written.
+
+    A link planted there would have a resume append to, truncate or hash whatever it points at,
+    outside the store; a FIFO would block the pull forever. Neither holds bytes worth resuming.
+    (The opens that follow use O_NOFOLLOW too, for one planted in between.)
+    """
+    import stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        path.unlink()
 
 
 _PROBE_SECONDS = 0.5
@@ -330,7 +348,7 @@ def _stream(url: str, partial: Path, pool, expected_size: int | None, headers, t
                 blocks = _BlockHasher(hasher, None if limit is None else limit - offset)
                 buffer, filled = blocks.buffer(), 0
                 try:
-                    out = _local_write(os.open, partial, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                    out = _local_write(os.open, partial, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
                     try:
                         while True:
                             received = read_some(buffer[filled:])

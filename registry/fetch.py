@@ -405,7 +405,8 @@ def unpack_member(archive: Path, member: str, dest: Path, limit: int, what: str)
                 )
             too_big = FormatCheckError(f"The zip the server sent for {what} unpacks to more than {limit} bytes. Nothing was stored.",
                                        fix="The file on the hub is not what the manifest describes: report it to its maintainers.")
-            with zf.open(names[0]) as src, open(dest, "wb") as out:
+            dest.unlink(missing_ok=True)  # created anew ("x"): never written through a link planted at its name
+            with zf.open(names[0]) as src, open(dest, "xb") as out:
                 digest, done = _copy_bounded(src, out, limit, too_big)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, EOFError, ValueError, RuntimeError) as exc:
         dest.unlink(missing_ok=True)

@@ -101,6 +101,29 @@ def test_same_origin_reads_urls_as_the_connecting_library_does():
     assert not same_origin("http://u@127.0.0.1:6/a", "http://127.0.0.1:6/")
 
 
+@pytest.mark.parametrize("planted", ["link to a file outside", "fifo"])
+def test_a_partial_download_that_is_no_regular_file_is_never_written_through_or_waited_on(tmp_path, server, planted):
+    """A resume appends to, truncates and hashes the partial at its name: a link planted there must not
+    carry that outside the store (this server ignores Range, so the resume would truncate it), and a
+    FIFO must not hang the pull."""
+    srv = server(body=b"z" * 5000)
+    partial = tmp_path / "f.part"
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"z" * 1000 + b"the user's own bytes")
+    if planted == "fifo":
+        os.mkfifo(partial)
+    else:
+        partial.symlink_to(outside)
+    results = []
+    worker = threading.Thread(target=lambda: results.append(download(f"http://127.0.0.1:{_port(srv)}/f", partial,
+                                                                     expected_size=5000, retries=1)), daemon=True)
+    worker.start()
+    worker.join(30)
+    assert results and results[0].size == 5000 and partial.read_bytes() == b"z" * 5000
+    assert not partial.is_symlink()
+    assert outside.read_bytes() == b"z" * 1000 + b"the user's own bytes"
+
+
 # ---------------------------------------------------------------------------- 10. unbounded downloads
 
 
