@@ -223,6 +223,8 @@ def ranged_download(
         _save_progress(partial, size, pieces)
         if outcome is None:
             hasher.join()
+            if hasher.error is None and hasher.hashed != size:  # every piece landed, so every byte must be hashed
+                hasher.error = OSError(f"hashed {hasher.hashed} of the {size} bytes written")
             if hasher.error is not None:
                 outcome = _LocalWriteFailed(hasher.error)
             else:
