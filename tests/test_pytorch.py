@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import toolchain_python
+from helpers import run_zoo, toolchain_python
 from registry.errors import ExitCode
 from registry.testing.plugins import write_plugin_distribution
 
@@ -33,13 +33,36 @@ def litert_python():
     return toolchain_python(LITERT_TORCH)
 
 
-@pytest.fixture
-def checkpoint(tmp_path):
-    directory = tmp_path / "my-model"
+def _copy_checkpoint(directory: Path) -> Path:
     directory.mkdir()
     for name in CHECKPOINT_FILES:
         shutil.copy(DEMO / name, directory)
     return directory
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    return _copy_checkpoint(tmp_path / "my-model")
+
+
+@pytest.fixture(scope="module")
+def built_by_quant(litert_python, tmp_path_factory):
+    """quant -> the report of `zoo build pytorch --quant QUANT --from CHECKPOINT`, built once per module in a
+    home of its own (a conversion is about a minute, and two tests need the fp32 one)."""
+    root = tmp_path_factory.mktemp("pytorch-builds")
+    checkpoint = _copy_checkpoint(root / "my-model")
+    env = {"ZOO_HOME": str(root / "home")}
+    made: dict[str, dict] = {}
+
+    def build(quant: str) -> dict:
+        if quant not in made:
+            result = run_zoo("build", "pytorch", "--quant", quant, "--from", str(checkpoint), "--param", "arch=llama", "--json",
+                             env=env, timeout=600)
+            assert result.returncode == 0, result.stderr
+            made[quant] = json.loads(result.stdout)
+        return made[quant]
+
+    return build
 
 
 def test_the_demo_builds_offline_end_to_end_and_runs(litert_python, zoo):
@@ -68,10 +91,8 @@ def test_the_demo_builds_offline_end_to_end_and_runs(litert_python, zoo):
 
 
 @pytest.mark.parametrize("quant", ["fp32", "int8", "fp16", "int4"])
-def test_a_checkpoint_directory_converts_for_each_quantization(litert_python, checkpoint, zoo, quant):
-    result = zoo("build", "pytorch", "--quant", quant, "--from", str(checkpoint), "--param", "arch=llama", "--json", timeout=600)
-    assert result.returncode == 0, result.stderr
-    built = json.loads(result.stdout)
+def test_a_checkpoint_directory_converts_for_each_quantization(built_by_quant, quant):
+    built = built_by_quant(quant)
     files = {f["path"]: f for f in built["files"]}
     assert set(files) == {f"pytorch-cpu-{quant}.task", f"pytorch-cpu-{quant}.litertlm", f"pytorch-cpu-{quant}.tflite", "provenance.json"}
     from registry.tflite import read
@@ -137,8 +158,8 @@ def test_the_generation_check_fails_when_a_stop_token_is_swapped(litert_python, 
     assert "but the PyTorch model's greedy text is" in result.stderr
 
 
-def test_the_generation_check_fails_against_changed_weights(litert_python, checkpoint, tmp_path, zoo):
-    built = json.loads(zoo("build", "pytorch", "--quant", "fp32", "--from", str(checkpoint), "--json", check=True, timeout=600).stdout)
+def test_the_generation_check_fails_against_changed_weights(litert_python, built_by_quant, checkpoint, tmp_path):
+    built = built_by_quant("fp32")
     artifact = Path(built["path"]).parent / "pytorch-cpu-fp32.litertlm"
     changed = tmp_path / "changed"
     shutil.copytree(checkpoint, changed)
