@@ -8,11 +8,12 @@ takes the next piece, asks for it with `Range: bytes=a-b` and writes it with pwr
 in the partial file. Taking pieces in order keeps the landed bytes contiguous but for the few
 pieces in flight, so a hashing thread that follows the contiguous prefix (reading it back while
 it is still in the page cache) finishes moments after the last piece: bytes are hashed once, in
-order, before the store takes them. Eight long ranges instead would all end together and leave
+order, before the store takes them. Eight long pieces instead would all end together and leave
 seven eighths of the file to hash afterwards. How far each piece got is kept in
 `<partial>.ranges`, rewritten atomically and only ever counting bytes already written, so a run
 killed at any point resumes every piece where it stopped. A server that ignores Range gets the
-single stream instead.
+single stream instead. When to split is `registry.download`'s call: after half a second of the one
+stream, and only when the rest would take it more than a few seconds.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class RangesRefused(Exception):
 
 
 @dataclass
-class _Range:
+class _Piece:
     start: int
     end: int  # exclusive
     done: int = 0
@@ -75,10 +76,10 @@ def state_path(partial: Path) -> Path:
     return partial.with_name(partial.name + ".ranges")
 
 
-def plan(size: int, piece_bytes: int) -> list[_Range]:
+def plan(size: int, piece_bytes: int) -> list[_Piece]:
     """Pieces of `piece_bytes` (more for a file that would need over 1024) covering [0, size), in order."""
     step = max(1, piece_bytes, -(-size // _MAX_PIECES))
-    return [_Range(start, min(size, start + step)) for start in range(0, size, step)]
+    return [_Piece(start, min(size, start + step)) for start in range(0, size, step)]
 
 
 def _read_state(partial: Path) -> dict | None:
@@ -97,29 +98,29 @@ def _read_state(partial: Path) -> dict | None:
         os.close(fd)
 
 
-def load_state(partial: Path, size: int) -> list[_Range] | None:
+def load_state(partial: Path, size: int) -> list[_Piece] | None:
     """The pieces a killed run left, or None when there are none zoo can trust (the partial goes then)."""
     state = _read_state(partial)
     try:
-        ranges = [_Range(int(a), int(b), int(d)) for a, b, d in state["ranges"]] if state and state.get("size") == size else None
+        pieces = [_Piece(int(a), int(b), int(d)) for a, b, d in state["pieces"]] if state and state.get("size") == size else None
     except (ValueError, TypeError, KeyError):
-        ranges = None
-    if ranges and ranges[0].start == 0 and ranges[-1].end == size and all(
-        r.start < r.end and 0 <= r.done <= r.end - r.start for r in ranges
-    ) and all(a.end == b.start for a, b in zip(ranges, ranges[1:])):
-        return ranges
+        pieces = None
+    if pieces and pieces[0].start == 0 and pieces[-1].end == size and all(
+        r.start < r.end and 0 <= r.done <= r.end - r.start for r in pieces
+    ) and all(a.end == b.start for a, b in zip(pieces, pieces[1:])):
+        return pieces
     return None
 
 
-def _save_state(partial: Path, size: int, ranges: list[_Range]) -> None:
+def _save_state(partial: Path, size: int, pieces: list[_Piece]) -> None:
     """Rewrite the ranges file atomically; `done` is read after the bytes it counts were written."""
-    write_atomically(state_path(partial), json.dumps({"size": size, "ranges": [[r.start, r.end, r.done] for r in ranges]}))
+    write_atomically(state_path(partial), json.dumps({"size": size, "pieces": [[r.start, r.end, r.done] for r in pieces]}))
 
 
-def contiguous_prefix(ranges: list[_Range]) -> int:
+def contiguous_prefix(pieces: list[_Piece]) -> int:
     """Bytes from the start of the file that are all on disk."""
     prefix = 0
-    for r in ranges:
+    for r in pieces:
         prefix = r.frontier
         if not r.complete:
             break
@@ -132,20 +133,20 @@ def settle(partial: Path) -> None:
     if not os.path.lexists(path):
         return
     size = (_read_state(partial) or {}).get("size")
-    ranges = load_state(partial, size) if isinstance(size, int) else None
-    if ranges is None:
+    pieces = load_state(partial, size) if isinstance(size, int) else None
+    if pieces is None:
         partial.unlink(missing_ok=True)
     elif partial.exists():
-        os.truncate(partial, min(partial.stat().st_size, contiguous_prefix(ranges)))
+        os.truncate(partial, min(partial.stat().st_size, contiguous_prefix(pieces)))
     path.unlink(missing_ok=True)
 
 
 class _Hasher(threading.Thread):
-    """sha256 of the file's contiguous prefix, read back as ranges land."""
+    """sha256 of the file's contiguous prefix, read back as pieces land."""
 
-    def __init__(self, fd: int, ranges: list[_Range], changed: threading.Condition, stop: threading.Event) -> None:
-        super().__init__(name="zoo-sha256-ranges", daemon=True)
-        self.fd, self.ranges, self.changed, self.stop = fd, ranges, changed, stop
+    def __init__(self, fd: int, pieces: list[_Piece], changed: threading.Condition, stop: threading.Event) -> None:
+        super().__init__(name="zoo-sha256-pieces", daemon=True)
+        self.fd, self.pieces, self.changed, self.stop = fd, pieces, changed, stop
         self.sha = hashlib.sha256()
         self.hashed = 0
         self.error: BaseException | None = None
@@ -153,7 +154,7 @@ class _Hasher(threading.Thread):
     def run(self) -> None:
         buffer = memoryview(bytearray(_READ_BACK))
         try:
-            for r in self.ranges:
+            for r in self.pieces:
                 while self.hashed < r.end:
                     with self.changed:
                         while r.frontier <= self.hashed and not self.stop.is_set():
@@ -240,7 +241,7 @@ def ranged_download(
     return _fail(outcome, partial, pieces, size, retries, what)
 
 
-def _resume_or_plan(partial: Path, size: int, piece_bytes: int) -> list[_Range]:
+def _resume_or_plan(partial: Path, size: int, piece_bytes: int) -> list[_Piece]:
     """The pieces a killed run left when its partial bears them out; a fresh plan otherwise."""
     pieces = load_state(partial, size)
     on_disk = partial.stat().st_size if partial.exists() else 0
@@ -255,14 +256,14 @@ def _resume_or_plan(partial: Path, size: int, piece_bytes: int) -> list[_Range]:
     return pieces
 
 
-def _save_progress(partial: Path, size: int, ranges: list[_Range]) -> None:
+def _save_progress(partial: Path, size: int, pieces: list[_Piece]) -> None:
     try:
-        _save_state(partial, size, ranges)
+        _save_state(partial, size, pieces)
     except OSError:
-        pass  # a full disk: the next run starts these ranges again, no harm to the bytes
+        pass  # a full disk: the next run starts these pieces again, no harm to the bytes
 
 
-def _fail(outcome: BaseException, partial: Path, pieces: list[_Range], size: int, retries: int, what: str):
+def _fail(outcome: BaseException, partial: Path, pieces: list[_Piece], size: int, retries: int, what: str):
     if isinstance(outcome, RangesRefused):
         settle(partial)
         raise outcome
@@ -314,7 +315,7 @@ class _PieceFetcher:
                 piece = todo.popleft()
             self._fetch(piece, buffer)
 
-    def _fetch(self, r: _Range, buffer: memoryview) -> None:
+    def _fetch(self, r: _Piece, buffer: memoryview) -> None:
         """GET what is missing of `r` and pwrite it in place, retrying with backoff."""
         import http.client
 
@@ -341,7 +342,7 @@ class _PieceFetcher:
                     raise _GaveUp(_reason(exc)) from None
                 self.stop.wait(min(8.0, 0.25 * 2**attempt) * (0.5 + random.random() / 2))
 
-    def _receive(self, response, r: _Range, buffer: memoryview) -> None:
+    def _receive(self, response, r: _Piece, buffer: memoryview) -> None:
         _refuse_status(response, self.url, self.what)
         if response.status == 200:
             raise RangesRefused()

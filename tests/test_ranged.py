@@ -97,7 +97,7 @@ def test_sigkill_mid_pieces_then_a_second_run_resumes_what_each_piece_lacks(env,
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # kill once pieces are landing: the ranges file counts some of them
         states = list(partials.glob("*.ranges")) if partials.exists() else []
-        if states and sum(d for _, _, d in json.loads(states[0].read_text() or '{"ranges": []}')["ranges"]) > SIZE // 3:
+        if states and sum(d for _, _, d in json.loads(states[0].read_text() or '{"pieces": []}')["pieces"]) > SIZE // 3:
             break
         time.sleep(0.05)
     else:
@@ -106,7 +106,7 @@ def test_sigkill_mid_pieces_then_a_second_run_resumes_what_each_piece_lacks(env,
     child.send_signal(signal.SIGKILL)
     child.wait()
     [state] = partials.glob("*.ranges")
-    kept = json.loads(state.read_text())["ranges"]
+    kept = json.loads(state.read_text())["pieces"]
     before = len(hf.requests)
     hf.rate_per_connection = None
     second = subprocess.run([sys.executable, "-m", "zoo_cli", "pull", "tiny-hf-cpu-fp32", "--json"],
@@ -124,7 +124,7 @@ def test_sigkill_mid_pieces_then_a_second_run_resumes_what_each_piece_lacks(env,
                 assert (start + done, end) in asked
         assert report["downloaded_bytes"] == SIZE - sum(d for _, _, d in kept)
     else:  # one stream: from the end of the contiguous prefix the pieces left
-        prefix = ranged.contiguous_prefix([ranged._Range(*r) for r in kept])
+        prefix = ranged.contiguous_prefix([ranged._Piece(*r) for r in kept])
         assert asked == [(prefix, None)]
         assert report["downloaded_bytes"] == SIZE - prefix
     assert not list(partials.glob("*"))
@@ -176,8 +176,8 @@ def test_a_piece_whose_length_is_a_lie_discards_the_partial(tmp_path, hubs):
 def test_a_ranges_file_zoo_cannot_trust_starts_the_file_over(tmp_path, hubs):
     hf, _ = hubs
     partial = tmp_path / "f.part"
-    for state in (b"{not json", json.dumps({"size": SIZE, "ranges": [[0, SIZE, SIZE + 1]]}).encode(),
-                  json.dumps({"size": SIZE, "ranges": [[0, SIZE, SIZE]]}).encode()):  # claims bytes the partial lacks
+    for state in (b"{not json", json.dumps({"size": SIZE, "pieces": [[0, SIZE, SIZE + 1]]}).encode(),
+                  json.dumps({"size": SIZE, "pieces": [[0, SIZE, SIZE]]}).encode()):  # claims bytes the partial lacks
         partial.write_bytes(b"\0" * 1000)
         ranged.state_path(partial).write_bytes(state)
         result = _fetch(hf, partial)

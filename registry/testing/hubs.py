@@ -144,16 +144,15 @@ class _Handler(BaseHTTPRequestHandler):
         rate = self.hub.rate_per_connection
         if not rate:
             return 1 << 30
-        now = time.monotonic()
         if not hasattr(self, "_tokens"):
-            self._tokens, self._filled_at = 0.0, now
-        self._tokens = min(rate / 10, self._tokens + (now - self._filled_at) * rate)
-        self._filled_at = now
-        if self._tokens < self._PACE_BLOCK:
+            self._tokens, self._filled_at = 0.0, time.monotonic()
+        while True:  # a sleep that overran earns its tokens: the average stays the rate
+            now = time.monotonic()
+            self._tokens = min(max(rate / 10, self._PACE_BLOCK), self._tokens + (now - self._filled_at) * rate)
+            self._filled_at = now
+            if self._tokens >= self._PACE_BLOCK:
+                break
             time.sleep((self._PACE_BLOCK - self._tokens) / rate)
-            woke = time.monotonic()  # a sleep that overran earns its tokens: the average stays the rate
-            self._tokens = min(rate / 10, self._tokens + (woke - self._filled_at) * rate)
-            self._filled_at = woke
         self._tokens -= self._PACE_BLOCK
         return self._PACE_BLOCK
 
