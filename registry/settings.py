@@ -30,6 +30,18 @@ def _size(name: str, default: int) -> int:
     return int(text)
 
 
+def _count(name: str, default: int, *, most: int | None = None) -> int:
+    """A count from the environment (1 or more, at most `most`); anything else is a clear error."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) <= 0:
+        from .errors import ZooError
+
+        raise ZooError(f"{name} is '{text}', which is not a whole number of 1 or more.", fix=f"Set {name} to one, or unset it.")
+    return min(int(text), most) if most else int(text)
+
+
 def _default_home() -> Path:
     # platformdirs is imported only here, so a ZOO_HOME set by the user costs nothing.
     from platformdirs import user_data_path
@@ -84,6 +96,11 @@ class Settings:
         return self.home / "zoo.lock"
 
 
+def debug() -> bool:
+    """ZOO_DEBUG alone, for the error handler: it must answer even when another setting is the error."""
+    return _flag("ZOO_DEBUG")
+
+
 @lru_cache(maxsize=1)
 def get() -> Settings:
     home = os.environ.get("ZOO_HOME")
@@ -91,14 +108,14 @@ def get() -> Settings:
     return Settings(
         home=Path(home).expanduser() if home else _default_home(),
         offline=_flag("ZOO_OFFLINE") or _flag("HF_HUB_OFFLINE"),
-        debug=_flag("ZOO_DEBUG"),
+        debug=debug(),
         load_plugins=None if allow is None else tuple(p.strip() for p in allow.split(",") if p.strip()),
         disable_plugin_autoload=_flag("ZOO_DISABLE_PLUGIN_AUTOLOAD"),
         no_cache=_flag("ZOO_NO_CACHE"),
         http_timeout=float(os.environ.get("ZOO_HTTP_TIMEOUT") or 30),
-        http_retries=max(1, int(os.environ.get("ZOO_HTTP_RETRIES") or 5)),
-        download_workers=max(1, int(os.environ.get("ZOO_DOWNLOAD_WORKERS") or 4)),
-        download_connections=min(32, max(1, int(os.environ.get("ZOO_DOWNLOAD_CONNECTIONS") or 16))),
+        http_retries=_count("ZOO_HTTP_RETRIES", 5),
+        download_workers=_count("ZOO_DOWNLOAD_WORKERS", 4),
+        download_connections=_count("ZOO_DOWNLOAD_CONNECTIONS", 16, most=32),
         piece_bytes=_size("ZOO_DOWNLOAD_PIECE_BYTES", 16 << 20),
         max_download_bytes=_size("ZOO_MAX_DOWNLOAD_BYTES", 64 << 30),
         kaggle_endpoint=os.environ.get("ZOO_KAGGLE_ENDPOINT") or None,

@@ -191,3 +191,14 @@ def test_a_full_disk_anywhere_is_the_disk_error_not_an_internal_error(monkeypatc
     monkeypatch.setattr(Store, "gc", gc_with_a_bug)
     assert main(["gc"]) == ExitCode.ERROR
     assert "internal error" in capsys.readouterr().err  # other OSErrors are still bugs, reported as such
+
+
+@pytest.mark.parametrize("name, value", [("ZOO_DOWNLOAD_CONNECTIONS", "many"), ("ZOO_HTTP_RETRIES", "0"),
+                                         ("ZOO_MAX_DOWNLOAD_BYTES", "1GB")])
+def test_a_bad_setting_is_one_clear_paragraph_naming_it(zoo, name, value):
+    """The error handler reads ZOO_DEBUG on its own: reading it through all the settings raised the
+    same error again, out of the handler, as a traceback."""
+    result = zoo("list", env={name: value})
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert f"{name} is '{value}'" in result.stderr and f"Set {name}" in result.stderr

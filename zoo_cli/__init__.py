@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         # Without standalone mode click returns a command's exit code instead of exiting.
         returned = cli.main(args=argv, prog_name="zoo", standalone_mode=False)
     except ZooError as exc:
-        if settings.get().debug:  # the traceback too, and still the error's own exit code for scripts
+        if settings.debug():  # the traceback too, and still the error's own exit code for scripts
             import traceback
 
             traceback.print_exc()
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         # zoo's commands return their exit code; only a plugin (or a library it called) exits
         # midway, and "exit 0 having done nothing" must never pass for success, debug or not.
-        if settings.get().debug:
+        if settings.debug():
             import traceback
 
             traceback.print_exc()
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return int(ExitCode.PLUGIN_ERROR)
     except Exception as exc:  # a bug, not a known failure: say so, and how to see the traceback
-        if settings.get().debug:
+        if settings.debug():
             raise
         from zoo_cli.terminal import terminal
 
