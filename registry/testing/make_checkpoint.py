@@ -61,8 +61,10 @@ def phi(hidden, layers, vocab, ffn):
     yield "lm_head.bias", (vocab,)
 
 
-def write_tokenizer(out: Path) -> None:
-    """A small byte-level BPE tokenizer in Hugging Face's tokenizer.json format."""
+def write_tokenizer(out: Path, vocab_size: int) -> None:
+    """A byte-level BPE tokenizer in Hugging Face's tokenizer.json format that covers every id of the
+    model's vocabulary: a runtime detokenizes whatever id the random weights generate, and an id the
+    tokenizer lacks fails there (MediaPipe's Web runtime stops with a RET_CHECK on the page)."""
     byte_chars = [chr(c) for c in range(33, 127)] + [chr(c) for c in range(161, 173)] + [chr(c) for c in range(174, 256)]
     extra = 256 - len(byte_chars)
     byte_chars += [chr(256 + i) for i in range(extra)]
@@ -72,6 +74,8 @@ def write_tokenizer(out: Path) -> None:
         merges.append(f"{a} {b}")
         vocab.setdefault(a + b, len(vocab))
     vocab["<|endoftext|>"] = len(vocab)
+    for n in range(len(vocab), vocab_size):  # unreachable by merges, but each id decodes to text
+        vocab[f"w{n}"] = n
     tokenizer = {
         "version": "1.0",
         "added_tokens": [{"id": vocab["<|endoftext|>"], "content": "<|endoftext|>", "single_word": False, "lstrip": False,
@@ -119,7 +123,7 @@ def main():
             for n in range(args.shards):
                 name = f"model-{n + 1:05d}-of-{args.shards:05d}.safetensors"
                 save_file(dict(items[n * size:(n + 1) * size]), str(args.out / name))
-    write_tokenizer(args.out)
+    write_tokenizer(args.out, vocab)
     print(json.dumps({"tensors": len(tensors), "bytes": sum(f.stat().st_size for f in args.out.iterdir())}))
 
 
