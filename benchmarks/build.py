@@ -59,7 +59,7 @@ def export_hf() -> None:
     from plugins.toolchains import LITERT_TORCH
     from registry import toolchains
 
-    python = str(toolchains.ensure(LITERT_TORCH, print).python)
+    python = str(toolchains.ensure(LITERT_TORCH, print).interpreter)
     with tempfile.TemporaryDirectory(dir=os.environ.get("ZOO_BENCH_DIR")) as tmp:
         tmp = Path(tmp)
         ckpt = tmp / "smollm2-135m"
@@ -96,7 +96,7 @@ def main() -> None:
     from plugins.toolchains import MEDIAPIPE
     from registry import toolchains
 
-    python = str(toolchains.ensure(MEDIAPIPE, print).python)
+    python = str(toolchains.ensure(MEDIAPIPE, print).interpreter)
     with tempfile.TemporaryDirectory(dir=os.environ.get("ZOO_BENCH_DIR")) as tmp:
         tmp = Path(tmp)
         ckpt = tmp / "ckpt"

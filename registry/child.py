@@ -79,7 +79,8 @@ def explain_signal(number: int, what: str, ram_gb: float | None) -> tuple[str, s
 # and a toolchain is third-party code. The rest are the locale, temp dirs and the numeric libraries'
 # own tuning knobs (OPENBLAS_CORETYPE on some CPUs keeps numpy from crashing).
 _PASSED_NAMES = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TERM", "NO_COLOR",
-                           "TMPDIR", "TMP", "TEMP", "SYSTEMROOT"})
+                           "TMPDIR", "TMP", "TEMP", "SYSTEMROOT",
+                           "ZOO_CHROMIUM"})  # the browser a runtime job starts (a path, no secret)
 _PASSED_PREFIXES = ("LC_", "OMP_", "OPENBLAS_", "MKL_", "KMP_", "TF_", "XLA_", "JAX_", "TORCH_", "PYTORCH_", "KERAS_",
                     "CUDA_", "NVIDIA_", "GLOG_", "ABSL_", "LD_LIBRARY_PATH")
 

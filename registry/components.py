@@ -123,9 +123,11 @@ class SourceKind(Component):
 
 @dataclass(frozen=True)
 class Toolchain:
-    """An isolated Python environment a converter runs in, so conflicting stacks never meet.
+    """An isolated environment a converter or runtime runs in, so conflicting stacks never meet.
 
-    `requirements` are pinned pip requirement strings; the environment is keyed by their hash.
+    `requirements` are pinned requirement strings, pip's (`kind="pip"`, a virtual environment of
+    Python `python`) or npm's (`kind="npm"`, `name@version` packages installed with the machine's npm,
+    whose jobs run under its `node`); the environment is keyed by their hash.
     """
 
     name: str
@@ -133,7 +135,9 @@ class Toolchain:
     python: str = "3.11"
     notes: tuple[str, ...] = field(default_factory=tuple)
     probe: str | None = None
-    """Python code that must run in the environment (`zoo toolchain doctor`), e.g. an import."""
+    """Code that must run in the environment (`zoo toolchain doctor`), e.g. an import: Python for a pip
+    toolchain, an ES module for an npm one. What it prints on its last line is shown as a finding."""
+    kind: str = "pip"
 
 
 @dataclass(frozen=True)
@@ -264,7 +268,8 @@ class Verifier(Component):
     formats: ClassVar[tuple[str, ...]] = ()
     by_default: ClassVar[bool] = False
     """True for a structural check every output of its `formats` gets, listed in `checks` or not
-    (so no file of a known format goes unchecked). Checks that run the model are never default."""
+    (so no file of a known format goes unchecked). A default check that runs the model is run by
+    builds only, on the outputs it `applies_to`; a pull runs none."""
     runs_model: ClassVar[bool] = False
     """True when the check executes the artifact in its runtime, not only reads its structure."""
     toolchain: ClassVar[Toolchain | None] = None
@@ -278,6 +283,15 @@ class Verifier(Component):
         """For checks that run the model: the job that runs it in the toolchain (its result holds 'problems')."""
         raise NotImplementedError(f"check '{self.name}' cannot run the model yet")
 
+    def applies_to(self, variant: "Variant", output: "OutputSpec") -> bool:
+        """For a default check that runs the model (`by_default` and `runs_model`): whether a build of
+        `variant` runs it on `output`, e.g. only gpu variants that target the Web. Pulls never run it."""
+        return True
+
+    def ready(self, environment: Any) -> None:
+        """Before a build converts anything: raise a ZooError saying what to install when this machine
+        cannot run the check (a browser, a device). `environment` is its toolchain's, or None."""
+
 
 class Runtime(Component):
     """Generates text with an artifact of the formats it lists, in its toolchain (`zoo run`).
@@ -290,6 +304,18 @@ class Runtime(Component):
 
     supports_chat: ClassVar[bool] = False
     """True when it implements `plan_chat` (`zoo run --chat`)."""
+    check_tokens: ClassVar[int] = 8
+    """What `zoo verify --run` asks it to generate (`max_tokens` of `plan`): enough to prove decoding."""
+    serves_page: ClassVar[bool] = False
+    """True when it implements `plan_page` (`zoo web ID`)."""
+
+    def ready(self, environment: Any) -> None:
+        """Before a job: raise a ZooError saying what to install when this machine cannot run it."""
+
+    def plan_page(self, artifact: Path, title: str, prompt: str, defaults: dict[str, Any], port: int = 0) -> Job:
+        """The job that serves a page to try the model in a browser: it reports the page's URL in a
+        progress message ("... at http://...") and runs until zoo stops it."""
+        raise NotImplementedError(f"runtime '{self.name}' serves no page")
 
     def plan(self, artifact: Path, prompt: str, max_tokens: int, context: int) -> Job:
         """The job that prints the generated text; its result holds {"text": ...}."""

@@ -10,7 +10,6 @@ content-addressed artifact.
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,9 +18,6 @@ from . import settings, toolchains
 from .child import run_job
 from .errors import BuildError, FormatCheckError, ZooError
 from .fsutil import write_atomically
-
-TOKENS = 8
-
 
 def record_path(entry_id: str) -> Path:
     return settings.get().home / "run-checks" / f"{entry_id}.json"
@@ -33,7 +29,7 @@ def run_check(catalog, store, entry, reporter_message=lambda text: None) -> dict
     runtime = catalog.runtime_for(fmt)
     if runtime is None:
         raise ZooError(f"No loaded runtime runs .{fmt} files, so {entry.id} cannot be checked by running it.",
-                       fix="Verify its structure with `zoo verify ID`; .bin files run on the device (MediaPipe).")
+                       fix="Verify its structure with `zoo verify ID`; `zoo plugins` lists the loaded runtimes.")
     row = catalog.rows.get(entry.id) or catalog.rows.get(entry.source.get("variant", ""), {})
     prompt = str((row.get("expect") or {}).get("prompt") or "Hello")
     context = int((row.get("inference") or {}).get("max_tokens") or 512)
@@ -45,12 +41,13 @@ def run_check(catalog, store, entry, reporter_message=lambda text: None) -> dict
             context = litertlm.llm_metadata(path, litertlm.read(path)).get("max_num_tokens") or context
         except (litertlm.NotLiteRTLM, OSError):
             pass
-    python = toolchains.ensure(runtime.toolchain, reporter_message).python if runtime.toolchain else Path(sys.executable)
-    job = runtime.plan(store.artifact_dir(entry.id) / entry.main, prompt, TOKENS, context)
+    python, variables = toolchains.for_job(runtime, reporter_message)
+    job = runtime.plan(store.artifact_dir(entry.id) / entry.main, prompt, runtime.check_tokens, context)
     started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix="zoo-run-check-") as work:
-            result = run_job(python, job.runner, job.request, Path(work), what=f"the run check of {entry.id}")
+            result = run_job(python, job.runner, job.request, Path(work), what=f"the run check of {entry.id}", env=variables,
+                             on_progress=reporter_message)
     except BuildError as exc:
         raise FormatCheckError(f"{entry.id} did not run in {runtime.name}: {exc.message}",
                                fix="The file is not loadable by its runtime: `zoo pull --repair ID`, or report it to its publisher.") from None
@@ -60,7 +57,8 @@ def run_check(catalog, store, entry, reporter_message=lambda text: None) -> dict
                                fix="The file is broken or not a model for this runtime: report it to its publisher.")
     record = {"entry": entry.id, "runtime": runtime.name, "runtime_version": result.data.get("runtime_version"),
               "prompt": prompt, "text": text, "seconds": round(time.monotonic() - started, 3), "at": time.time(),
-              "files": {f.path: f.sha256 for f in entry.files}}
+              "files": {f.path: f.sha256 for f in entry.files},
+              "details": {k: v for k, v in result.data.items() if k not in ("text", "runtime_version")}}
     path = record_path(entry.id)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, json.dumps(record, indent=2))

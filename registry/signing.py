@@ -37,7 +37,7 @@ def signature_path(entry_id: str) -> Path:
 
 
 def _run(request: dict, what: str, on_line=lambda text: None) -> dict:
-    python = toolchains.ensure(SIGNING, on_line).python
+    python = toolchains.ensure(SIGNING, on_line).interpreter
     with tempfile.TemporaryDirectory(prefix="zoo-sign-") as work:
         return run_job(python, RUNNER, request, Path(work), what=what).data
 

@@ -7,7 +7,10 @@ requirements, Python version) and zoo creates it on first use as a virtual envir
 the hash of its requirements, records its exact package list (the lock) and reuses it.
 
 pip runs inside the new environment, so the user's pip configuration (pip.conf, PIP_INDEX_URL,
-PIP_FIND_LINKS, PIP_CONSTRAINT, ...) applies as it would to any pip install.
+PIP_FIND_LINKS, PIP_CONSTRAINT, ...) applies as it would to any pip install. An npm toolchain (the
+browser runtime's JavaScript packages) is a directory the machine's own npm installs the pinned
+packages into, with the user's npm configuration (registry, proxy, cache) and no install scripts;
+its jobs run under the machine's `node`.
 Only `bin/python` of an environment is ever run: the directory is renamed into place after it is
 built, which leaves console-script shebangs pointing at the old name.
 """
@@ -40,10 +43,17 @@ class Environment:
     """A usable toolchain: which python to run, and the exact packages it holds."""
 
     spec: Toolchain
-    python: Path
+    interpreter: Path
+    """What runs the toolchain's jobs: the environment's python, or node for an npm toolchain."""
     path: Path | None
     """None when zoo's own interpreter already satisfies the toolchain."""
     lock: list[str]
+
+    def variables(self) -> dict[str, str]:
+        """What a job's environment needs to see the toolchain's packages (node resolves through NODE_PATH)."""
+        if self.spec.kind == "npm" and self.path is not None:
+            return {"NODE_PATH": str(self.path / "node_modules")}
+        return {}
 
     @property
     def lock_digest(self) -> str:
@@ -52,7 +62,7 @@ class Environment:
     def describe(self) -> dict:
         return {
             "name": self.spec.name,
-            "python": str(self.python),
+            "interpreter": str(self.interpreter),
             "path": str(self.path) if self.path else None,
             "requirements": list(self.spec.requirements),
             "lock": self.lock,
@@ -61,7 +71,7 @@ class Environment:
 
 
 def key(spec: Toolchain) -> str:
-    data = json.dumps([spec.name, sorted(spec.requirements), spec.python])
+    data = json.dumps([spec.name, sorted(spec.requirements), spec.python] + ([spec.kind] if spec.kind != "pip" else []))
     return hashlib.sha256(data.encode()).hexdigest()[:12]
 
 
@@ -79,7 +89,7 @@ def _current_python_matches(spec: Toolchain) -> bool:
 
 def satisfied_by_current(spec: Toolchain) -> bool:
     """True when this very interpreter has every pinned requirement (then no environment is needed)."""
-    if not _current_python_matches(spec):
+    if spec.kind != "pip" or not _current_python_matches(spec):
         return False
     from importlib.metadata import PackageNotFoundError, version
 
@@ -109,6 +119,11 @@ def find(spec: Toolchain) -> Environment | None:
         record = json.loads((path / RECORD).read_text())
     except (OSError, ValueError):
         return None
+    if spec.kind == "npm":
+        node = shutil.which("node")
+        if node is None or not (path / "node_modules").is_dir():
+            return None
+        return Environment(spec, Path(node), path, record["lock"])
     python = path / "bin" / "python"
     if not python.exists():
         return None
@@ -166,11 +181,14 @@ def create(spec: Toolchain, on_line: Callable[[str], None] | None = None) -> Env
         started = time.monotonic()
         try:
             say(f"Creating the {spec.name} toolchain in {target} ...")
-            _run([_interpreter(spec), "-m", "venv", str(staging)], say, spec)
-            python = staging / "bin" / "python"
-            _run([str(python), "-m", "pip", "install", "--upgrade", "pip"], say, spec)
-            _run([str(python), "-m", "pip", "install", *spec.requirements], say, spec)
-            lock = _freeze(python)
+            if spec.kind == "npm":
+                lock = _create_npm(spec, staging, say)
+            else:
+                _run([_interpreter(spec), "-m", "venv", str(staging)], say, spec)
+                python = staging / "bin" / "python"
+                _run([str(python), "-m", "pip", "install", "--upgrade", "pip"], say, spec)
+                _run([str(python), "-m", "pip", "install", *spec.requirements], say, spec)
+                lock = _freeze(python)
             record = {
                 "name": spec.name,
                 "key": key(spec),
@@ -187,10 +205,62 @@ def create(spec: Toolchain, on_line: Callable[[str], None] | None = None) -> Env
             shutil.rmtree(staging, ignore_errors=True)
             raise
         say(f"The {spec.name} toolchain is ready ({record['seconds']} s, {len(lock)} packages).")
-        return Environment(spec, target / "bin" / "python", target, lock)
+        found = find(spec)
+        assert found is not None
+        return found
 
 
-def _run(cmd: list[str], say: Callable[[str], None], spec: Toolchain) -> None:
+def for_job(component, on_line: Callable[[str], None] | None = None) -> tuple[Path, dict[str, str]]:
+    """What a runtime's or check's job runs with: the interpreter and environment variables of its
+    toolchain (created first if missing), or zoo's own interpreter. The component is asked first
+    whether this machine can run it at all (`ready`), so a missing browser is one clear error."""
+    environment = ensure(component.toolchain, on_line) if component.toolchain is not None else None
+    component.ready(environment)
+    if environment is None:
+        return Path(sys.executable), {}
+    return environment.interpreter, environment.variables()
+
+
+NODE_MAJOR = 18
+
+
+def _node_tools(spec: Toolchain) -> tuple[str, str]:
+    """The machine's node (>= 18) and npm, or a clear error saying how to install them."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip() if node else ""
+    major = version.lstrip("v").split(".")[0]
+    if not node or not npm or not major.isdigit() or int(major) < NODE_MAJOR:
+        found = "no node" if not node else f"node {version or '(no version)'}" + ("" if npm else " and no npm")
+        raise ToolchainError(
+            f"The {spec.name} toolchain is installed with npm and runs under Node.js {NODE_MAJOR} or newer; this machine has {found}.",
+            fix="Install Node.js and npm (`apt-get install nodejs npm`, or from nodejs.org), then run "
+            f"`zoo toolchain install {spec.name}`.",
+        )
+    return node, npm
+
+
+def _create_npm(spec: Toolchain, staging: Path, say: Callable[[str], None]) -> list[str]:
+    """npm-install the pinned packages into `staging`; returns the lock (every package@version installed).
+    Install scripts never run: the packages are JavaScript files the browser and node load."""
+    _, npm = _node_tools(spec)
+    staging.mkdir(parents=True)
+    (staging / "package.json").write_text(json.dumps({"name": f"zoo-toolchain-{spec.name}", "private": True}))
+    _run([npm, "install", "--prefix", str(staging), "--no-audit", "--no-fund", "--ignore-scripts", "--save-exact",
+          *spec.requirements], say, spec, retry_hint="Check the network and your npm configuration (registry, proxy)")
+    return _npm_lock(staging)
+
+
+def _npm_lock(path: Path) -> list[str]:
+    """Every installed package as name@version, from the lockfile npm keeps in node_modules."""
+    try:
+        packages = json.loads((path / "node_modules" / ".package-lock.json").read_text()).get("packages", {})
+    except (OSError, ValueError):
+        return []
+    return sorted(f"{where.rsplit('node_modules/', 1)[-1]}@{info.get('version')}" for where, info in packages.items() if where)
+
+
+def _run(cmd: list[str], say: Callable[[str], None], spec: Toolchain,
+         retry_hint: str = "Check the network and your pip configuration (index, proxies)") -> None:
     """Run a step, streaming its output; on failure show the tail of it."""
     tail: list[str] = []
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -204,8 +274,7 @@ def _run(cmd: list[str], say: Callable[[str], None], spec: Toolchain) -> None:
         raise ToolchainError(
             f"Creating the {spec.name} toolchain failed at `{' '.join(Path(c).name if i == 0 else c for i, c in enumerate(cmd))}`:\n"
             + "\n".join(tail),
-            fix="Check the network and your pip configuration (index, proxies), then run "
-            f"`zoo toolchain install {spec.name}` again.",
+            fix=f"{retry_hint}, then run `zoo toolchain install {spec.name}` again.",
         )
 
 
@@ -235,16 +304,30 @@ def remove(name: str) -> list[Path]:
     return removed
 
 
-def doctor(env: Environment, probe: str | None) -> list[str]:
-    """Problems with an environment: pip check, the probe import, a lock that drifted."""
+def doctor(env: Environment, probe: str | None, findings: list[str] | None = None) -> list[str]:
+    """Problems with an environment: its package manager's check, the probe, a lock that drifted.
+    What the probe prints on its last line (e.g. the browser's WebGPU adapter) goes to `findings`."""
     problems = []
-    check = subprocess.run([str(env.python), "-m", "pip", "check"], capture_output=True, text=True)
-    if check.returncode != 0:
-        problems.append("pip check: " + (check.stdout.strip() or check.stderr.strip()).splitlines()[0])
+    if env.spec.kind == "npm":
+        assert env.path is not None
+        check = subprocess.run([shutil.which("npm") or "npm", "ls", "--all", "--prefix", str(env.path)], capture_output=True, text=True)
+        if check.returncode != 0:
+            problems.append("npm ls: " + ((check.stderr.strip() or check.stdout.strip()).splitlines() or ["?"])[0])
+        command = [str(env.interpreter), "--input-type=module", "-e", probe or ""]
+    else:
+        check = subprocess.run([str(env.interpreter), "-m", "pip", "check"], capture_output=True, text=True)
+        if check.returncode != 0:
+            problems.append("pip check: " + (check.stdout.strip() or check.stderr.strip()).splitlines()[0])
+        command = [str(env.interpreter), "-c", probe or ""]
     if probe:
-        ran = subprocess.run([str(env.python), "-c", probe], capture_output=True, text=True)
+        ran = subprocess.run(command, capture_output=True, text=True, cwd=env.path, env=os.environ | env.variables())
         if ran.returncode != 0:
-            problems.append(f"probe failed: {(ran.stderr.strip().splitlines() or ['?'])[-1]}")
-    if env.path is not None and _freeze(env.python) != env.lock:
-        problems.append("its packages no longer match the recorded lock (something installed into it)")
+            lines = ran.stderr.strip().splitlines() or ["?"]
+            problems.append(f"probe failed: {next((line for line in lines if 'Error' in line), lines[-1])}")
+        elif findings is not None and ran.stdout.strip():
+            findings.append(ran.stdout.strip().splitlines()[-1])
+    if env.path is not None:
+        current = _npm_lock(env.path) if env.spec.kind == "npm" else _freeze(env.interpreter)
+        if current != env.lock:
+            problems.append("its packages no longer match the recorded lock (something installed into it)")
     return problems

@@ -29,7 +29,7 @@ def toolchain_python(spec) -> Path:
     from registry import settings, toolchains
 
     settings.reload()  # module-scoped fixtures run outside a test's isolated settings
-    return toolchains.ensure(spec, print).python
+    return toolchains.ensure(spec, print).interpreter
 
 
 def run_zoo(*args: str, env: dict[str, str] | None = None, check: bool = False, timeout: float = 120,

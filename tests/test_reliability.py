@@ -178,7 +178,7 @@ def test_a_malicious_pytorch_checkpoint_does_not_run_code(tmp_path, zoo):
     from plugins.toolchains import MEDIAPIPE
     from registry import toolchains
 
-    python = toolchains.ensure(MEDIAPIPE).python
+    python = toolchains.ensure(MEDIAPIPE).interpreter
     marker = tmp_path / "pwned"
     checkpoint = tmp_path / "ckpt"
     checkpoint.mkdir()

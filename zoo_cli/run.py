@@ -23,7 +23,6 @@ def run_command(query: str, prompt: str | None, chat: bool, max_tokens: int, run
     drops the space that joined them to the prompt, so prompt + text read "once uponvery".
     """
     import json
-    import sys
     import tempfile
     from pathlib import Path
 
@@ -55,8 +54,8 @@ def run_command(query: str, prompt: str | None, chat: bool, max_tokens: int, run
                            fix=f"Use `zoo run {query} --prompt TEXT`; LiteRT-LM chats with .litertlm and .task files.")
         raise ZooError(
             f"No loaded runtime can run {entry.id} ({', '.join(f.path for f in entry.files)}).",
-            fix="zoo runs .task and .litertlm files with LiteRT-LM; other formats run on the device "
-            "(MediaPipe's LLM Inference API for .bin).",
+            fix="`zoo plugins` lists the loaded runtimes: LiteRT-LM runs .task and .litertlm files, MediaPipe's Web runtime "
+            "gpu .bin files; other formats run on the device.",
         )
     context = 64
     record = directory / "provenance.json"
@@ -67,13 +66,13 @@ def run_command(query: str, prompt: str | None, chat: bool, max_tokens: int, run
             recorded = None
         context = recorded if isinstance(recorded, int) and recorded > 0 else context
     # A runtime without a toolchain runs its job with zoo's own interpreter.
-    python = toolchains.ensure(runtime.toolchain, terminal.message).python if runtime.toolchain else Path(sys.executable)
+    python, variables = toolchains.for_job(runtime, terminal.message)
     if chat:
-        _chat(runtime, python, directory / name, prompt, max_tokens, context, as_json, entry.id)
+        _chat(runtime, python, variables, directory / name, prompt, max_tokens, context, as_json, entry.id)
         return
     job = runtime.plan(directory / name, prompt, max_tokens, context)
     with tempfile.TemporaryDirectory(prefix="zoo-run-") as work:
-        result = run_job(python, job.runner, job.request, Path(work), what=job.what)
+        result = run_job(python, job.runner, job.request, Path(work), what=job.what, env=variables)
     text = result.data.get("text", "")
     if as_json:
         terminal.json({"id": entry.id, "artifact": name, "prompt": prompt, "text": text})
@@ -81,7 +80,7 @@ def run_command(query: str, prompt: str | None, chat: bool, max_tokens: int, run
         terminal.line(text)
 
 
-def _chat(runtime, python, artifact, prompt, max_tokens, context, as_json, entry_id) -> None:
+def _chat(runtime, python, variables, artifact, prompt, max_tokens, context, as_json, entry_id) -> None:
     """One conversation in one child: zoo reads each message from its input (a "> " cue on a terminal)
     and prints each reply as it comes; --json prints the turns at the end instead."""
     import sys
@@ -111,6 +110,6 @@ def _chat(runtime, python, artifact, prompt, max_tokens, context, as_json, entry
 
     job = runtime.plan_chat(artifact, max_tokens, context, prompt)
     with tempfile.TemporaryDirectory(prefix="zoo-chat-") as work:
-        run_job(python, job.runner, job.request, Path(work), what=job.what, on_text=on_text, next_turn=next_turn)
+        run_job(python, job.runner, job.request, Path(work), what=job.what, env=variables, on_text=on_text, next_turn=next_turn)
     if as_json:
         terminal.json({"id": entry_id, "artifact": artifact.name, "turns": [t for t in turns if "reply" in t]})

@@ -72,7 +72,7 @@ def install_command(names, install_all: bool) -> None:
 @toolchain_group.command("doctor")
 @click.argument("names", nargs=-1)
 def doctor_command(names) -> None:
-    """Check installed toolchains: pip check, an import probe, and the recorded lock."""
+    """Check installed toolchains: pip check (npm ls), a probe, the recorded lock; the web one reports its WebGPU adapter."""
     from registry import toolchains
     from registry.errors import ExitCode
 
@@ -85,9 +85,11 @@ def doctor_command(names) -> None:
         if env is None:
             terminal.print(f"-       {name}: not installed (`zoo toolchain install {name}`)", markup=False)
             continue
-        problems = toolchains.doctor(env, spec.probe)
+        findings: list[str] = []
+        problems = toolchains.doctor(env, spec.probe, findings)
         bad = bad or bool(problems)
-        terminal.print(f"{'ok' if not problems else 'BROKEN':7} {name}" + "".join(f"\n  {p}" for p in problems), markup=False)
+        terminal.print(f"{'ok' if not problems else 'BROKEN':7} {name}" + "".join(f"\n  {line}" for line in problems + findings),
+                       markup=False)
     if bad:
         raise click.exceptions.Exit(int(ExitCode.BUILD_FAILED))
 
