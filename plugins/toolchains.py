@@ -5,6 +5,8 @@ typing-extensions, TensorFlow releases), so each gets its own environment. Chang
 the reason in the commit message.
 """
 
+from pathlib import Path
+
 from registry.components import Toolchain
 
 MEDIAPIPE = Toolchain(
@@ -37,4 +39,14 @@ LITERT_TORCH = Toolchain(
     ),
     notes=("litert-torch forces typing-extensions<4.13, which is why it never shares zoo's own environment.",),
     probe="import litert_torch.generative, litert_lm",
+)
+
+WEB = Toolchain(
+    name="web",
+    kind="npm",
+    # MediaPipe's LLM Inference API for the Web and a driver for the machine's own Chromium (never downloaded).
+    requirements=("@mediapipe/tasks-genai@0.10.29", "puppeteer-core@24.43.1"),
+    notes=("Runs gpu .bin/.task files in MediaPipe's Web runtime in headless Chromium (WebGPU; SwiftShader without a GPU).",),
+    # `zoo toolchain doctor web` starts the browser and reports the WebGPU adapter it offers.
+    probe=f"import {{ probe }} from {(Path(__file__).parent / 'runners' / 'web' / 'probe.mjs').as_uri()!r}; console.log(await probe());",
 )

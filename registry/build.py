@@ -224,7 +224,7 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
     bundlers = [_component(catalog, "bundler", name, variant) for name in (variant.bundle.bundlers if variant.bundle else [])]
     runtime_checks = [
         _component(catalog, "verifier", check, variant)
-        for output in variant.outputs for check in catalog.checks_for(variant, output)
+        for output in variant.outputs for check in catalog.build_checks_for(variant, output)
         if options.run_checks and getattr(catalog.component("verifier", check), "runs_model", False)
     ]
     timings: dict[str, float] = {}
@@ -252,6 +252,8 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
         if component.toolchain is not None:
             specs[component.toolchain.name] = component.toolchain
     environments = {name: toolchains.ensure(spec, reporter.message) for name, spec in specs.items()}
+    for check in runtime_checks:  # a check this machine cannot run fails now, not after the conversion
+        check.ready(environments.get(check.toolchain.name) if check.toolchain is not None else None)
 
     lora = None
     if adapter is not None:
@@ -358,10 +360,12 @@ def _lora_variants(catalog: Catalog, variant: Variant) -> list[tuple[str, str]]:
 
 def _run(job: Job, environments: dict, toolchain, work: Path, reporter: Reporter, steps: list, timings: dict, phase: str):
     """Run one job in its toolchain; a component without one runs it with zoo's own interpreter."""
-    python = environments[toolchain.name].python if toolchain is not None else Path(sys.executable)
+    environment = environments[toolchain.name] if toolchain is not None else None
+    python = environment.interpreter if environment is not None else Path(sys.executable)
     where = f"the {toolchain.name} toolchain" if toolchain is not None else "zoo's environment"
     reporter.message(f"{job.what} in {where} ...")
-    result = run_job(python, job.runner, job.request, work, what=job.what, ram_gb=job.ram_gb, on_progress=reporter.message)
+    result = run_job(python, job.runner, job.request, work, what=job.what, ram_gb=job.ram_gb, on_progress=reporter.message,
+                     env=environment.variables() if environment is not None else None)
     steps.append({"what": job.what, "toolchain": toolchain.name if toolchain is not None else None,
                   "seconds": round(result.seconds, 3), "peak_rss_bytes": result.peak_rss_bytes})
     timings[phase] = timings.get(phase, 0.0) + result.seconds
@@ -397,7 +401,7 @@ def _run_steps(store, catalog, variant, converter, bundlers, environments, input
             continue
         for found in run_structural_checks(catalog, variant, spec, path):
             problems.append(f"{spec.path}: {found}")
-        for check in catalog.checks_for(variant, spec):
+        for check in catalog.build_checks_for(variant, spec):
             verifier = catalog.component("verifier", check)
             if verifier is not None and verifier.runs_model and not run_checks:
                 checks.append({"output": spec.path, "check": check, "runs_model": True, "skipped": "--no-run-check"})

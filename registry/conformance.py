@@ -95,9 +95,6 @@ def _component_problems(kind: str, name: str, component) -> list[str]:
                 problems.append(f"{kind} '{name}': toolchain requirement {requirement!r} is not valid ({exc})")
     if kind in ("verifier", "runtime") and not getattr(component, "formats", ()):
         problems.append(f"{kind} '{name}' lists no formats")
-    if kind == "verifier" and component.by_default and component.runs_model:
-        problems.append(f"verifier '{name}' runs the model, so it cannot be a default check (by_default): "
-                        "a pull cannot run it")
     if kind == "source" and component.options is not None and not _is_options_model(component.options):
         problems.append(f"source '{name}': options must be a pydantic model (a registry.api.SourceOptions subclass)")
     return problems

@@ -7,6 +7,8 @@ installs one and says so.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ import pytest
 pytest.register_assert_rewrite("registry.testing.pytest_plugin")  # test_hooks.py loads it as a plugin too
 from registry.testing.pytest_plugin import isolated_environment  # noqa: E402
 
-from helpers import run_zoo  # noqa: E402
+from helpers import run_zoo, toolchain_python  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 # Converter toolchains are big and slow to create: every test shares one stable directory
@@ -31,3 +33,21 @@ def isolated_zoo(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def zoo():
     return run_zoo
+
+
+@pytest.fixture(scope="session")
+def mediapipe_python():
+    from plugins.toolchains import MEDIAPIPE
+
+    return toolchain_python(MEDIAPIPE)
+
+
+@pytest.fixture(scope="session")
+def falcon_checkpoint(mediapipe_python, tmp_path_factory):
+    """A full-size FALCON_RW_1B checkpoint with random weights (2.8 GB), made once for the session
+    (test_build.py converts it for cpu, test_web.py for gpu and the Web runtime)."""
+    directory = tmp_path_factory.mktemp("falcon-checkpoint")
+    subprocess.run([str(mediapipe_python), str(REPO / "registry" / "testing" / "make_checkpoint.py"), "FALCON_RW_1B", str(directory)],
+                   check=True, capture_output=True)
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)

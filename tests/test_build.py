@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import install_pack_plugin, toolchain_python
+from helpers import install_pack_plugin
 from registry import safetensors_file
 from registry.errors import BuildError, ExitCode
 from registry.testing.tflite_builder import mediapipe_like_bin
@@ -242,7 +242,7 @@ def test_a_toolchain_is_created_once_from_the_users_pip_configuration_and_reused
     env = toolchains.ensure(spec, lines.append)
     assert env.path == toolchains.location(spec) and "zoo-probe-pkg==1.0" in env.lock
     assert any("Creating the probe toolchain" in line for line in lines)
-    out = subprocess.run([str(env.python), "-c", "import zoo_probe_pkg; print(zoo_probe_pkg.VERSION)"], capture_output=True, text=True)
+    out = subprocess.run([str(env.interpreter), "-c", "import zoo_probe_pkg; print(zoo_probe_pkg.VERSION)"], capture_output=True, text=True)
     assert out.stdout.strip() == "1.0"
     record = (env.path / toolchains.RECORD).stat().st_mtime_ns
     again = toolchains.ensure(spec, lines.append)
@@ -251,7 +251,7 @@ def test_a_toolchain_is_created_once_from_the_users_pip_configuration_and_reused
     other = Toolchain("probe", ("zoo-probe-pkg==2.0",))
     assert toolchains.location(other) != env.path  # keyed by the requirements' hash
     _wheel(wheels, "zoo-probe-pkg", "2.0")
-    subprocess.run([str(env.python), "-m", "pip", "install", "-q", "zoo-probe-pkg==2.0"], check=True)
+    subprocess.run([str(env.interpreter), "-m", "pip", "install", "-q", "zoo-probe-pkg==2.0"], check=True)
     assert any("no longer match" in p for p in toolchains.doctor(again, spec.probe))
     assert toolchains.remove("probe") == [env.path] and toolchains.find(spec) is None
 
@@ -261,7 +261,7 @@ def test_a_toolchain_already_satisfied_by_zoos_interpreter_is_used_directly():
     from registry.components import Toolchain
 
     env = toolchains.ensure(Toolchain("here", ("pluggy>=1", "click")))
-    assert env.path is None and Path(env.python) == Path(sys.executable)
+    assert env.path is None and Path(env.interpreter) == Path(sys.executable)
     assert any(line.startswith("pluggy==") for line in env.lock)
 
 
@@ -274,23 +274,6 @@ def test_zoo_toolchain_list_names_every_declared_toolchain(zoo):
 
 
 # ---------------------------------------------------------------------------- the real MediaPipe converter (slow)
-
-
-@pytest.fixture(scope="module")
-def mediapipe_python():
-    from plugins.toolchains import MEDIAPIPE
-
-    return toolchain_python(MEDIAPIPE)
-
-
-@pytest.fixture(scope="module")
-def falcon_checkpoint(mediapipe_python, tmp_path_factory):
-    """A full-size FALCON_RW_1B checkpoint with random weights (2.8 GB), deleted after the module."""
-    directory = tmp_path_factory.mktemp("falcon-checkpoint")
-    subprocess.run([str(mediapipe_python), str(REPO / "registry" / "testing" / "make_checkpoint.py"), "FALCON_RW_1B", str(directory)],
-                   check=True, capture_output=True)
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.mark.slow
@@ -331,8 +314,9 @@ print(json.dumps({{"before": before, "after": after}}))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["cpu", "gpu"])
-def test_real_falcon_conversion_builds_verifies_and_caches(falcon_checkpoint, backend, zoo):
+def test_real_falcon_conversion_builds_verifies_and_caches(falcon_checkpoint, zoo):
+    """The cpu build; the gpu one, which MediaPipe's Web runtime also runs, is in test_web.py."""
+    backend = "cpu"
     result = zoo("build", "falcon-rw-1b", "--backend", backend, "--quant", "int8", "--from", str(falcon_checkpoint), "--json", timeout=900)
     assert result.returncode == 0, result.stderr
     built = json.loads(result.stdout)
@@ -395,8 +379,10 @@ for layer in range(32):
         tensors[name + ".lora_B.weight"] = (torch.randn(2560, 4, generator=g) * 0.01).half()
 save_file(tensors, {str(adapter)!r})
 """], check=True)
+        # --no-run-check: MediaPipe Web 0.10.29 cannot run phi-2 gpu int4 on SwiftShader (a WGSL shader it generates does
+        # not compile; see docs/troubleshooting.md), with or without LoRA. The structural checks still run.
         result = zoo("build", "phi-2", "--backend", "gpu", "--from", str(checkpoint), "--lora", str(adapter),
-                     "--lora-rank", "4", "--json", timeout=900)
+                     "--lora-rank", "4", "--no-run-check", "--json", timeout=900)
         assert result.returncode == 0, result.stderr
         built = json.loads(result.stdout)
         files = {f["path"]: f["size"] for f in built["files"]}

@@ -74,4 +74,8 @@ def build_command(query, from_dir, lora, lora_rank, param_pairs, force, rebuild,
         how = "cache hit, unchanged inputs, recipe and toolchain" if result.cache_hit else f"built in {result.seconds:.0f} s"
         verified = "verified" if options.run_checks else "structure verified; the run check was skipped (--no-run-check)"
         terminal.message(f"{result.entry.id}: {main.path} ({_size(main.size)}), {how}, {verified}.")
+        for check in (result.provenance or {}).get("checks", []):
+            summary = (check.get("details") or {}).get("summary")
+            if summary:  # what a check that ran the model says it saw
+                terminal.message(f"  {check['check']}: {summary}")
     terminal.line(str(result.path))

@@ -40,12 +40,23 @@ def plugins_command(ctx: click.Context, as_json: bool) -> None:
     checks = catalog.descriptions.get("verifier", {})
     if checks:
         always: dict[str, list[str]] = {}
+        built: dict[str, list[str]] = {}
         for fmt, names in catalog.default_checks.items():
             for name in names:
                 always.setdefault(name, []).append(f".{fmt}")
+        for fmt, names in catalog.default_run_checks.items():
+            for name in names:
+                built.setdefault(name, []).append(f".{fmt}")
+
+        def runs_on(name: str) -> str:
+            if name in always:
+                return f"every {', '.join(always[name])}"
+            if name in built:
+                return f"builds of {', '.join(built[name])} it applies to"
+            return "outputs listing it"
+
         terminal.table(["CHECK", "PLUGIN", "RUNS ON", "WHAT IT PROVES"],
-                       [[name, catalog.components["verifier"][name],
-                         f"every {', '.join(always[name])}" if name in always else "outputs listing it", description]
+                       [[name, catalog.components["verifier"][name], runs_on(name), description]
                         for name, description in sorted(checks.items())])
     if settings.get().debug:
         for r in records:

@@ -97,8 +97,9 @@ def verify_command(target: str | None, full: bool, run: bool, public_key: Path |
         for entry in entries:
             record = run_check(catalog, store, entry, terminal.message)
             if not as_json:
+                rate = record["details"].get("tokens_per_second")
                 terminal.print(f"ran     {entry.id} in {record['runtime']} {record['runtime_version'] or ''}: "
-                               f"{record['text'][:60]!r}", markup=False)
+                               f"{record['text'][:60]!r}" + (f" ({rate:.2f} tokens/s)" if rate else ""), markup=False)
     if bad:
         terminal.error(
             f"{len(bad)} artifact{'s' if len(bad) != 1 else ''} failed verification: {', '.join(bad)}. "

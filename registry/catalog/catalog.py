@@ -33,6 +33,8 @@ class Catalog:
         """kind -> component name -> its description (`zoo plugins`)."""
         self.default_checks: dict[str, list[str]] = {}
         """File format (extension) -> the verifiers that check every file of it (`Verifier.by_default`)."""
+        self.default_run_checks: dict[str, list[str]] = {}
+        """File format -> default checks that run the model: builds run them where `Verifier.applies_to`."""
         self.records: dict[str, PluginRecord] = {}
         self.host: PluginHost | None = None
         self._objects: dict[str, dict[str, "Component"]] | None = None
@@ -133,6 +135,17 @@ class Catalog:
     def checks_for(self, variant: "Variant", output) -> list[str]:
         """The checks an output gets: its format's default checks, then those its manifest lists."""
         return self.output_checks(output.path, output.checks)
+
+    def build_checks_for(self, variant: "Variant", output) -> list[str]:
+        """The checks a build runs on an output: `checks_for`, then each default check that runs the model
+        and applies to this variant (the Web runtime for web-capable gpu variants). Pulls never run those."""
+        checks = self.checks_for(variant, output)
+        fmt = output.path.rsplit(".", 1)[-1] if "." in output.path else ""
+        for name in self.default_run_checks.get(fmt, []):
+            verifier = self.component("verifier", name)
+            if name not in checks and verifier is not None and verifier.applies_to(variant, output):
+                checks.append(name)
+        return checks
 
     def output_checks(self, path: str, listed: list[str]) -> list[str]:
         fmt = path.rsplit(".", 1)[-1] if "." in path else ""

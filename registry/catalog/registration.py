@@ -115,9 +115,10 @@ def component_acceptor(catalog: "Catalog", kind: str) -> Callable:
             catalog.components[kind].update({name: plugin for name in staged})
             catalog.descriptions[kind].update({name: item.description for name, item in staged.items()})
             for name, item in staged.items():
-                if kind == "verifier" and item.by_default and not item.runs_model:
+                if kind == "verifier" and item.by_default:
+                    defaults = catalog.default_run_checks if item.runs_model else catalog.default_checks
                     for fmt in item.formats:
-                        catalog.default_checks.setdefault(fmt, []).append(name)
+                        defaults.setdefault(fmt, []).append(name)
 
         return commit
 

@@ -59,6 +59,7 @@ def save(catalog: "Catalog") -> None:
         "names": catalog.names,
         "components": catalog.components,
         "default_checks": catalog.default_checks,
+        "default_run_checks": catalog.default_run_checks,
         "descriptions": catalog.descriptions,
         "records": {name: r.as_dict() for name, r in catalog.records.items()},
     }
@@ -84,6 +85,7 @@ def load() -> "Catalog | None":
         catalog.names = {n: Claim(*v) for n, v in data["names"].items()}
         catalog.components = data["components"]
         catalog.default_checks = data["default_checks"]
+        catalog.default_run_checks = data.get("default_run_checks", {})
         catalog.descriptions = data["descriptions"]
         catalog.records = {n: PluginRecord(**r) for n, r in data["records"].items()}
     except (OSError, ValueError, KeyError, TypeError):
