@@ -46,12 +46,12 @@ def browser_problem(environment) -> str | None:
     return ran.stdout.strip() or (ran.stderr.strip().splitlines() or ["node failed"])[-1]
 
 
-def require_browser(environment, what: str) -> None:
+def require_browser(environment, what: str, otherwise: str = "") -> None:
     problem = browser_problem(environment)
     if problem:
         raise ZooError(f"{what} runs in MediaPipe's Web runtime in Chromium: {problem}",
-                       fix="Install Chromium (`apt-get install chromium`, or Chrome) or set ZOO_CHROMIUM to its executable; "
-                           "`zoo build ... --no-run-check` builds without running the model.")
+                       fix="Install Chromium (`apt-get install chromium`, or Chrome) or set ZOO_CHROMIUM to its executable"
+                           + (f"; {otherwise}" if otherwise else "."))
 
 
 def _request(artifact: Path, prompt: str, pieces: int, max_tokens: int, **extra) -> dict:
@@ -72,7 +72,8 @@ class WebGeneration(Verifier):
         return variant.backend == "gpu" and "web" in variant.platforms and output.path == variant.outputs[0].path
 
     def ready(self, environment) -> None:
-        require_browser(environment, "The web-generation check")
+        require_browser(environment, "The web-generation check",
+                        "`zoo build ... --no-run-check` builds without running the model.")
 
     def plan(self, request, output, path):
         variant = request.variant
@@ -92,7 +93,7 @@ class MediaPipeWeb(Runtime):
     check_tokens = CHECK_PIECES
 
     def ready(self, environment) -> None:
-        require_browser(environment, "Running a .bin file")
+        require_browser(environment, "Running a gpu .bin file")
 
     def plan(self, artifact, prompt, max_tokens, context):
         # max_tokens counts streamed pieces (a few tokens each); the runtime's limit counts prompt and reply.
