@@ -72,7 +72,8 @@ def run_command(query: str, prompt: str | None, chat: bool, max_tokens: int, run
         return
     job = runtime.plan(directory / name, prompt, max_tokens, context)
     with tempfile.TemporaryDirectory(prefix="zoo-run-") as work:
-        result = run_job(python, job.runner, job.request, Path(work), what=job.what, env=variables)
+        result = run_job(python, job.runner, job.request, Path(work), what=job.what, env=variables,
+                         on_progress=None if as_json else terminal.message)
     text = result.data.get("text", "")
     if as_json:
         terminal.json({"id": entry.id, "artifact": name, "prompt": prompt, "text": text})
