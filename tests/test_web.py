@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -82,6 +83,55 @@ def test_no_browser_is_one_clear_error_before_anything_is_converted(tmp_path, zo
                   env={"PATH": str(only_node), "ZOO_CHROMIUM": ""})
     assert on_path.returncode != 0 and "none was found" in on_path.stderr and "chromium" in on_path.stderr
     assert not list((Path(os.environ["ZOO_HOME"]) / "store").glob("artifacts/*"))
+
+
+def stored(tmp_path, variant: str) -> None:
+    """A store entry for `variant` holding a few bytes: enough for `zoo web` to serve, not to load."""
+    import hashlib
+
+    from registry import settings
+    from registry.store import Entry, EntryFile, default_store
+
+    settings.reload()
+    store = default_store()
+    data = tmp_path / f"{variant}.bin"
+    data.write_bytes(b"not a model")
+    digest = hashlib.sha256(data.read_bytes()).hexdigest()
+    with store.store_lock():
+        store.add_blob(data, digest)
+        store.install(Entry(id=variant, kind="built", files=[EntryFile(data.name, digest, 11)], main=data.name,
+                            source={"variant": variant}))
+
+
+def test_zoo_web_refuses_a_variant_built_for_phones_only(tmp_path, zoo):
+    stored(tmp_path, "falcon-rw-1b-cpu-int8")
+    refused = zoo("web", "falcon-rw-1b-cpu-int8")
+    assert refused.returncode != 0 and refused.stdout == ""
+    assert "is built for android, ios (cpu backend), not for the Web" in refused.stderr
+    assert "zoo list --platform web" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_zoo_web_open_hands_the_url_to_the_users_browser(tmp_path):
+    stored(tmp_path, "falcon-rw-1b-gpu-int8")
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\nprintf %s "$1" > {opened}\n')
+    browser.chmod(0o755)
+    web_environment()
+    server = subprocess.Popen([sys.executable, "-m", "zoo_cli", "web", "falcon-rw-1b-gpu-int8", "--open"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=os.environ | {"BROWSER": str(browser)}, cwd=REPO)
+    try:
+        url = server.stdout.readline().strip()
+        for _ in range(100):
+            if opened.exists() and opened.read_text():
+                break
+            time.sleep(0.1)
+        assert opened.read_text() == url and url.startswith("http://127.0.0.1:")
+        assert status(url) == 200
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
+    assert server.returncode == 0
 
 
 def test_toolchain_doctor_reports_the_webgpu_adapter(zoo):
