@@ -24,6 +24,7 @@ from plugins import toolchains
 
 WEB_RUNNERS = Path(__file__).parent / "runners" / "web"
 RUNNER = WEB_RUNNERS / "run.mjs"
+REFERENCE_RUNNER = Path(__file__).parent / "runners" / "web_reference.py"
 
 CHECK_PIECES = 1
 """Streamed pieces the checks generate. On the GPU the runtime streams a few tokens per piece, so one
@@ -80,8 +81,25 @@ class WebGeneration(Verifier):
         prompt = str(variant.expect.get("prompt", "Hello"))
         lora = request.options.lora  # a base built for LoRA loads with the adapter's rank
         return Job(RUNNER, _request(path, prompt, CHECK_PIECES, variant.inference.max_tokens,
-                                    lora_ranks=[lora.rank] if lora is not None else []),
+                                    lora_ranks=[lora.rank] if lora is not None else [],
+                                    **_reference(request.inputs_dir, lora is not None)),
                    f"web-generation check of {output.path}")
+
+
+def _reference(checkpoint: Path, lora: bool) -> dict:
+    """How the check asks the build's checkpoint for its own first greedy token and for the ids of the
+    runtime's text (runners/web_reference.py, in litert-torch's toolchain, which has transformers), or
+    why it cannot. Information only, so it never installs a toolchain or fails the check."""
+    from registry import toolchains as environments
+
+    if lora:
+        return {"reference_skipped": "a LoRA build: the reference would need the adapter merged"}
+    if not (checkpoint / "config.json").is_file():
+        return {"reference_skipped": "the checkpoint has no config.json, which transformers needs"}
+    environment = environments.find(toolchains.LITERT_TORCH)
+    if environment is None:
+        return {"reference_skipped": "the litert-torch toolchain (transformers) is not installed"}
+    return {"reference": {"python": str(environment.interpreter), "runner": str(REFERENCE_RUNNER), "checkpoint": str(checkpoint)}}
 
 
 class MediaPipeWeb(Runtime):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, run_zoo
+from helpers import REPO, run_zoo, toolchain_python
 
 SCREENSHOTS = Path(os.environ.get("ZOO_TEST_ARTIFACTS") or REPO / "build" / "test-artifacts")
 """Where the page's screenshot is kept for people to look at (CI can upload the directory)."""
@@ -148,7 +148,11 @@ def test_toolchain_doctor_reports_the_webgpu_adapter(zoo):
 
 @pytest.fixture(scope="module")
 def built(falcon_checkpoint, tmp_path_factory):
-    """`zoo build falcon-rw-1b --backend gpu --quant int8 --from DIR` as typed: convert, then the web check."""
+    """`zoo build falcon-rw-1b --backend gpu --quant int8 --from DIR` as typed: convert, then the web check
+    (which asks the checkpoint, in litert-torch's toolchain, for its own first token)."""
+    from plugins.toolchains import LITERT_TORCH
+
+    toolchain_python(LITERT_TORCH)
     home = tmp_path_factory.mktemp("web-home")
     env = {"ZOO_HOME": str(home)}
     result = run_zoo("build", "falcon-rw-1b", "--backend", "gpu", "--quant", "int8", "--from", str(falcon_checkpoint), "--json",
@@ -174,6 +178,9 @@ def test_a_gpu_build_is_converted_then_run_in_mediapipes_web_runtime(built, falc
     assert web["runtime_version"] == "0.10.29" and web["browser"].startswith("Chrome/")
     assert web["adapter"]["architecture"] == "swiftshader"
     assert web["load_seconds"] > 0 and web["pieces"] and web["text"] and web["tokens"] > 0 and web["tokens_per_second"] > 0
+    reference = web["reference"]  # information: the checkpoint's own first greedy token, and the text as its ids
+    assert isinstance(reference["first_token"], int) and reference["first_token_text"]
+    assert isinstance(reference["first_token_matches"], bool) and reference["generated_ids"]
     assert "web-generation check of falcon-rw-1b-gpu-int8.bin" in stderr
     again = json.loads(run_zoo("build", "falcon-rw-1b", "--backend", "gpu", "--quant", "int8", "--from", str(falcon_checkpoint),
                                "--json", env=env, check=True).stdout)

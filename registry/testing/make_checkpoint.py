@@ -94,6 +94,20 @@ def write_tokenizer(out: Path, vocab_size: int) -> None:
     }))
 
 
+def write_config(out: Path, model_type: str, hidden: int, layers: int, vocab: int) -> None:
+    """transformers' config.json for the checkpoint, as the hub repo has it (tiiuae/falcon-rw-1b's), so
+    transformers can load the random weights as the reference the Web runtime's check compares with."""
+    if model_type != "FALCON_RW_1B":
+        return
+    (out / "config.json").write_text(json.dumps({
+        "architectures": ["FalconForCausalLM"], "model_type": "falcon", "alibi": True, "bias": True,
+        "apply_residual_connection_post_layernorm": False, "parallel_attn": False, "multi_query": False,
+        "new_decoder_architecture": False, "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": 32,
+        "vocab_size": vocab, "layer_norm_epsilon": 1e-5, "torch_dtype": "float16",
+        "tie_word_embeddings": False,  # random lm_head and embeddings differ
+    }))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("model_type", choices=sorted(SHAPES))
@@ -124,6 +138,7 @@ def main():
                 name = f"model-{n + 1:05d}-of-{args.shards:05d}.safetensors"
                 save_file(dict(items[n * size:(n + 1) * size]), str(args.out / name))
     write_tokenizer(args.out, vocab)
+    write_config(args.out, args.model_type, hidden, layers, vocab)
     print(json.dumps({"tensors": len(tensors), "bytes": sum(f.stat().st_size for f in args.out.iterdir())}))
 
 

@@ -5,6 +5,7 @@
 //            generateResponse pending forever).
 //   "serve": serve the page for a person (`zoo web`), print its URL, run until stopped.
 // It speaks zoo's runner protocol on stdout: one JSON object per line (progress, result, error).
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -113,6 +114,21 @@ async function check(request, site, runtime) {
   }
 }
 
+/** The checkpoint's own view of the generated text (runners/web_reference.py, in its Python toolchain). */
+async function reference(spec, prompt, generated) {
+  const requestFile = path.resolve('web_reference.request.json');
+  fs.writeFileSync(requestFile, JSON.stringify({ checkpoint: spec.checkpoint, prompt, generated }));
+  const child = spawn(spec.python, [spec.runner, requestFile], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout.on('data', (chunk) => { out += chunk; });
+  await new Promise((resolve) => child.on('close', resolve));
+  const events = out.split('\n').filter((line) => line.startsWith('{')).map((line) => { try { return JSON.parse(line); } catch { return {}; } });
+  const found = events.find((event) => event.event === 'result');
+  if (found) return found.data;
+  const error = events.find((event) => event.event === 'error');
+  return { skipped: error ? error.message : `the reference exited with status ${child.exitCode}` };
+}
+
 async function main() {
   const request = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
   const runtime = genaiDir();
@@ -125,6 +141,16 @@ async function main() {
   }
   try {
     const result = await check(request, site, runtime);
+    if (request.reference) {
+      progress('asking the checkpoint for its own first token (information)');
+      result.reference = await reference(request.reference, request.prompt, result.text);
+      if (result.reference.first_token !== undefined) {
+        result.summary += `; the checkpoint's own first token ${JSON.stringify(result.reference.first_token_text)} `
+          + (result.reference.first_token_matches ? 'comes first here too' : 'does not come first here');
+      }
+    } else if (request.reference_skipped) {
+      result.reference = { skipped: request.reference_skipped };
+    }
     emit({ event: 'result', data: { ...result, requests: site.requests.length } });
   } finally {
     await site.close();
