@@ -114,13 +114,14 @@ def local_inputs(variant: Variant, directory: Path, *, users: bool = False) -> l
     The manifest's own folder (the demo's) must hold the files it lists, with the sizes and digests
     it pins. A user's --from folder (`users`) holds a checkpoint as its trainer saved it: weights in
     any shards (one model.safetensors, any count, an index.json), which the converter checks
-    tensor by tensor (Converter.validate); the other listed files (tokenizer, config) must be there
-    by name; the hub's pins do not apply to a fine-tune's bytes. Every regular file is an input.
+    tensor by tensor (Converter.validate); the tokenizer files must be there by name, a config
+    (config.json, which only checks' references read) may be missing; the hub's pins do not apply to
+    a fine-tune's bytes. Every regular file is an input.
     """
     directory = directory.expanduser().resolve()
     if not directory.is_dir():
         raise BuildError(f"--from {directory} is not a directory.", fix="Pass the checkpoint's directory.")
-    required = [f for f in variant.files if not (users and f.role == "weights")]
+    required = [f for f in variant.files if not (users and f.role in ("weights", "config"))]
     missing = [f.path for f in required if not inside_directory(directory, f.path).is_file()]
     if missing:
         raise BuildError(
