@@ -2,7 +2,8 @@
 //   "check": serve the artifact, load it in headless Chromium, generate a few greedy pieces from the
 //            prompt; the result holds the text, timings and versions, or an error with the runtime's
 //            own message (read from the page's console, since a runtime failure can leave
-//            generateResponse pending forever).
+//            generateResponse pending forever). With `reference`, the build's checkpoint is then asked
+//            for its own first greedy token (../web_reference.py, in its Python toolchain).
 //   "serve": serve the page for a person (`zoo web`), print its URL, run until stopped.
 // It speaks zoo's runner protocol on stdout: one JSON object per line (progress, result, error).
 import { spawn } from 'node:child_process';
