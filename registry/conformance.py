@@ -3,12 +3,18 @@
 A plugin conforms when it loads, registers something, and everything it registers is usable:
 manifests valid (the catalog already refused invalid ones), ids unique, every source kind,
 converter, bundler and check its variants name provided by some loaded plugin, each check able to
-read the format it is attached to, and toolchain requirements that pip can parse.
+read the format it is attached to, and toolchain requirements that pip can parse (or, for an npm
+toolchain, exact name@version pins).
 """
 
 from __future__ import annotations
 
+import re
+
 from .catalog import Catalog
+
+_NPM_PINNED = re.compile(r"(@[a-z0-9][\w.-]*/)?[a-z0-9][\w.-]*@\d+\.\d+\.\d+[\w.+-]*")
+"""An npm package at one exact version: an npm toolchain is as pinned as a pip one."""
 
 
 def _is_options_model(value) -> bool:
@@ -85,7 +91,14 @@ def _component_problems(kind: str, name: str, component) -> list[str]:
     toolchain = getattr(component, "toolchain", None)
     if kind == "converter" and toolchain is None:
         problems.append(f"converter '{name}' declares no toolchain; converters run in one (registry.components.Toolchain)")
-    if toolchain is not None:
+    if toolchain is not None and toolchain.kind == "npm":
+        for requirement in toolchain.requirements:
+            if not _NPM_PINNED.fullmatch(requirement):
+                problems.append(f"{kind} '{name}': npm toolchain requirement {requirement!r} is not a pinned "
+                                "name@version (e.g. '@scope/package@1.2.3')")
+    elif toolchain is not None and toolchain.kind != "pip":
+        problems.append(f"{kind} '{name}': toolchain kind {toolchain.kind!r} is neither 'pip' nor 'npm'")
+    elif toolchain is not None:
         from packaging.requirements import InvalidRequirement, Requirement
 
         for requirement in toolchain.requirements:

@@ -40,7 +40,7 @@ RECORD = "zoo-toolchain.json"
 
 @dataclass
 class Environment:
-    """A usable toolchain: which python to run, and the exact packages it holds."""
+    """A usable toolchain: what runs its jobs, and the exact packages it holds."""
 
     spec: Toolchain
     interpreter: Path

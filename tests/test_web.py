@@ -64,6 +64,22 @@ def test_only_web_capable_gpu_builds_get_the_web_check():
     assert "web-generation" not in catalog.checks_for(falcon, falcon.outputs[0])  # what a pull checks: never a run
 
 
+def test_the_web_plugin_conforms_and_npm_toolchains_must_be_pinned(zoo):
+    from registry.components import Runtime, Toolchain
+    from registry.conformance import _component_problems
+
+    checked = zoo("plugins", "check", "web")
+    assert checked.returncode == 0 and "ok      web: verifier:web-generation, runtime:mediapipe-web" in checked.stdout
+
+    def problems(toolchain):
+        runtime = type("R", (Runtime,), {"name": "r", "description": "d", "formats": ("bin",), "toolchain": toolchain})()
+        return _component_problems("runtime", "r", runtime)
+
+    assert problems(Toolchain("w", ("@mediapipe/tasks-genai@0.10.29", "left-pad@1.3.0"), kind="npm")) == []
+    assert ["not a pinned name@version" in p for p in problems(Toolchain("w", ("left-pad", "left-pad@^1.3.0"), kind="npm"))] == [True, True]
+    assert "neither 'pip' nor 'npm'" in problems(Toolchain("w", ("x==1",), kind="conda"))[0]
+
+
 def test_no_browser_is_one_clear_error_before_anything_is_converted(tmp_path, zoo):
     checkpoint = tmp_path / "falcon"
     checkpoint.mkdir()
