@@ -19,6 +19,7 @@ from .child import run_job
 from .errors import BuildError, FormatCheckError, ZooError
 from .fsutil import write_atomically
 
+
 def record_path(entry_id: str) -> Path:
     return settings.get().home / "run-checks" / f"{entry_id}.json"
 
