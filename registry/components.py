@@ -125,9 +125,12 @@ class SourceKind(Component):
 class Toolchain:
     """An isolated environment a converter or runtime runs in, so conflicting stacks never meet.
 
-    `requirements` are pinned requirement strings, pip's (`kind="pip"`, a virtual environment of
-    Python `python`) or npm's (`kind="npm"`, `name@version` packages installed with the machine's npm,
-    whose jobs run under its `node`); the environment is keyed by their hash.
+    `requirements` are exact pins, pip's (`kind="pip"`, a virtual environment of Python `python`) or
+    npm's (`kind="npm"`, `name@version` packages installed with the machine's npm, whose jobs run
+    under its `node`). `locks` is a directory of committed locks made from them (`zoo toolchain lock
+    NAME`): per-platform pip requirements files with every package hashed, or npm's package.json and
+    package-lock.json. A toolchain with locks installs from them and nothing else, and its
+    environment is keyed by the lock's digest; one without is keyed by its requirements.
     """
 
     name: str
@@ -138,6 +141,7 @@ class Toolchain:
     """Code that must run in the environment (`zoo toolchain doctor`), e.g. an import: Python for a pip
     toolchain, an ES module for an npm one. What it prints on its last line is shown as a finding."""
     kind: str = "pip"
+    locks: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 A plugin conforms when it loads, registers something, and everything it registers is usable:
 manifests valid (the catalog already refused invalid ones), ids unique, every source kind,
 converter, bundler and check its variants name provided by some loaded plugin, each check able to
-read the format it is attached to, and toolchain requirements that pip can parse (or, for an npm
-toolchain, exact name@version pins).
+read the format it is attached to, and toolchain requirements that are exact pins (pip's name==1.2.3,
+npm's name@1.2.3), the only kind a committed lock can be made from and checked against.
 """
 
 from __future__ import annotations
@@ -15,6 +15,12 @@ from .catalog import Catalog
 
 _NPM_PINNED = re.compile(r"(@[a-z0-9][\w.-]*/)?[a-z0-9][\w.-]*@\d+\.\d+\.\d+[\w.+-]*")
 """An npm package at one exact version: an npm toolchain is as pinned as a pip one."""
+
+
+def _is_exact(requirement) -> bool:
+    """One `==` version with no wildcard: what a toolchain's lock is made from, and all it may drift by."""
+    specifiers = list(requirement.specifier)
+    return len(specifiers) == 1 and specifiers[0].operator in ("==", "===") and "*" not in specifiers[0].version
 
 
 def _is_options_model(value) -> bool:
@@ -103,9 +109,13 @@ def _component_problems(kind: str, name: str, component) -> list[str]:
 
         for requirement in toolchain.requirements:
             try:
-                Requirement(requirement)
+                parsed = Requirement(requirement)
             except InvalidRequirement as exc:
                 problems.append(f"{kind} '{name}': toolchain requirement {requirement!r} is not valid ({exc})")
+                continue
+            if not _is_exact(parsed):
+                problems.append(f"{kind} '{name}': toolchain requirement {requirement!r} is not an exact pin; pin "
+                                "one version (e.g. 'numpy==2.4.6'), and ship a lock made with `zoo toolchain lock`")
     if kind in ("verifier", "runtime") and not getattr(component, "formats", ()):
         problems.append(f"{kind} '{name}' lists no formats")
     if kind == "source" and component.options is not None and not _is_options_model(component.options):

@@ -27,6 +27,7 @@ SIGNING = Toolchain(
     requirements=("model-signing==1.1.1", "pyopenssl==26.4.0"),
     notes=("OpenSSF model signing, key-based (offline); sigstore's keyless flow is not used.",),
     probe="import model_signing, OpenSSL",
+    locks=Path(__file__).parent / "locks" / "model-signing",
 )
 RUNNER = Path(__file__).parent / "signing_runner.py"
 MAX_SIGNATURE = 1 << 20

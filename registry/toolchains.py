@@ -3,8 +3,11 @@
 The converter stacks conflict (shared/research/dependency-pins.md): litert-torch forces
 typing-extensions < 4.13, keras-hub pins kagglesdk against kagglehub, GPT-2 needs TensorFlow 2.19
 while litert-torch brings protobuf 7. So each converter declares a toolchain (name, pinned
-requirements, Python version) and zoo creates it on first use as a virtual environment keyed by
-the hash of its requirements, records its exact package list (the lock) and reuses it.
+requirements, Python version, committed locks) and zoo creates it on first use as a virtual
+environment and reuses it. A toolchain with locks (all built-in ones) installs exactly its lock for
+this platform, every file checked against its hash, and is keyed by the lock's digest
+(registry/toolchain_locks.py); one without is keyed by its requirements. Either way the installed
+package list is recorded beside it.
 
 pip runs inside the new environment, so the user's pip configuration (pip.conf, PIP_INDEX_URL,
 PIP_FIND_LINKS, PIP_CONSTRAINT, ...) applies as it would to any pip install. An npm toolchain (the
@@ -30,7 +33,7 @@ from typing import Callable
 
 from filelock import FileLock
 
-from . import settings
+from . import settings, toolchain_locks
 from .components import Toolchain
 from .errors import ToolchainError
 from .fsutil import write_atomically
@@ -48,16 +51,15 @@ class Environment:
     path: Path | None
     """None when zoo's own interpreter already satisfies the toolchain."""
     lock: list[str]
+    """Every installed package, as `pip freeze --all` (or npm) lists it."""
+    lock_digest: str
+    """The committed lock file's sha256, or for an unlocked toolchain that of the installed package list."""
 
     def variables(self) -> dict[str, str]:
         """What a job's environment needs to see the toolchain's packages (node resolves through NODE_PATH)."""
         if self.spec.kind == "npm" and self.path is not None:
             return {"NODE_PATH": str(self.path / "node_modules")}
         return {}
-
-    @property
-    def lock_digest(self) -> str:
-        return hashlib.sha256("\n".join(sorted(self.lock)).encode()).hexdigest()
 
     def describe(self) -> dict:
         return {
@@ -70,8 +72,15 @@ class Environment:
         }
 
 
+def _listing_digest(lock: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(lock)).encode()).hexdigest()
+
+
 def key(spec: Toolchain) -> str:
-    data = json.dumps([spec.name, sorted(spec.requirements), spec.python] + ([spec.kind] if spec.kind != "pip" else []))
+    """The environment's name: the lock's digest, so a changed lock makes a new environment."""
+    lock = toolchain_locks.find(spec)
+    what = ["lock", lock.digest] if lock else sorted(spec.requirements)
+    data = json.dumps([spec.name, what, spec.python] + ([spec.kind] if spec.kind != "pip" else []))
     return hashlib.sha256(data.encode()).hexdigest()[:12]
 
 
@@ -88,8 +97,9 @@ def _current_python_matches(spec: Toolchain) -> bool:
 
 
 def satisfied_by_current(spec: Toolchain) -> bool:
-    """True when this very interpreter has every pinned requirement (then no environment is needed)."""
-    if spec.kind != "pip" or not _current_python_matches(spec):
+    """True when this very interpreter has every pinned requirement (then no environment is needed).
+    A locked toolchain always gets its own environment: the lock, not the pins, says what it holds."""
+    if spec.kind != "pip" or spec.locks is not None or not _current_python_matches(spec):
         return False
     from importlib.metadata import PackageNotFoundError, version
 
@@ -113,7 +123,7 @@ def _freeze(python: Path) -> list[str]:
 
 def find(spec: Toolchain) -> Environment | None:
     if satisfied_by_current(spec):
-        return Environment(spec, Path(sys.executable), None, _current_lock())
+        return Environment(spec, Path(sys.executable), None, _current_lock(), _listing_digest(_current_lock()))
     path = location(spec)
     try:
         record = json.loads((path / RECORD).read_text())
@@ -123,11 +133,15 @@ def find(spec: Toolchain) -> Environment | None:
         node = shutil.which("node")
         if node is None or not (path / "node_modules").is_dir():
             return None
-        return Environment(spec, Path(node), path, record["lock"])
+        return Environment(spec, Path(node), path, record["lock"], _recorded_digest(record))
     python = path / "bin" / "python"
     if not python.exists():
         return None
-    return Environment(spec, python, path, record["lock"])
+    return Environment(spec, python, path, record["lock"], _recorded_digest(record))
+
+
+def _recorded_digest(record: dict) -> str:
+    return record.get("lock_sha256") or _listing_digest(record["lock"])
 
 
 _CURRENT_LOCK: list[str] | None = None
@@ -179,22 +193,23 @@ def create(spec: Toolchain, on_line: Callable[[str], None] | None = None) -> Env
         shutil.rmtree(staging, ignore_errors=True)
         say = on_line or (lambda line: None)
         started = time.monotonic()
+        committed = toolchain_locks.find(spec)
         try:
-            say(f"Creating the {spec.name} toolchain in {target} ...")
+            say(f"Creating the {spec.name} toolchain in {target}" + (f" from {committed.path}" if committed else "") + " ...")
             if spec.kind == "npm":
-                lock = _create_npm(spec, staging, say)
+                lock = _create_npm(spec, committed, staging, say)
             else:
-                _run([_interpreter(spec), "-m", "venv", str(staging)], say, spec)
-                python = staging / "bin" / "python"
-                _run([str(python), "-m", "pip", "install", "--upgrade", "pip"], say, spec)
-                _run([str(python), "-m", "pip", "install", *spec.requirements], say, spec)
-                lock = _freeze(python)
+                lock = _create_pip(spec, committed, staging, say)
+            if committed is not None:
+                _require_lock(spec, committed, _pins(spec, lock))
             record = {
                 "name": spec.name,
                 "key": key(spec),
                 "requirements": list(spec.requirements),
                 "python": spec.python,
                 "lock": lock,
+                "lock_file": str(committed.path) if committed else None,
+                "lock_sha256": committed.digest if committed else _listing_digest(lock),
                 "created_at": time.time(),
                 "seconds": round(time.monotonic() - started, 1),
             }
@@ -221,6 +236,37 @@ def for_job(component, on_line: Callable[[str], None] | None = None) -> tuple[Pa
     return environment.interpreter, environment.variables()
 
 
+def _create_pip(spec: Toolchain, committed: toolchain_locks.Lock | None, staging: Path, say) -> list[str]:
+    """A virtual environment holding exactly the lock (or, for an unlocked toolchain, what pip
+    resolves for its pins); returns `pip freeze --all` of it."""
+    _run([_interpreter(spec), "-m", "venv", str(staging)], say, spec)
+    python = staging / "bin" / "python"
+    if committed is not None:
+        command, variables = toolchain_locks.install_command(committed, python)
+        _run(command, say, spec, env=os.environ | variables)
+    else:
+        _run([str(python), "-m", "pip", "install", "--upgrade", "pip"], say, spec)
+        _run([str(python), "-m", "pip", "install", *spec.requirements], say, spec)
+    return _freeze(python)
+
+
+def _pins(spec: Toolchain, lock: list[str]) -> dict[str, str]:
+    """An installed package list (pip's name==version, npm's name@version) by canonical name."""
+    separator = "@" if spec.kind == "npm" else "=="
+    pairs = (line.rpartition(separator) if spec.kind == "npm" else line.partition(separator) for line in lock)
+    return {(name if spec.kind == "npm" else toolchain_locks.canonical(name)): version for name, _, version in pairs}
+
+
+def _require_lock(spec: Toolchain, committed: toolchain_locks.Lock, installed: dict[str, str]) -> None:
+    drift = toolchain_locks.differences(committed, installed)
+    if drift:
+        raise ToolchainError(
+            f"The {spec.name} toolchain does not hold what its lock {committed.path} says: " + "; ".join(drift) + ".",
+            fix=f"Make the lock again with `zoo toolchain lock {spec.name}` if its requirements changed, then "
+            f"`zoo toolchain install {spec.name}`.",
+        )
+
+
 NODE_MAJOR = 18
 
 
@@ -239,14 +285,22 @@ def _node_tools(spec: Toolchain) -> tuple[str, str]:
     return node, npm
 
 
-def _create_npm(spec: Toolchain, staging: Path, say: Callable[[str], None]) -> list[str]:
-    """npm-install the pinned packages into `staging`; returns the lock (every package@version installed).
-    Install scripts never run: the packages are JavaScript files the browser and node load."""
+def _create_npm(spec: Toolchain, committed: toolchain_locks.Lock | None, staging: Path,
+                say: Callable[[str], None]) -> list[str]:
+    """Install the packages into `staging`: `npm ci` from the committed lock (every tarball checked
+    against its integrity hash), or npm's resolution of the pins for an unlocked toolchain; returns
+    every package@version installed. Install scripts never run: the packages are JavaScript files
+    the browser and node load."""
     _, npm = _node_tools(spec)
-    staging.mkdir(parents=True)
-    (staging / "package.json").write_text(json.dumps({"name": f"zoo-toolchain-{spec.name}", "private": True}))
-    _run([npm, "install", "--prefix", str(staging), "--no-audit", "--no-fund", "--ignore-scripts", "--save-exact",
-          *spec.requirements], say, spec, retry_hint="Check the network and your npm configuration (registry, proxy)")
+    hint = "Check the network and your npm configuration (registry, proxy)"
+    quiet = ["--no-audit", "--no-fund", "--ignore-scripts"]
+    if committed is not None:
+        toolchain_locks.stage_npm(committed, staging)
+        _run([npm, "ci", "--prefix", str(staging), *quiet], say, spec, retry_hint=hint)
+    else:
+        staging.mkdir(parents=True)
+        (staging / "package.json").write_text(json.dumps({"name": f"zoo-toolchain-{spec.name}", "private": True}))
+        _run([npm, "install", "--prefix", str(staging), *quiet, "--save-exact", *spec.requirements], say, spec, retry_hint=hint)
     return _npm_lock(staging)
 
 
@@ -256,14 +310,14 @@ def _npm_lock(path: Path) -> list[str]:
         packages = json.loads((path / "node_modules" / ".package-lock.json").read_text()).get("packages", {})
     except (OSError, ValueError):
         return []
-    return sorted(f"{where.rsplit('node_modules/', 1)[-1]}@{info.get('version')}" for where, info in packages.items() if where)
+    return sorted(f"{where.removeprefix('node_modules/')}@{info.get('version')}" for where, info in packages.items() if where)
 
 
 def _run(cmd: list[str], say: Callable[[str], None], spec: Toolchain,
-         retry_hint: str = "Check the network and your pip configuration (index, proxies)") -> None:
+         retry_hint: str = "Check the network and your pip configuration (index, proxies)", env: dict | None = None) -> None:
     """Run a step, streaming its output; on failure show the tail of it."""
     tail: list[str] = []
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     assert process.stdout is not None
     for line in process.stdout:
         line = line.rstrip()
@@ -328,6 +382,16 @@ def doctor(env: Environment, probe: str | None, findings: list[str] | None = Non
             findings.append(ran.stdout.strip().splitlines()[-1])
     if env.path is not None:
         current = _npm_lock(env.path) if env.spec.kind == "npm" else _freeze(env.interpreter)
-        if current != env.lock:
+        committed = toolchain_locks.find(env.spec)
+        if committed is not None:
+            problems += [f"differs from its lock: {line}" for line in toolchain_locks.differences(committed, _pins(env.spec, current))]
+        elif current != env.lock:
             problems.append("its packages no longer match the recorded lock (something installed into it)")
     return problems
+
+
+def make_lock(spec: Toolchain) -> Path:
+    """Resolve `spec` for this machine and write its committed lock (maintainers: `zoo toolchain lock`)."""
+    if spec.kind == "npm":
+        return toolchain_locks.write(spec, "", _node_tools(spec)[1])
+    return toolchain_locks.write(spec, _interpreter(spec))

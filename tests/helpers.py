@@ -32,6 +32,22 @@ def toolchain_python(spec) -> Path:
     return toolchains.ensure(spec, print).interpreter
 
 
+def pure_wheel(directory: Path, name: str, version: str, requires: tuple[str, ...] = ()) -> Path:
+    """A minimal pure-Python wheel, so a toolchain can be built from a local folder of packages."""
+    import zipfile
+
+    module = name.replace("-", "_")
+    path = directory / f"{module}-{version}-py3-none-any.whl"
+    info = f"{module}-{version}.dist-info"
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires)
+    with zipfile.ZipFile(path, "w") as wheel:
+        wheel.writestr(f"{module}/__init__.py", f"VERSION = {version!r}\n")
+        wheel.writestr(f"{info}/METADATA", metadata)
+        wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: zoo-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        wheel.writestr(f"{info}/RECORD", "")
+    return path
+
+
 def run_zoo(*args: str, env: dict[str, str] | None = None, check: bool = False, timeout: float = 120,
             input: str | None = None) -> subprocess.CompletedProcess:
     """Run the real `zoo` console entry point in a child process with the test's environment (and `input` on stdin)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import install_pack_plugin
+from helpers import install_pack_plugin, pure_wheel
 from registry import safetensors_file
 from registry.errors import BuildError, ExitCode
 from registry.testing.tflite_builder import mediapipe_like_bin
@@ -212,26 +212,13 @@ def test_the_bin_verifier_rejects_wrong_metadata_parameters_and_tensors(tmp_path
 # ---------------------------------------------------------------------------- toolchains
 
 
-def _wheel(directory: Path, name: str, version: str) -> Path:
-    """A minimal pure-Python wheel, so a toolchain can be built with no index at all."""
-    module = name.replace("-", "_")
-    path = directory / f"{module}-{version}-py3-none-any.whl"
-    info = f"{module}-{version}.dist-info"
-    with zipfile.ZipFile(path, "w") as wheel:
-        wheel.writestr(f"{module}/__init__.py", f"VERSION = {version!r}\n")
-        wheel.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-        wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: zoo-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-        wheel.writestr(f"{info}/RECORD", "")
-    return path
-
-
 def test_a_toolchain_is_created_once_from_the_users_pip_configuration_and_reused(tmp_path, monkeypatch):
     from registry import settings, toolchains
     from registry.components import Toolchain
 
     wheels = tmp_path / "wheels"
     wheels.mkdir()
-    _wheel(wheels, "zoo-probe-pkg", "1.0")
+    pure_wheel(wheels, "zoo-probe-pkg", "1.0")
     monkeypatch.setenv("ZOO_TOOLCHAINS", str(tmp_path / "toolchains"))
     monkeypatch.setenv("PIP_NO_INDEX", "1")  # the user's pip configuration: only this directory
     monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
@@ -250,7 +237,7 @@ def test_a_toolchain_is_created_once_from_the_users_pip_configuration_and_reused
     assert toolchains.doctor(again, spec.probe) == []
     other = Toolchain("probe", ("zoo-probe-pkg==2.0",))
     assert toolchains.location(other) != env.path  # keyed by the requirements' hash
-    _wheel(wheels, "zoo-probe-pkg", "2.0")
+    pure_wheel(wheels, "zoo-probe-pkg", "2.0")
     subprocess.run([str(env.interpreter), "-m", "pip", "install", "-q", "zoo-probe-pkg==2.0"], check=True)
     assert any("no longer match" in p for p in toolchains.doctor(again, spec.probe))
     assert toolchains.remove("probe") == [env.path] and toolchains.find(spec) is None

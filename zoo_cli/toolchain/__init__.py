@@ -40,21 +40,32 @@ def list_command(as_json: bool) -> None:
     """Every toolchain the plugins declare, and whether it is installed."""
     from registry import toolchains
 
+    from registry import toolchain_locks
+    from registry.errors import ToolchainError
+
     rows = []
     for name, spec in _declared().items():
-        env = toolchains.find(spec)
+        try:
+            lock = toolchain_locks.find(spec)
+            env = toolchains.find(spec)
+            where = str(env.path) if env and env.path else ("(zoo's own interpreter)" if env else str(toolchains.location(spec)))
+        except ToolchainError as exc:  # no lock for this platform, or a stale one: say so, list the rest
+            lock, env, where = None, None, exc.message
         rows.append({
             "name": name,
             "installed": env is not None,
-            "path": str(env.path) if env and env.path else ("(zoo's own interpreter)" if env else str(toolchains.location(spec))),
+            "path": where,
             "requirements": list(spec.requirements),
+            "lock": str(lock.path) if lock else None,
+            "lock_sha256": lock.digest if lock else None,
             "packages": len(env.lock) if env else 0,
         })
     if as_json:
         terminal.json(rows)
         return
-    terminal.table(["NAME", "INSTALLED", "PACKAGES", "PATH"],
-                   [[r["name"], "yes" if r["installed"] else "no", str(r["packages"] or "-"), r["path"]] for r in rows])
+    terminal.table(["NAME", "INSTALLED", "PACKAGES", "LOCK", "PATH"],
+                   [[r["name"], "yes" if r["installed"] else "no", str(r["packages"] or "-"),
+                     r["lock_sha256"][:12] if r["lock_sha256"] else "-", r["path"]] for r in rows])
 
 
 @toolchain_group.command("install")
@@ -69,10 +80,28 @@ def install_command(names, install_all: bool) -> None:
         terminal.message(f"{spec.name}: ready at {env.path or 'zoo’s own interpreter'} ({len(env.lock)} packages).")
 
 
+@toolchain_group.command("lock")
+@click.argument("names", nargs=-1)
+@click.option("--all", "lock_all", is_flag=True, help="Lock every declared toolchain that has a lock directory.")
+def lock_command(names, lock_all: bool) -> None:
+    """Resolve toolchains' pins for this machine and write their committed locks (maintainers).
+
+    pip resolves each pip toolchain with your pip configuration and records every package with
+    the sha256 of its file, for this platform only; npm writes package-lock.json. Run the tests,
+    then commit the lock with the reason (docs/toolchains.md)."""
+    from registry import toolchains
+
+    for spec in _pick(names, lock_all):
+        if lock_all and spec.locks is None:
+            continue
+        path = toolchains.make_lock(spec)
+        terminal.message(f"{spec.name}: wrote {path}.")
+
+
 @toolchain_group.command("doctor")
 @click.argument("names", nargs=-1)
 def doctor_command(names) -> None:
-    """Check installed toolchains: pip check (npm ls), a probe, the recorded lock; the web one reports its WebGPU adapter."""
+    """Check installed toolchains: pip check (npm ls), a probe, every package against the lock; the web one reports its WebGPU adapter."""
     from registry import toolchains
     from registry.errors import ExitCode
 
