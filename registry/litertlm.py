@@ -12,6 +12,7 @@ cap before anything is read. The LLM metadata section (a protobuf) is decoded wi
 
 from __future__ import annotations
 
+import mmap
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,15 +175,54 @@ def problems(path: Path) -> list[str]:
         found.append("it holds no tokenizer section (SP_Tokenizer or HF_Tokenizer_Zlib), which LiteRT-LM needs")
     if not any(s.data_type == LLM_METADATA for s in info.sections):
         found.append("it holds no LlmMetadataProto section (start and stop tokens), which LiteRT-LM needs")
-    elif not found:
+    if not found:
         try:
             llm_metadata(path, info)
         except NotLiteRTLM as exc:
             found.append(str(exc))
-    elif not found:
+    if not found:
         with open(path, "rb") as fh:
             for model in models:
                 fh.seek(model.begin)
                 if fh.read(8)[4:8] != b"TFL3":
                     found.append(f"the TFLiteModel section at byte {model.begin} is not a TFLite flatbuffer")
     return found
+
+
+def model_weights(path: Path) -> dict[str, int]:
+    """The bytes of the constant tensors of the .litertlm's (first) TFLiteModel section, by element type.
+
+    Raises NotLiteRTLM when the file or that model cannot be read."""
+    from . import tflite
+
+    info = read(path)
+    model = next((s for s in info.sections if s.data_type == 3), None)
+    if model is None or not info.header_end <= model.begin < model.end <= info.size:
+        raise NotLiteRTLM("it holds no readable TFLiteModel section")
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm, memoryview(mm) as whole:
+        with whole[model.begin:model.end] as section:
+            try:
+                return tflite.read_bytes(section).weight_bytes
+            except tflite.NotTFLite as exc:
+                raise NotLiteRTLM(f"its TFLiteModel section: {exc}") from None
+            except (struct.error, RecursionError, OverflowError, IndexError) as exc:
+                raise NotLiteRTLM(f"its TFLiteModel section is a corrupt flatbuffer ({type(exc).__name__})") from None
+
+
+QUANTIZED_TYPES = ("int8", "uint8", "int4", "int16")
+"""Element types a quantization recipe stores weights in; a float32 model has none of them."""
+
+
+def quantization_problems(weights: dict[str, int], label: str) -> list[str]:
+    """Whether a model's weights are what its variant's quantization label says: only floats for
+    fp32, mostly int8 for int8, int4 weights for int4. Other labels are not checked."""
+    total = sum(weights.values()) or 1
+    shown = ", ".join(f"{kind} {size / 1e6:.1f} MB" for kind, size in sorted(weights.items(), key=lambda kv: -kv[1]))
+    quantized = {kind: weights[kind] for kind in QUANTIZED_TYPES if weights.get(kind)}
+    if label == "fp32" and quantized:
+        return [f"it is labelled fp32, but its weights are {shown}: the converter quantized it"]
+    if label == "int8" and weights.get("int8", 0) * 2 < total:
+        return [f"it is labelled int8, but its weights are {shown or 'none'}"]
+    if label == "int4" and not weights.get("int4"):
+        return [f"it is labelled int4, but its weights are {shown or 'none'} (no int4 tensors)"]
+    return []

@@ -61,6 +61,15 @@ class TFLiteInfo:
     """Every metadata value's size, including those too large to copy."""
     metadata_buffer_index: dict[str, int] = field(default_factory=dict)
     """Each metadata entry's raw `buffer` field (MediaPipe keeps its model type there)."""
+    weight_bytes: dict[str, int] = field(default_factory=dict)
+    """The bytes of constant tensors (those with data in a buffer) by element type: what the
+    weights were quantized to ({"int8": 131_000_000, "float32": 9_400_000})."""
+
+
+TENSOR_TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 5: "string", 6: "bool", 7: "int16",
+                8: "complex64", 9: "int8", 10: "float64", 11: "complex128", 12: "uint64", 13: "resource",
+                14: "variant", 15: "uint32", 16: "uint16", 17: "int4", 18: "bfloat16"}
+"""schema.fbs TensorType."""
 
 
 class FlatReader:
@@ -138,11 +147,20 @@ def read_bytes(buf) -> TFLiteInfo:
     r = FlatReader(buf)
     model = r.deref(0)
     info = TFLiteInfo(version=r.scalar(model, 0, "<I"))
+    buffers = r.tables(model, 4)
+    counted: set[int] = set()  # tensors may share a buffer: count its bytes once
     for subgraph in r.tables(model, 2):
         info.subgraph_names.append(r.string(subgraph, 4))
-        info.tensor_names += [r.string(tensor, 3) for tensor in r.tables(subgraph, 0)]
+        for tensor in r.tables(subgraph, 0):
+            info.tensor_names.append(r.string(tensor, 3))
+            index = r.scalar(tensor, 2, "<I")
+            if 0 < index < len(buffers) and index not in counted:
+                counted.add(index)
+                size = r.vector(buffers[index], 0)[1] or r.scalar(buffers[index], 2, "<Q")
+                if size:
+                    kind = TENSOR_TYPES.get(r.scalar(tensor, 1, "<b"), "unknown")
+                    info.weight_bytes[kind] = info.weight_bytes.get(kind, 0) + size
         info.operator_count += r.vector(subgraph, 3)[1]
-    buffers = r.tables(model, 4)
     copied: dict[tuple[int, int], bytes] = {}  # many entries may name one buffer: copy it once
     budget = MAX_METADATA_TOTAL
     for entry in r.tables(model, 6):

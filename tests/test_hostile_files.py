@@ -250,3 +250,46 @@ def test_a_litertlm_section_off_the_format_s_block_is_a_finding(catalog, tmp_pat
     shifted = build_litertlm([(TFLITE_MODEL, TFLITE), (SP_TOKENIZER, b"spm" * 30), (LLM_METADATA, llm_metadata())], align=64)
     path.write_bytes(shifted)
     assert any("not on a 16384-byte block" in p for p in litertlm.problems(path))
+
+
+def test_a_litertlm_whose_model_section_is_not_tflite_is_a_finding(tmp_path):
+    """The TFL3 test sat behind a second `elif not found:` and never ran: such a file passed."""
+    from registry import litertlm
+
+    path = tmp_path / "junk-model.litertlm"
+    path.write_bytes(build_litertlm([(TFLITE_MODEL, b"\0" * 4 + b"JUNK" + b"\0" * 64), (SP_TOKENIZER, b"spm" * 30),
+                                     (LLM_METADATA, llm_metadata())]))
+    assert any("is not a TFLite flatbuffer" in p for p in litertlm.problems(path))
+
+
+def _weights_litertlm(tmp_path: Path, weights: list[tuple[str, int, bytes]]) -> Path:
+    path = tmp_path / "weights.litertlm"
+    model = build_tflite(tensor_names=["input"], weights=weights, signature_keys=["decode"])
+    path.write_bytes(build_litertlm([(TFLITE_MODEL, model), (SP_TOKENIZER, b"spm" * 30), (LLM_METADATA, llm_metadata())]))
+    return path
+
+
+@pytest.mark.parametrize("label, weights, verdict", [
+    ("fp32", [("w", 0, b"\1" * 4000), ("b", 0, b"\2" * 400)], None),
+    ("fp32", [("w", 9, b"\1" * 4000), ("b", 0, b"\2" * 400)], "labelled fp32, but its weights are int8 0.0 MB"),
+    ("int8", [("w", 9, b"\1" * 4000), ("b", 0, b"\2" * 400)], None),
+    ("int8", [("w", 0, b"\1" * 4000), ("b", 9, b"\2" * 400)], "labelled int8"),
+    ("int4", [("w", 17, b"\1" * 2000), ("e", 9, b"\2" * 4000)], None),
+    ("int4", [("w", 9, b"\1" * 4000)], "no int4 tensors"),
+])
+def test_litertlm_weights_must_be_stored_as_the_variant_says(catalog, tmp_path, label, weights, verdict):
+    """export_hf wrote int8 weights for zoo's fp32 builds; the structural check reads the tensor table."""
+    from registry import litertlm
+
+    path = _weights_litertlm(tmp_path, weights)
+    assert litertlm.model_weights(path) == {kind: sum(len(d) for _, code, d in weights if litertlm_type(code) == kind)
+                                            for kind in {litertlm_type(code) for _, code, _ in weights}}
+    variant = catalog.variant(f"hf-cpu-{label}")
+    problems = catalog.component("verifier", "litertlm-weights").check(path, variant, variant.outputs[0])
+    assert problems == [] if verdict is None else verdict in problems[0], problems
+
+
+def litertlm_type(code: int) -> str:
+    from registry.tflite import TENSOR_TYPES
+
+    return TENSOR_TYPES[code]

@@ -16,8 +16,10 @@ from registry.tflite import EXPECTED_SHAPES, LLM_MODEL_TYPES, LlmShape
 def build_tflite(
     *, metadata: dict[str, bytes] | None = None, tensor_names: list[str] | None = None, subgraph_name: str = "",
     signature_keys: list[str] | None = None, index_metadata: dict[str, int] | None = None,
+    weights: list[tuple[str, int, bytes]] | None = None,
 ) -> bytes:
-    """`index_metadata` entries carry a bare number in their buffer field, as MediaPipe's model type does."""
+    """`index_metadata` entries carry a bare number in their buffer field, as MediaPipe's model type does;
+    `weights` are constant tensors (name, TensorType code such as 0 float32 or 9 int8, their bytes)."""
     import flatbuffers
 
     b = flatbuffers.Builder(4096)
@@ -36,7 +38,8 @@ def build_tflite(
         return b.EndObject()
 
     metadata = metadata or {}
-    buffers = [buffer(b"")] + [buffer(data) for data in metadata.values()]
+    weights = weights or []
+    buffers = [buffer(b"")] + [buffer(data) for data in metadata.values()] + [buffer(data) for _, _, data in weights]
     entries = []
     slots = [(name, index) for index, name in enumerate(metadata, start=1)] + list((index_metadata or {}).items())
     for name, index in slots:
@@ -50,6 +53,13 @@ def build_tflite(
         n = b.CreateString(name)
         b.StartObject(4)
         b.PrependUOffsetTRelativeSlot(3, n, 0)
+        tensors.append(b.EndObject())
+    for index, (name, tensor_type, _) in enumerate(weights, start=1 + len(metadata)):
+        n = b.CreateString(name)
+        b.StartObject(4)
+        b.PrependUOffsetTRelativeSlot(3, n, 0)
+        b.PrependUint32Slot(2, index, 0)
+        b.PrependInt8Slot(1, tensor_type, 0)
         tensors.append(b.EndObject())
     tensor_vec = table_vector(tensors)
     sg_name = b.CreateString(subgraph_name)
