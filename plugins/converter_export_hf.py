@@ -17,6 +17,7 @@ from registry.api import BuildError, BuildRequest, Converter, Job, Param, hookim
 from plugins import toolchains
 
 RUNNER = Path(__file__).parent / "runners" / "export_hf_convert.py"
+GGUF_RUNNER = Path(__file__).parent / "runners" / "gguf_checkpoint.py"
 
 VERIFIED = {
     "llama": "Llama, TinyLlama, SmolLM/SmolLM2",
@@ -30,9 +31,18 @@ VERIFIED = {
 RECIPES = {
     "int8": "dynamic_wi8_afp32",
     "int4": "dynamic_wi4_afp32",
-    "fp32": None,
+    # "none", not None: export_hf drops every argument that is None, which left its own default,
+    # dynamic_wi8_afp32, in force, so "fp32" builds were int8 (shared/research/real-models.md).
+    "fp32": "none",
 }
-OTHER_RECIPES = ("weight_only_wi8_afp32", "dynamic_wi8_emb4_afp32")
+RECIPE_LABELS = {
+    "dynamic_wi8_afp32": "int8",
+    "weight_only_wi8_afp32": "int8",
+    "dynamic_wi8_emb4_afp32": "int8",
+    "dynamic_wi4_afp32": "int4",
+    "none": "fp32",
+}
+"""Every recipe zoo passes to export_hf, and the quantization label of what it writes."""
 MAX_CONFIG_BYTES = 1 << 20
 BYTES_PER_WEIGHT = {"F32": 4, "F16": 2, "BF16": 2, "I8": 1, "U8": 1}
 EXPORT_RAM_FACTOR = 7.0
@@ -99,11 +109,27 @@ class ExportHFConverter(Converter):
     parameters = {
         "prefill_lengths": Param("the prefill signatures' lengths, e.g. 128 or 32,128", type=list[int], default=[128]),
         "cache_length": Param("the KV-cache length: the model's context on the device", type=int, default=1280),
-        "quantization_recipe": Param("an ai-edge-quantizer recipe instead of the variant's (int8: dynamic_wi8_afp32, "
-                                     f"int4: dynamic_wi4_afp32; also {', '.join(OTHER_RECIPES)})"),
+        "quantization_recipe": Param("an ai-edge-quantizer recipe instead of the variant's default, of the same "
+                                     "width (int8: dynamic_wi8_afp32, weight_only_wi8_afp32 or dynamic_wi8_emb4_afp32; "
+                                     "int4: dynamic_wi4_afp32)"),
     }
 
     supports_lora = True
+    input_files = (".gguf",)
+
+    def plan_checkpoint(self, source: Path, output_dir: Path) -> Job:
+        """A GGUF file (llama.cpp's, Ollama's) dequantized to a float32 checkpoint folder by transformers'
+        GGUF loader; its architecture is read from the header first, so a file transformers cannot load
+        is refused by the runner before a weight is read."""
+        from registry import gguf
+
+        try:
+            architecture = gguf.architecture(source)
+        except (gguf.NotGGUF, OSError) as exc:
+            raise BuildError(f"{source} is not a GGUF file zoo can read: {exc}.",
+                             fix="Pass a .gguf file as llama.cpp or Ollama write it, or a checkpoint directory.") from None
+        return Job(GGUF_RUNNER, {"gguf": str(source), "architecture": architecture, "output": str(output_dir)},
+                   f"turning {source.name} ({architecture}) into a checkpoint")
 
     def check_adapter(self, adapter: Path, rank: int) -> None:
         """peft needs the adapter's config, and its tensors must have the rank the config says."""
@@ -134,18 +160,20 @@ class ExportHFConverter(Converter):
         shutil.copyfile(adapter.parent / "adapter_config.json", folder / "adapter_config.json")
         return folder
 
-    def recipe(self, variant, options) -> str | None:
-        chosen = options.params.get("quantization_recipe")
-        return chosen if chosen else RECIPES.get(variant.quantization_label)
+    def recipe(self, variant, options) -> str:
+        return options.params.get("quantization_recipe") or RECIPES[variant.quantization_label]
 
     def validate(self, variant, options) -> None:
         label = variant.quantization_label
         if label not in RECIPES:
             raise BuildError(f"export_hf builds int8, int4 or fp32, not {label}.", fix="Pick one of those with --quant.")
         chosen = options.params.get("quantization_recipe")
-        if chosen and chosen not in set(filter(None, RECIPES.values())) | set(OTHER_RECIPES):
+        if chosen and chosen not in RECIPE_LABELS:
             raise BuildError(f"{chosen!r} is not a quantization recipe zoo knows for export_hf.",
-                             fix=f"Use one of {', '.join(sorted(set(filter(None, RECIPES.values())) | set(OTHER_RECIPES)))}.")
+                             fix=f"Use one of {', '.join(sorted(RECIPE_LABELS))}.")
+        if chosen and RECIPE_LABELS[chosen] != label:
+            raise BuildError(f"The recipe {chosen} writes {RECIPE_LABELS[chosen]} weights, and {variant.id} is {label}.",
+                             fix=f"Build the {RECIPE_LABELS[chosen]} variant: --quant {RECIPE_LABELS[chosen]}.")
         if options.lora is not None:
             self.check_adapter(options.lora.path, options.lora.rank)
         lengths, cache = options.params["prefill_lengths"], options.params["cache_length"]

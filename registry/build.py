@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from filelock import FileLock
+
 from . import __version__, params, settings, toolchains
 from . import lora as lora_files
 from .catalog import Catalog
@@ -231,13 +233,17 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
     timings: dict[str, float] = {}
 
     step = time.monotonic()
+    derived_from = None
+    if from_dir is not None and from_dir.is_file():
+        derived_from, from_dir = _checkpoint_from_file(converter, from_dir, reporter)
+        typed = dataclasses.replace(typed, from_dir=from_dir)
     local = _local_directory(catalog, variant, from_dir)
     if local is not None:
         # A directory on this machine is read in place and checked against the manifest's pins;
         # copying a multi-GB checkpoint into the store first would only cost time and disk.
         inputs_dir = local
         inputs = local_inputs(variant, inputs_dir, users=options.from_dir is not None)
-        source = {"kind": "local", "path": str(inputs_dir)}
+        source = {"kind": "local", "path": str(inputs_dir)} | ({"derived_from": derived_from} if derived_from else {})
     else:
         fetched = fetch_inputs(catalog, variant, reporter=reporter)
         inputs_dir = default_store().artifact_dir(fetched.variant_id)
@@ -305,6 +311,39 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return BuildResult(variant.id, entry, store.artifact_dir(entry_id) / entry.main, False, time.monotonic() - started, provenance)
+
+
+def _checkpoint_from_file(converter, source: Path, reporter: Reporter) -> tuple[dict, Path]:
+    """A single input file (`--from model.gguf`) turned into a checkpoint folder by the converter, in its
+    toolchain, once per file content and toolchain lock: ZOO_HOME/checkpoints/<sha256>-<converter>-<lock>/.
+    Returns what provenance records of the file, and the folder."""
+    if not source.name.endswith(converter.input_files) or not converter.input_files:
+        takes = f" or a {' / '.join(converter.input_files)} file" if converter.input_files else ""
+        raise BuildError(f"--from {source} is a file; the {converter.name} converter takes a checkpoint directory{takes}.",
+                         fix="Pass the folder save_pretrained wrote (config.json, *.safetensors, tokenizer files)"
+                         + (f", or a {' / '.join(converter.input_files)} file." if converter.input_files else "."))
+    digest = file_sha256(source)
+    environment = toolchains.ensure(converter.toolchain, reporter.message)
+    folder = settings.get().home / "checkpoints" / f"{digest}-{converter.name}-{environment.lock_digest[:12]}"
+    record = {"path": str(source), "sha256": digest, "size": source.stat().st_size}
+    if (folder / ".complete").is_file():
+        return record, folder
+    staging = folder.with_name(folder.name + f".{os.getpid()}.partial")
+    job = converter.plan_checkpoint(source, staging)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock"):  # one process at a time makes a given folder
+        if (folder / ".complete").is_file():
+            return record, folder
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            run_job(environment.interpreter, job.runner, job.request, folder.parent, what=job.what,
+                    ram_gb=job.ram_gb, on_progress=reporter.message, env=environment.variables())
+            write_atomically(staging / ".complete", json.dumps(record))
+            shutil.rmtree(folder, ignore_errors=True)
+            os.replace(staging, folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return record, folder
 
 
 def _local_directory(catalog: Catalog, variant: Variant, from_dir: Path | None) -> Path | None:
@@ -395,6 +434,7 @@ def _run_steps(store, catalog, variant, converter, bundlers, environments, input
     started = time.monotonic()
     checks: list[dict] = []
     problems: list[str] = []
+    fixes: list[str] = []  # a check that knows what to do about what it found says so in its result
     for spec in output_specs:
         path = request.outputs.get(spec.path)
         if path is None or not path.is_file():
@@ -410,6 +450,8 @@ def _run_steps(store, catalog, variant, converter, bundlers, environments, input
                 job = verifier.plan(request, spec, path)
                 result = _run(job, environments, verifier.toolchain, work, reporter, steps, timings, "verify")
                 problems += [f"{spec.path}: {check}: {p}" for p in result.data.get("problems", [])]
+                if result.data.get("problems") and isinstance(result.data.get("fix"), str):
+                    fixes.append(result.data["fix"])
                 checks.append({"output": spec.path, "check": check, "runs_model": True, "details": result.data})
             elif verifier is not None:
                 checks.append({"output": spec.path, "check": check, "runs_model": False})
@@ -417,7 +459,8 @@ def _run_steps(store, catalog, variant, converter, bundlers, environments, input
     if problems:
         raise BuildError(
             f"The built {variant.id} failed its checks, so nothing was installed: " + "; ".join(problems) + ".",
-            fix="This is a converter or recipe problem: report it with the command and `zoo toolchain doctor` output.",
+            fix=" ".join(fixes) or "This is a converter or recipe problem: report it with the command and "
+            "`zoo toolchain doctor` output.",
         )
     return request.outputs, output_specs, steps, checks
 

@@ -228,6 +228,9 @@ class Converter(Component):
     context_option: ClassVar[str | None] = None
     """The option that sets the built model's context (KV-cache) length, recorded in provenance as
     `context_length` so `zoo run` gives the runtime the length the model was built for."""
+    input_files: ClassVar[tuple[str, ...]] = ()
+    """Suffixes of single files `--from FILE` may name instead of a checkpoint folder (".gguf"); the
+    converter then implements `plan_checkpoint`."""
 
     def validate(self, variant: "Variant", options: BuildOptions) -> None:
         """Refuse an unsupported combination (BuildError with the fix) before anything is fetched."""
@@ -249,6 +252,12 @@ class Converter(Component):
         `adapter` is the adapter_model.safetensors; PEFT's adapter_config.json, when the user gave
         one, sits beside it."""
         return adapter
+
+    def plan_checkpoint(self, source: Path, output_dir: Path) -> Job:
+        """The job (in this converter's toolchain) that turns a single input file of one of its
+        `input_files` kinds into the checkpoint folder `output_dir`, which the build then reads like
+        any `--from DIR`. Raise BuildError, before any job, for a file it cannot take."""
+        raise NotImplementedError(f"converter '{self.name}' takes no single-file inputs")
 
     def plan(self, request: BuildRequest) -> Job:
         raise NotImplementedError(f"converter '{self.name}' has no implementation yet")

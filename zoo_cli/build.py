@@ -14,8 +14,9 @@ from zoo_cli.terminal import terminal
 @click.command("build")
 @click.argument("query", metavar="MODEL[:REFERENCE]")
 @filter_options
-@click.option("--from", "from_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Build from this local checkpoint directory instead of downloading (its files are still checked).")
+@click.option("--from", "from_dir", type=click.Path(path_type=Path), metavar="DIR|FILE",
+              help="Build from this local checkpoint directory instead of downloading (its files are still checked), "
+              "or from a single file the converter takes (export-hf: a .gguf).")
 @click.option("--lora", type=click.Path(path_type=Path), metavar="ADAPTER",
               help="A PEFT LoRA adapter: the folder save_pretrained wrote, or its adapter_model.safetensors.")
 @click.option("--lora-rank", type=int, help="The adapter's LoRA rank (read from its adapter_config.json when left out).")

@@ -152,7 +152,11 @@ def _local_rows(local: list[dict], row: dict) -> list[list[str]]:
             continue
         steps = ", ".join(f"{s['what']} {s['seconds']:.0f} s, peak RSS {s['peak_rss_bytes'] / 1e9:.1f} GB" for s in record["steps"])
         rows.append(["built", f"{steps}; total {record['timings'].get('total', 0):.0f} s"])
-        rows.append(["built from", f"{record['inputs']['source'].get('kind')} "
+        derived = record["inputs"]["source"].get("derived_from")
+        if derived:
+            rows.append(["built from", f"{derived['path']} sha256 {derived['sha256'][:12]}, as the checkpoint "
+                         f"{record['inputs']['source'].get('path')}"])
+        rows.append(["built from" if not derived else "checkpoint", f"{record['inputs']['source'].get('kind')} "
                      + ", ".join(f"{f['path']} sha256 {f['sha256'][:12]}" for f in record["inputs"]["files"])])
         rows.append(["toolchains", ", ".join(f"{n} ({len(t['lock'])} packages, lock {t['lock_sha256'][:12]})"
                                              for n, t in record["toolchains"].items())])
@@ -188,6 +192,12 @@ def _litertlm_rows(path: Path) -> list[list[str]]:
             rows.append(["context", f"{meta['max_num_tokens']} tokens"])
         if meta["model_type"]:
             rows.append(["LiteRT-LM model type", meta["model_type"]])
+    try:
+        weights = litertlm.model_weights(path)
+    except (litertlm.NotLiteRTLM, OSError):
+        weights = {}
+    if weights:
+        rows.append(["weights", ", ".join(f"{kind} {size / 1e6:.1f} MB" for kind, size in sorted(weights.items(), key=lambda kv: -kv[1]))])
     return rows
 
 

@@ -109,9 +109,16 @@ def chat(request):
                 break
         try:
             reply = conversation.send_message(message)
-        except Exception as exc:
-            fail(f"LiteRT-LM could not answer: {type(exc).__name__}: {str(exc)[:300]}",
-                 "The context may be full (--max-tokens, or a build with a larger cache_length); start again.")
+        except Exception as exc:  # the runtime's own words: a template error is not a full context
+            words = str(exc)[:400]
+            if "template" in words.lower():
+                fix = ("The bundle's chat template cannot render LiteRT-LM's messages. Build it again with this zoo, which "
+                       "makes export_hf templates accept them, or use `zoo run ID --prompt TEXT`.")
+            elif "context" in words.lower() or "max_num_tokens" in words.lower() or "too long" in words.lower():
+                fix = "The conversation outgrew the context: start again, or build with a larger cache_length."
+            else:
+                fix = "Start the conversation again; if it fails the same way, run `zoo verify --run ID`."
+            fail(f"LiteRT-LM could not answer: {type(exc).__name__}: {words}", fix)
         text("".join(part.get("text", "") for part in reply.get("content", []) if isinstance(part, dict)) + "\n")
         turns += 1
     emit("result", data={"turns": turns, "sampler": sampler})
