@@ -51,3 +51,26 @@ def falcon_checkpoint(mediapipe_python, tmp_path_factory):
                    check=True, capture_output=True)
     yield directory
     shutil.rmtree(directory, ignore_errors=True)
+
+
+# The generation check's scores on the real model and its mutations, printed at the end of the run, so
+# the separation the thresholds rest on is in every test log (docs/export-hf.md has the measurements).
+GENERATION_SCORES: list[tuple[str, dict, list[str]]] = []
+
+
+@pytest.fixture
+def record_scores():
+    def record(case: str, details: dict) -> None:
+        GENERATION_SCORES.append((case, details.get("scores") or {}, details.get("problems") or []))
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not GENERATION_SCORES:
+        return
+    terminalreporter.section("generation check scores (hf-generation)")
+    for case, scores, problems in GENERATION_SCORES:
+        terminalreporter.write_line(
+            f"{case:44} tokens {scores.get('tokens', '-'):>3}  reference's choice {scores.get('reference_choice_share', 0):6.1%}"
+            f"  mean gap {scores.get('mean_gap', 0):6.3f}  {'FAILS' if problems else 'passes'}")

