@@ -836,7 +836,10 @@ def trust_plugins_and_text(root: Path) -> dict[str, dict]:
 
     # 11. credentials never reach a toolchain child
     secrets_env = {"HF_TOKEN": "hf_ROWsecret", "KAGGLE_KEY": "kgROWsecret", "KAGGLE_API_TOKEN": "KGAT_ROWsecret",
-                   "AWS_SECRET_ACCESS_KEY": "awsROWsecret", "HTTPS_PROXY": "http://u:proxyROWsecret@127.0.0.1:9"}
+                   "AWS_SECRET_ACCESS_KEY": "awsROWsecret", "HTTPS_PROXY": "http://u:proxyROWsecret@127.0.0.1:9",
+                   # names that share a prefix with a tuning knob (TF_, NVIDIA_) but hold secrets
+                   "TF_TOKEN_app_terraform_io": "tfROWsecret", "TF_VAR_db_password": "tfvarROWsecret",
+                   "NVIDIA_API_KEY": "nvapiROWsecret"}
     saved = {k: os.environ.get(k) for k in secrets_env}
     os.environ.update(secrets_env)
     try:
