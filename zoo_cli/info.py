@@ -96,7 +96,7 @@ def _variant_table(row: dict) -> list[list[str]]:
         if bundle["prompt_template"]:
             rows.append(["prompt template", _pairs(bundle["prompt_template"])])
     if row["lora"]:
-        rows.append(["LoRA", f"allowed (gpu backend), rank up to {row['lora']['max_rank']}"])
+        rows.append(["LoRA", f"allowed on this {row['backend']} variant: --lora ADAPTER, rank up to {row['lora']['max_rank']}"])
     for out in row["outputs"]:
         rows.append(["output", f"{out['path']} (checks: {', '.join(out['checks']) or 'none'})"])
     rows += [["note", note] for note in row["notes"]]
