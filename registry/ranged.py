@@ -92,7 +92,7 @@ def _read_state(partial: Path) -> dict | None:
         raw = os.read(fd, _STATE_LIMIT + 1) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
         state = json.loads(raw) if len(raw) <= _STATE_LIMIT else None
         return state if isinstance(state, dict) else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deep
         return None
     finally:
         os.close(fd)
@@ -103,7 +103,7 @@ def load_state(partial: Path, size: int) -> list[_Piece] | None:
     state = _read_state(partial)
     try:
         pieces = [_Piece(int(a), int(b), int(d)) for a, b, d in state["pieces"]] if state and state.get("size") == size else None
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, OverflowError):  # OverflowError: int(Infinity), int(1e400)
         pieces = None
     if pieces and pieces[0].start == 0 and pieces[-1].end == size and all(
         r.start < r.end and 0 <= r.done <= r.end - r.start for r in pieces

@@ -177,7 +177,10 @@ def test_a_ranges_file_zoo_cannot_trust_starts_the_file_over(tmp_path, hubs):
     hf, _ = hubs
     partial = tmp_path / "f.part"
     for state in (b"{not json", json.dumps({"size": SIZE, "pieces": [[0, SIZE, SIZE + 1]]}).encode(),
-                  json.dumps({"size": SIZE, "pieces": [[0, SIZE, SIZE]]}).encode()):  # claims bytes the partial lacks
+                  json.dumps({"size": SIZE, "pieces": [[0, SIZE, SIZE]]}).encode(),  # claims bytes the partial lacks
+                  # numbers int() cannot take, and nesting json cannot parse: an internal error on every later pull
+                  f'{{"size": {SIZE}, "pieces": [[0, Infinity, 0]]}}'.encode(),
+                  f'{{"size": {SIZE}, "pieces": [[0, 1e400, 0]]}}'.encode(), b"[" * 100_000 + b"]" * 100_000):
         partial.write_bytes(b"\0" * 1000)
         ranged.state_path(partial).write_bytes(state)
         result = _fetch(hf, partial)
