@@ -21,6 +21,16 @@ from registry import settings
 from registry.api import AccessDeniedError, FetchContext, FetchPlan, NetworkError, SourceKind, Transfer, ZooError, hookimpl
 from registry.manifest import SourceOptions
 
+MAX_LISTED_SIZE = 1 << 50
+"""A size beyond this (1 PiB) is no model file's."""
+
+
+def _listed_size(value) -> int | None:
+    """A file size from Kaggle's listing, which is server input: an int, or a decimal string (JSON carries
+    int64 as a string); anything else is no size at all, and the transfer then checks what it can."""
+    if isinstance(value, str) and value.isascii() and value.isdecimal():
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_LISTED_SIZE else None
 
 class KaggleOptions(SourceOptions):
     handle: str = Field(description="owner/model/framework/variation[/version], e.g. google/gemma/tfLite/gemma-2b-it-cpu-int4")
@@ -155,7 +165,8 @@ class KaggleSource(SourceKind):
                     version = api.models.model_api_client.get_model_instance(request).version_number
                 listing = _model_request(ApiListModelInstanceVersionFilesRequest, handle, version)
                 listing.page_size = 1000
-                sizes = {f.name: f.size for f in api.models.model_api_client.list_model_instance_version_files(listing).files}
+                sizes = {f.name: _listed_size(f.size) for f in api.models.model_api_client.list_model_instance_version_files(listing).files
+                         if isinstance(f.name, str)}
                 base = f"{handle.owner}/{handle.model}/{handle.framework}/{handle.variation}/{version}"
                 missing = [f.path for f in context.files if f.path not in sizes]
                 if missing:

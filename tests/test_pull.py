@@ -328,6 +328,20 @@ def test_kaggle_gemma_pull_moves_the_bytes_with_zoos_own_downloader(env, hubs, z
     assert os.stat(pulled["path"]).st_nlink == 2  # the blob and its artifact name: no other tool's file
 
 
+def test_a_kaggle_listing_with_sizes_that_are_no_sizes_never_ends_in_an_internal_error(env, hubs, zoo):
+    """The listing is server input: a size that is a string, negative, huge or a bool ended in a TypeError."""
+    data = mediapipe_like_bin("GEMMA_2B", "gpu", padding=1000)
+    serve_gemma(hubs[1], data)
+    name = next(iter(next(iter(hubs[1].instances.values())).files))
+    for claimed in ("abc", -5, 10**30, True, "1e3", str(len(data))):
+        hubs[1].listed_sizes[name] = claimed
+        result = zoo("pull", "gemma-2b-it-gpu-int4", "--update", env=env | {"KAGGLE_API_TOKEN": KAGGLE_TOKEN, "ZOO_LOAD_PLUGINS": ""})
+        message = " ".join(result.stderr.split())
+        assert "internal error" not in message and "Traceback" not in result.stderr, (claimed, message)
+        assert result.returncode in (0, int(ExitCode.INTEGRITY)), (claimed, message)
+    assert result.returncode == 0  # a decimal string is JSON's way of writing an int64: the size it says
+
+
 def test_kaggle_announcing_a_newer_kagglehub_never_reaches_stdout(env, hubs, zoo):
     """Kaggle's answers carry X-Kaggle-HubVersion; kagglehub's client printed an upgrade notice on stdout
     for it, which broke `zoo pull --json` for every script reading it."""

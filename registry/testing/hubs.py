@@ -433,6 +433,8 @@ class KaggleHub(_Hub):
         self.instances: dict[str, KaggleInstance] = {}
         self.hub_version: str | None = None
         """Sent as X-Kaggle-HubVersion on every API answer, as Kaggle does to tell clients a newer kagglehub exists."""
+        self.listed_sizes: dict[str, object] = {}
+        """File name -> the size ListModelInstanceVersionFiles claims instead of the real one (a hostile listing)."""
 
     @property
     def endpoint(self) -> str:
@@ -502,7 +504,7 @@ class KaggleHub(_Hub):
         if rpc == "GetModelInstance":
             handler.reply(200, json.dumps({"versionNumber": instance.version}).encode(), api_headers)
         elif rpc == "ListModelInstanceVersionFiles":
-            files = [{"name": name, "size": blob.size} for name, blob in sorted(instance.files.items())]
+            files = [{"name": name, "size": self.listed_sizes.get(name, blob.size)} for name, blob in sorted(instance.files.items())]
             handler.reply(200, json.dumps({"files": files, "nextPageToken": ""}).encode(), api_headers)
         elif rpc == "DownloadModelInstanceVersion":
             file_path = body.get("path") or ""
