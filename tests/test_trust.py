@@ -579,3 +579,26 @@ def test_a_zoo_home_zoo_may_not_write_is_one_clear_error(zoo):
         result = zoo(*command, env={"ZOO_HOME": "/sys/zoo-test-home"})
         assert result.returncode != 0 and "internal error" not in result.stderr, (command, result.stderr)
         assert "may not use /sys/zoo-test-home" in result.stderr and "ZOO_HOME" in result.stderr
+
+
+def test_export_of_a_main_file_in_a_subfolder_lands_in_the_target_folder_itself(tmp_path, zoo):
+    """A main file at `sub/model.tflite` made `zoo export` write to --to/sub/, which did not exist
+    (FileNotFoundError, an internal error), or, planted as a link, pointed anywhere (issue 27)."""
+    from registry.testing.plugins import write_plugin_distribution
+    from registry.testing.tflite_builder import build_tflite
+
+    site = tmp_path / "site"
+    write_plugin_distribution(site, "zoo-localrel", "zoo_localrel",
+                              manifest=LOCAL_MANIFEST.replace('path = "model.tflite"', 'path = "sub/model.tflite"'))
+    (site / "zoo_localrel" / "files" / "sub").mkdir(parents=True)
+    (site / "zoo_localrel" / "files" / "sub" / "model.tflite").write_bytes(build_tflite(tensor_names=["w"]) + b"\1" * 300)
+    env = {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_localrel"}
+    assert zoo("pull", "localrel-cpu-fp32", env=env).returncode == 0
+    assets, elsewhere = tmp_path / "assets", tmp_path / "elsewhere"
+    assets.mkdir()
+    elsewhere.mkdir()
+    (assets / "sub").symlink_to(elsewhere)
+    exported = zoo("export", "localrel-cpu-fp32", "--to", str(assets), env=env)
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.strip() == str(assets / "model.tflite") and (assets / "model.tflite").read_bytes()[4:8] == b"TFL3"
+    assert not any(elsewhere.iterdir())

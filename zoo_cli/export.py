@@ -36,7 +36,7 @@ def export_command(queries: tuple[str, ...], directory: Path | None, name: str |
     source = store.artifact_dir(entry.id) / entry.main
     if name is not None and (not name or "/" in name or "\\\\" in name or name in (".", "..")):
         raise ZooError(f"--name {name!r} is not a plain file name.", fix="Pass a name such as autocomplete.tflite.")
-    target = directory / (name or entry.main)
+    target = directory / (name or Path(entry.main).name)  # into --to itself, never a subfolder of it
     if os.path.islink(target):
         raise ZooError(f"{target} is a link; zoo does not write through links.",
                        fix="Remove the link (or choose another --name), then export again.")
