@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from registry.download import download, same_origin
-from registry.errors import NetworkError
+from registry.errors import ExitCode, NetworkError
+
+from helpers import toolchain_python
 from reliability_scenarios import COMMUNITY_MANIFEST, LOCAL_MANIFEST  # the manifests of these tests and the figures
 
 # ---------------------------------------------------------------------------- 9. URL confusion on redirects
@@ -602,3 +605,37 @@ def test_export_of_a_main_file_in_a_subfolder_lands_in_the_target_folder_itself(
     assert exported.returncode == 0, exported.stderr
     assert exported.stdout.strip() == str(assets / "model.tflite") and (assets / "model.tflite").read_bytes()[4:8] == b"TFL3"
     assert not any(elsewhere.iterdir())
+
+
+def test_a_signature_is_accepted_only_when_it_covers_every_file_of_the_artifact(tmp_path, zoo):
+    """model-signing's default hashing skips .git/ and .github/ and records the skip, which verification then
+    honours: a main file under .github/ was accepted under a signature that never covered it (issue 27)."""
+    from registry import signing
+    from registry.testing.plugins import write_plugin_distribution
+    from registry.testing.tflite_builder import build_tflite
+
+    site = tmp_path / "site"
+    write_plugin_distribution(site, "zoo-localrel", "zoo_localrel",
+                              manifest=LOCAL_MANIFEST.replace('path = "model.tflite"', 'path = ".github/model.tflite"'))
+    (site / "zoo_localrel" / "files" / ".github").mkdir(parents=True)
+    (site / "zoo_localrel" / "files" / ".github" / "model.tflite").write_bytes(build_tflite(tensor_names=["w"]) + b"\1" * 300)
+    env = {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_localrel"}
+    pulled = zoo("pull", "localrel-cpu-fp32", "--json", env=env)
+    assert pulled.returncode == 0, pulled.stderr
+    artifact = Path(json.loads(pulled.stdout)[0]["path"]).parent.parent
+    key, pub = tmp_path / "k.pem", tmp_path / "k.pub.pem"
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key)], check=True)
+    subprocess.run(["openssl", "ec", "-in", str(key), "-pubout", "-out", str(pub)], check=True, capture_output=True)
+    # a signature as model-signing signs by default (its CLI, another tool): .github/ skipped
+    python = toolchain_python(signing.SIGNING)
+    target = Path(os.environ["ZOO_HOME"]) / "signatures" / "localrel-cpu-fp32.sig"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([str(python), "-c", "import sys, model_signing; model_signing.signing.Config()"
+                    ".use_elliptic_key_signer(private_key=sys.argv[1]).sign(sys.argv[2], sys.argv[3])",
+                    str(key), str(artifact), str(target)], check=True, capture_output=True)
+    refused = zoo("verify", "localrel-cpu-fp32", "--signature", str(pub), env=env, timeout=300)
+    message = " ".join(refused.stderr.split())
+    assert refused.returncode == ExitCode.INTEGRITY and "does not cover .github/model.tflite" in message, message
+    assert zoo("sign", "localrel-cpu-fp32", "--key", str(key), env=env, timeout=300).returncode == 0  # zoo signs every file
+    accepted = zoo("verify", "localrel-cpu-fp32", "--signature", str(pub), env=env, timeout=300)
+    assert accepted.returncode == 0, accepted.stderr
