@@ -41,7 +41,7 @@ class Transfer:
     hub_sha256: str | None = None
     """The hub's own claim of the content's sha256 (a Hugging Face LFS ETag), checked too."""
     hub_git_sha1: str | None = None
-    """The hub's git blob id for small non-LFS files, checked when no sha256 is known."""
+    """The hub's git blob id for small non-LFS files, always checked (the store finds blobs by it later)."""
     ca_certs: str | None = None
     """A CA bundle (PEM) to trust for `url` instead of the default one, e.g. a team registry's own."""
     archive_member: str | None = None

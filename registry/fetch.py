@@ -445,7 +445,10 @@ def _verify_file(variant, spec, local, got_sha, got_size, sha, size, promised_by
         raise IntegrityError(variant.id, spec.path, f"sha256 (pinned in {promised_by})", sha, got_sha)
     if transfer.hub_sha256 and got_sha != transfer.hub_sha256:
         raise IntegrityError(variant.id, spec.path, "sha256 (the hub's ETag)", transfer.hub_sha256, got_sha)
-    if transfer.hub_git_sha1 and not (sha or transfer.hub_sha256):
+    # The git blob id is checked even when a sha256 already vouches for the bytes: the store's source
+    # index records it, and a later pull from any hub reuses the blob by that id without a GET, so
+    # a mirror that named another file's id would otherwise poison every later pull of that file.
+    if transfer.hub_git_sha1:
         got_git = git_blob_sha1(local)
         if got_git != transfer.hub_git_sha1:
             raise IntegrityError(variant.id, spec.path, "git blob id (the hub's ETag)", transfer.hub_git_sha1, got_git)

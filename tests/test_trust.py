@@ -639,3 +639,25 @@ def test_a_signature_is_accepted_only_when_it_covers_every_file_of_the_artifact(
     assert zoo("sign", "localrel-cpu-fp32", "--key", str(key), env=env, timeout=300).returncode == 0  # zoo signs every file
     accepted = zoo("verify", "localrel-cpu-fp32", "--signature", str(pub), env=env, timeout=300)
     assert accepted.returncode == 0, accepted.stderr
+
+
+def test_a_hub_naming_another_files_git_blob_id_is_refused_even_when_a_sha256_vouches(tmp_path):
+    """The store's source index maps a hub's git blob id to a stored blob, and later pulls reuse the blob by
+    that id without a GET. The id was checked only when no sha256 was known, so a hostile HF_ENDPOINT could
+    answer a pinned file with another file's id and poison every later pull of that other file (issue 27)."""
+    from registry import fetch
+    from registry.components import Transfer
+    from registry.download import git_blob_sha1
+    from registry.errors import IntegrityError
+
+    local, other = tmp_path / "config.json", tmp_path / "other.json"
+    local.write_bytes(b'{"model_type": "llama"}')
+    other.write_bytes(b'{"model_type": "qwen2"}')
+    digest = hashlib.sha256(local.read_bytes()).hexdigest()
+    honest = Transfer("config.json", local.stat().st_size, "k", hub_git_sha1=git_blob_sha1(local))
+    lying = Transfer("config.json", local.stat().st_size, "k", hub_git_sha1=git_blob_sha1(other))
+    spec = type("Spec", (), {"path": "config.json"})()
+    variant = type("Variant", (), {"id": "v"})()
+    fetch._verify_file(variant, spec, local, digest, local.stat().st_size, digest, None, "zoo.lock", honest)
+    with pytest.raises(IntegrityError):
+        fetch._verify_file(variant, spec, local, digest, local.stat().st_size, digest, None, "zoo.lock", lying)
