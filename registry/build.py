@@ -315,7 +315,7 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
 
 def _checkpoint_from_file(converter, source: Path, reporter: Reporter) -> tuple[dict, Path]:
     """A single input file (`--from model.gguf`) turned into a checkpoint folder by the converter, in its
-    toolchain, once per file content and toolchain lock: ZOO_HOME/checkpoints/<sha256>-<converter>-<lock>/.
+    toolchain, once per file content and toolchain: ZOO_HOME/checkpoints/<sha256>-<converter>-<toolchain key>/.
     Returns what provenance records of the file, and the folder."""
     if not source.name.endswith(converter.input_files) or not converter.input_files:
         takes = f" or a {' / '.join(converter.input_files)} file" if converter.input_files else ""
@@ -323,13 +323,13 @@ def _checkpoint_from_file(converter, source: Path, reporter: Reporter) -> tuple[
                          fix="Pass the folder save_pretrained wrote (config.json, *.safetensors, tokenizer files)"
                          + (f", or a {' / '.join(converter.input_files)} file." if converter.input_files else "."))
     digest = file_sha256(source)
-    environment = toolchains.ensure(converter.toolchain, reporter.message)
-    folder = settings.get().home / "checkpoints" / f"{digest}-{converter.name}-{environment.lock_digest[:12]}"
+    folder = settings.get().home / "checkpoints" / f"{digest}-{converter.name}-{toolchains.key(converter.toolchain)}"
     record = {"path": str(source), "sha256": digest, "size": source.stat().st_size}
     if (folder / ".complete").is_file():
         return record, folder
     staging = folder.with_name(folder.name + f".{os.getpid()}.partial")
-    job = converter.plan_checkpoint(source, staging)
+    job = converter.plan_checkpoint(source, staging)  # refuses a file it cannot take before any toolchain exists
+    environment = toolchains.ensure(converter.toolchain, reporter.message)
     folder.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock"):  # one process at a time makes a given folder
         if (folder / ".complete").is_file():

@@ -193,6 +193,25 @@ def test_a_checkpoint_without_a_fast_tokenizer_is_refused(tmp_path, zoo):
     assert result.returncode != 0 and "lacks tokenizer.json" in " ".join(result.stderr.split())
 
 
+def test_a_file_that_is_no_gguf_is_refused_before_any_toolchain(tmp_path, zoo):
+    """`--from FILE` takes a .gguf (export-hf's `input_files`); anything else is refused with the fix, and a
+    .gguf whose header is not one is refused after reading a few bytes, before a toolchain is created."""
+    empty_toolchains = {"ZOO_TOOLCHAINS": str(tmp_path / "no-toolchains")}
+    text = tmp_path / "model.txt"
+    text.write_text("not a model")
+    refused = zoo("build", "hf", "--from", str(text), env=empty_toolchains)
+    message = " ".join(refused.stderr.split())
+    assert refused.returncode != 0 and "takes a checkpoint directory or a .gguf file" in message, message
+    for junk in (b"GGUF" + bytes([3, 0, 0, 0]) + bytes(8) + (5).to_bytes(8, "little") + (10**12).to_bytes(8, "little"),
+                 b"PK\x03\x04 a zip, not a GGUF", b"GGUF" + bytes([9, 0, 0, 0]) + bytes(16)):
+        fake = tmp_path / "model.gguf"
+        fake.write_bytes(junk)
+        refused = zoo("build", "hf", "--from", str(fake), env=empty_toolchains)
+        message = " ".join(refused.stderr.split())
+        assert refused.returncode != 0 and "is not a GGUF file zoo can read" in message and "internal error" not in message
+    assert not (tmp_path / "no-toolchains").exists()
+
+
 def test_an_unverified_architecture_is_attempted_with_a_note(tmp_path):
     from registry.api import BuildOptions
     from registry.catalog import Catalog
