@@ -119,6 +119,19 @@ def check_directly(litert_python, artifact: Path, checkpoint: Path, tmp_path: Pa
     return lines[-1]["data"]
 
 
+def with_swapped_tokenizer(checkpoint: Path, into: Path, ids: range) -> Path:
+    """A copy of the checkpoint whose tokenizer is not the model's: each id in `ids` trades its string with the next."""
+    shutil.copytree(checkpoint, into)
+    tokenizer = json.loads((into / "tokenizer.json").read_text())
+    vocab = tokenizer["model"]["vocab"]
+    by_id = {i: t for t, i in vocab.items()}
+    for token_id in ids:
+        a, b = by_id[token_id], by_id[token_id + 1]
+        vocab[a], vocab[b] = token_id + 1, token_id
+    (into / "tokenizer.json").write_text(json.dumps(tokenizer))
+    return into
+
+
 @pytest.mark.slow
 def test_the_generation_check_fails_on_wrong_artifacts(litert_python, checkpoints, zoo, tmp_path):
     """Mutations: another checkpoint's .litertlm, a tokenizer that is not the bundle's, a wrong stop token."""
@@ -130,15 +143,7 @@ def test_the_generation_check_fails_on_wrong_artifacts(litert_python, checkpoint
     other = checkpoints("llama", seed=1, steps=60)  # same architecture and tokenizer, other (less trained) weights
     assert check_directly(litert_python, artifact, other, tmp_path)["problems"]
 
-    swapped = tmp_path / "swapped-tokenizer"
-    shutil.copytree(checkpoint, swapped)
-    tokenizer = json.loads((swapped / "tokenizer.json").read_text())
-    vocab = tokenizer["model"]["vocab"]
-    by_id = {i: t for t, i in vocab.items()}
-    for token_id in range(3, 120, 2):  # neighbouring ids trade strings: a tokenizer that is not the model's
-        a, b = by_id[token_id], by_id[token_id + 1]
-        vocab[a], vocab[b] = token_id + 1, token_id
-    (swapped / "tokenizer.json").write_text(json.dumps(tokenizer))
+    swapped = with_swapped_tokenizer(checkpoint, tmp_path / "swapped-tokenizer", range(3, 120, 2))
     assert check_directly(litert_python, artifact, swapped, tmp_path)["problems"]
 
     wrong_stop = tmp_path / "wrong-stop"
@@ -557,15 +562,7 @@ def test_the_check_fails_every_mutation_of_the_real_model(litert_python, checkpo
     assert judged("control: the int8 build", artifact, checkpoint) == []
     assert judged("another checkpoint (a tiny llama)", artifact, checkpoints("llama"))
 
-    swapped = tmp_path / "swapped-tokenizer"
-    shutil.copytree(checkpoint, swapped)
-    tokenizer = json.loads((swapped / "tokenizer.json").read_text())
-    vocab = tokenizer["model"]["vocab"]
-    by_id = {i: t for t, i in vocab.items()}
-    for token_id in range(200, 2000, 2):  # neighbouring ids trade strings: a tokenizer that is not the model's
-        a, b = by_id[token_id], by_id[token_id + 1]
-        vocab[a], vocab[b] = token_id + 1, token_id
-    (swapped / "tokenizer.json").write_text(json.dumps(tokenizer))
+    swapped = with_swapped_tokenizer(checkpoint, tmp_path / "swapped-tokenizer", range(200, 2000, 2))
     assert judged("a tokenizer that is not the bundle's", artifact, swapped)
 
     wrong_stop = tmp_path / "wrong-stop"

@@ -584,19 +584,27 @@ def test_a_zoo_home_zoo_may_not_write_is_one_clear_error(zoo):
         assert "may not use /sys/zoo-test-home" in result.stderr and "ZOO_HOME" in result.stderr
 
 
-def test_export_of_a_main_file_in_a_subfolder_lands_in_the_target_folder_itself(tmp_path, zoo):
-    """A main file at `sub/model.tflite` made `zoo export` write to --to/sub/, which did not exist
-    (FileNotFoundError, an internal error), or, planted as a link, pointed anywhere (issue 27)."""
+def _pulled_local_at(tmp_path, zoo, path: str) -> dict:
+    """The local test family with its one file at `path` (a subfolder) inside the artifact, pulled."""
     from registry.testing.plugins import write_plugin_distribution
     from registry.testing.tflite_builder import build_tflite
 
     site = tmp_path / "site"
     write_plugin_distribution(site, "zoo-localrel", "zoo_localrel",
-                              manifest=LOCAL_MANIFEST.replace('path = "model.tflite"', 'path = "sub/model.tflite"'))
-    (site / "zoo_localrel" / "files" / "sub").mkdir(parents=True)
-    (site / "zoo_localrel" / "files" / "sub" / "model.tflite").write_bytes(build_tflite(tensor_names=["w"]) + b"\1" * 300)
+                              manifest=LOCAL_MANIFEST.replace('path = "model.tflite"', f'path = "{path}"'))
+    (site / "zoo_localrel" / "files" / path).parent.mkdir(parents=True)
+    (site / "zoo_localrel" / "files" / path).write_bytes(build_tflite(tensor_names=["w"]) + b"\1" * 300)
     env = {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_localrel"}
-    assert zoo("pull", "localrel-cpu-fp32", env=env).returncode == 0
+    pulled = zoo("pull", "localrel-cpu-fp32", env=env)
+    assert pulled.returncode == 0, pulled.stderr
+    return env
+
+
+def test_export_of_a_main_file_in_a_subfolder_lands_in_the_target_folder_itself(tmp_path, zoo):
+    """A main file at `sub/model.tflite` made `zoo export` write to --to/sub/, which did not exist
+    (FileNotFoundError, an internal error), or, planted as a link, pointed anywhere (issue 27)."""
+
+    env = _pulled_local_at(tmp_path, zoo, "sub/model.tflite")
     assets, elsewhere = tmp_path / "assets", tmp_path / "elsewhere"
     assets.mkdir()
     elsewhere.mkdir()
@@ -611,18 +619,9 @@ def test_a_signature_is_accepted_only_when_it_covers_every_file_of_the_artifact(
     """model-signing's default hashing skips .git/ and .github/ and records the skip, which verification then
     honours: a main file under .github/ was accepted under a signature that never covered it (issue 27)."""
     from registry import signing
-    from registry.testing.plugins import write_plugin_distribution
-    from registry.testing.tflite_builder import build_tflite
 
-    site = tmp_path / "site"
-    write_plugin_distribution(site, "zoo-localrel", "zoo_localrel",
-                              manifest=LOCAL_MANIFEST.replace('path = "model.tflite"', 'path = ".github/model.tflite"'))
-    (site / "zoo_localrel" / "files" / ".github").mkdir(parents=True)
-    (site / "zoo_localrel" / "files" / ".github" / "model.tflite").write_bytes(build_tflite(tensor_names=["w"]) + b"\1" * 300)
-    env = {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_localrel"}
-    pulled = zoo("pull", "localrel-cpu-fp32", "--json", env=env)
-    assert pulled.returncode == 0, pulled.stderr
-    artifact = Path(json.loads(pulled.stdout)[0]["path"]).parent.parent
+    env = _pulled_local_at(tmp_path, zoo, ".github/model.tflite")
+    artifact = Path(os.environ["ZOO_HOME"]) / "store" / "artifacts" / "localrel-cpu-fp32"
     key, pub = tmp_path / "k.pem", tmp_path / "k.pub.pem"
     subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key)], check=True)
     subprocess.run(["openssl", "ec", "-in", str(key), "-pubout", "-out", str(pub)], check=True, capture_output=True)
