@@ -525,6 +525,7 @@ def test_a_real_model_builds_from_its_gguf_file_and_passes_its_checks(smollm2, s
     assert export["chat_template_adapted"] is True  # its template adds str + content: LiteRT-LM passes parts
     shown = " ".join(zoo("info", "hf-cpu-int8", env=smollm2[1], check=True).stdout.split())
     assert "weights int8 134.5 MB" in shown
+    assert "checked (hf-generation) 3 prompts and a chat message: " in shown and "tokens the checkpoint's choice" in shown
 
 
 @pytest.mark.slow

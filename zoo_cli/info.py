@@ -160,6 +160,12 @@ def _local_rows(local: list[dict], row: dict) -> list[list[str]]:
                      + ", ".join(f"{f['path']} sha256 {f['sha256'][:12]}" for f in record["inputs"]["files"])])
         rows.append(["toolchains", ", ".join(f"{n} ({len(t['lock'])} packages, lock {t['lock_sha256'][:12]})"
                                              for n, t in record["toolchains"].items())])
+        for check in record.get("checks") or []:  # what each check that ran the model found, in its own words
+            line = (check.get("details") or {}).get("summary")
+            if isinstance(line, str):
+                rows.append([f"checked ({check['check']})", line])
+            elif check.get("skipped"):
+                rows.append([f"checked ({check['check']})", f"skipped ({check['skipped']})"])
         for step in record["steps"]:
             bundle = (step.get("result") or {}).get("bundle")
             if isinstance(bundle, dict):
