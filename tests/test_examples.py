@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -39,3 +40,10 @@ def test_the_example_plugin_works_from_a_fresh_environment(tmp_path):
     assert tests.returncode == 0, tests.stdout + tests.stderr
     built = json.loads(run("build", "tinystories", "--from", str(REPO / "manifests" / "zoo-demo"), "--json"))
     assert {f["path"] for f in built["files"]} == {"tinystories-cpu-int8.task", "tinystories-cpu-int8.litertlm", "provenance.json"}
+    # its own check ran in its own toolchain, installed from the lock the package ships
+    [vocabulary] = [c for c in built["provenance"]["checks"] if c["check"] == "tinystories-vocabulary"]
+    assert vocabulary["details"]["problems"] == [] and "<s>, </s>" in vocabulary["details"]["summary"]
+    lock = REPO / "examples" / "zoo-tinystories" / "zoo_tinystories" / "locks" / "tinystories-sentencepiece" / "linux-x86_64-py3.11.txt"
+    toolchain = built["provenance"]["toolchains"]["tinystories-sentencepiece"]
+    assert toolchain["lock_sha256"] == hashlib.sha256(lock.read_bytes()).hexdigest()
+    assert "sentencepiece==0.2.3" in toolchain["lock"]

@@ -29,3 +29,14 @@ def test_an_architecture_module_outside_the_package_is_refused(plugin_catalog):
     with pytest.raises(BuildError, match="is not a file inside"):
         converter.validate(variant, BuildOptions(params))
     assert (Path(zoo_tinystories.__file__).parent / "architecture.py").is_file()
+
+
+def test_its_check_declares_a_toolchain_with_a_lock_for_this_platform(plugin_catalog):
+    """The vocabulary check runs in its own toolchain, installed from the lock beside the manifest."""
+    import sys
+
+    catalog = plugin_catalog(zoo_tinystories, "tinystories")
+    check = catalog.component("verifier", "tinystories-vocabulary")
+    assert check.toolchain.requirements == ("sentencepiece==0.2.3",)
+    lock = check.toolchain.locks / f"{sys.platform}-x86_64-py3.11.txt"
+    assert lock.is_file() and "sentencepiece==0.2.3 \\\n    --hash=sha256:" in lock.read_text()

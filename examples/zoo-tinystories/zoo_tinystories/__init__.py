@@ -3,12 +3,16 @@
 It adds one family (family.toml) whose recipe names zoo's `litert-torch` converter with this
 package's own architecture module (architecture.py, beside the manifest), which the converter runs
 inside its toolchain. Everything else, the export settings LiteRT-LM can run, the .task and
-.litertlm bundles and the generation check, is zoo's. It imports nothing from zoo but registry.api.
+.litertlm bundles and the generation check, is zoo's; it adds one check of its own, which runs in a
+toolchain installed from the lock the package ships (vocabulary.py). It imports nothing from zoo but
+registry.api.
 """
 
 from pathlib import Path
 
 from registry.api import hookimpl
+
+from zoo_tinystories.vocabulary import TokenizerVocabulary
 
 HERE = Path(__file__).parent
 
@@ -16,3 +20,8 @@ HERE = Path(__file__).parent
 @hookimpl
 def register_families(register):
     register(HERE / "family.toml")
+
+
+@hookimpl
+def register_verifiers(register):
+    register(TokenizerVocabulary())
