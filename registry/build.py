@@ -334,15 +334,17 @@ def _checkpoint_from_file(converter, source: Path, reporter: Reporter) -> tuple[
     with FileLock(str(folder) + ".lock"):  # one process at a time makes a given folder
         if (folder / ".complete").is_file():
             return record, folder
+        job_dir = staging.with_suffix(".job")  # the runner's request and scratch, apart from other builds'
         shutil.rmtree(staging, ignore_errors=True)
         try:
-            run_job(environment.interpreter, job.runner, job.request, folder.parent, what=job.what,
+            run_job(environment.interpreter, job.runner, job.request, job_dir, what=job.what,
                     ram_gb=job.ram_gb, on_progress=reporter.message, env=environment.variables())
             write_atomically(staging / ".complete", json.dumps(record))
             shutil.rmtree(folder, ignore_errors=True)
             os.replace(staging, folder)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(job_dir, ignore_errors=True)
     return record, folder
 
 
