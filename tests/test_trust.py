@@ -660,3 +660,16 @@ def test_a_hub_naming_another_files_git_blob_id_is_refused_even_when_a_sha256_vo
     fetch._verify_file(variant, spec, local, digest, local.stat().st_size, digest, None, "zoo.lock", honest)
     with pytest.raises(IntegrityError):
         fetch._verify_file(variant, spec, local, digest, local.stat().st_size, digest, None, "zoo.lock", lying)
+
+
+def test_a_plugin_manifest_path_that_is_a_fifo_is_reported_not_waited_on(tmp_path, zoo):
+    """Opening a FIFO for reading blocks until a writer comes: `zoo list` hung on such a manifest (issue 27)."""
+    from registry.testing.plugins import write_plugin_distribution
+
+    site = tmp_path / "site"
+    write_plugin_distribution(site, "zoo-fiforel", "zoo_fiforel")
+    os.mkfifo(site / "zoo_fiforel" / "family.toml")
+    listed = zoo("list", env={"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_fiforel"}, timeout=60)
+    assert listed.returncode == 0 and "gemma-2b-it-gpu-int4" in listed.stdout, listed.stderr
+    plugins = zoo("plugins", env={"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_fiforel"}, timeout=60)
+    assert "is not a regular file" in " ".join((plugins.stdout + plugins.stderr).split())

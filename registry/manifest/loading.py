@@ -3,6 +3,8 @@ each with the file, the key path and the fix (ManifestError)."""
 
 from __future__ import annotations
 
+import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -48,8 +50,12 @@ MAX_MANIFEST_BYTES = 4 << 20
 def load_manifest(path: Path | str) -> Manifest:
     """Read and validate one TOML manifest file."""
     path = Path(path)
-    try:
-        with open(path, "rb") as fh:
+    try:  # non-blocking, and only a regular file: a FIFO at a manifest's path would hang `zoo list`
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise ManifestError(path, [ManifestProblem("", "is not a regular file (a FIFO, a device or a folder)",
+                                                           "point the plugin at its TOML manifest file")])
             raw = fh.read(MAX_MANIFEST_BYTES + 1)
     except OSError as exc:
         raise ManifestError(
