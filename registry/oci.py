@@ -24,6 +24,8 @@ from urllib.parse import urlencode, urljoin, urlsplit
 from .errors import AccessDeniedError, NetworkError, ZooError
 
 MAX_MANIFEST = 4 << 20
+MAX_REDIRECTS = 5
+"""Hops a blob request may take (a CDN-backed registry uses one)."""
 MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json",)
 _REFERENCE = re.compile(
     r"(?:oci://)?(?P<registry>[A-Za-z0-9.-]+(?::[0-9]+)?|\[[0-9a-fA-F:]+\](?::[0-9]+)?)/"
@@ -106,9 +108,9 @@ class Registry:
 
     # ------------------------------------------------------------------ http and auth
 
-    def request(self, method: str, url: str, *, headers: dict | None = None, body: Any = None,
-                preload: bool = True, redirect: bool = False):
-        """One request, authenticating once when the registry answers 401 with a challenge."""
+    def request(self, method: str, url: str, *, headers: dict | None = None, body: Any = None, preload: bool = True):
+        """One request, authenticating once when the registry answers 401 with a challenge; a redirect is
+        returned, never followed (`_follow` does that for blobs)."""
         import urllib3
 
         url = url if url.startswith(("http://", "https://")) else self.base + url
@@ -120,7 +122,7 @@ class Registry:
                 body.seek(0)
             try:
                 response = self.pool.request(method, url, headers=sent, body=body, preload_content=preload,
-                                             redirect=redirect, retries=False, timeout=self.timeout)
+                                             redirect=False, retries=False, timeout=self.timeout)
             except urllib3.exceptions.SSLError:
                 raise NetworkError(f"The registry {self.reference.registry}'s TLS certificate is not one this machine trusts.",
                                    fix="Set ZOO_REGISTRY_CA to the certificate (or its CA) in PEM, or install it in the "
@@ -189,8 +191,29 @@ class Registry:
     def _path(self, kind: str, ref: str) -> str:
         return f"/v2/{self.reference.repository}/{kind}/{ref}"
 
+    def _follow(self, method: str, path: str, *, preload: bool = True):
+        """A blob request whose redirects zoo follows itself: CDN-backed registries send blobs to storage
+        on another host with a 307. urllib3 never followed them here (retries are off, so redirects are
+        returned), and following them ourselves keeps the rules: http(s) only, no step down from https,
+        the registry's credentials only to the registry's own origin (`request` adds them per URL)."""
+        url = self.base + path
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self.request(method, url, preload=preload)
+            location = response.headers.get("Location")
+            if response.status not in (301, 302, 303, 307, 308) or not location:
+                return response
+            response.drain_conn()
+            response.release_conn()
+            url = urljoin(url, location)
+            scheme = urlsplit(url).scheme
+            if scheme not in ("http", "https") or (scheme == "http" and self.base.startswith("https://")):
+                raise NetworkError(f"The registry {self.reference.registry} sent a blob to {scheme}:, where zoo will not "
+                                   "fetch from.", fix="Check the registry (or its storage) configuration.")
+        raise NetworkError(f"The registry {self.reference.registry} redirected a blob more than {MAX_REDIRECTS} times.",
+                           fix="Check the registry (or its storage) configuration.")
+
     def has_blob(self, digest: str) -> bool:
-        response = self.request("HEAD", self._path("blobs", digest), redirect=True)
+        response = self._follow("HEAD", self._path("blobs", digest))
         if response.status == 404:
             return False
         self._check(response, f"asked for blob {digest[:19]}")
@@ -249,7 +272,7 @@ class Registry:
 
     def get_small_blob(self, digest: str, limit: int = MAX_MANIFEST) -> bytes:
         """A small blob (a config), read bounded and checked against its digest."""
-        response = self.request("GET", self._path("blobs", digest), preload=False, redirect=True)
+        response = self._follow("GET", self._path("blobs", digest), preload=False)
         try:
             self._check(response, f"asked for blob {digest[:19]}")
             raw = response.read(limit + 1, decode_content=True)

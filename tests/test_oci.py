@@ -88,6 +88,19 @@ def test_a_registry_serving_a_wrong_blob_is_refused_with_nothing_stored(pushed_f
     assert not (store / "blobs" / "sha256" / weights["sha256"]).exists()
 
 
+def test_a_registry_that_redirects_its_blobs_is_followed(pushed_from, tmp_path, zoo):
+    """CDN-backed registries answer blob requests with a 307 to their storage; zoo refused the config blob
+    (fetched with redirects "on" but retries off, so never followed) instead of following it (issue 27)."""
+    from registry.testing.oci_registry import RedirectingFront
+
+    with LocalRegistry(tmp_path / "registry") as registry, RedirectingFront(registry.address) as front:
+        zoo("push", "tiny-hf-cpu-fp32", f"{registry.address}/team/tiny-lm:fp32", "--insecure", env=pushed_from, check=True)
+        teammate = home(tmp_path, "home-redirected", pushed_from)
+        pulled = zoo("pull", f"oci://{front.address}/team/tiny-lm:fp32", "--insecure", env=teammate)
+    assert pulled.returncode == 0, pulled.stderr
+    assert any(request.startswith("GET") for request in front.blob_requests)  # the config came by the redirect
+
+
 def test_registry_auth_failures_are_clear_and_credentials_never_printed(pushed_from, tmp_path, zoo):
     secret = "s3cret-Pa55word"
     with LocalRegistry(tmp_path / "registry", users={"ci": secret}) as registry:

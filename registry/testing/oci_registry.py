@@ -190,3 +190,68 @@ def _quietly(*actions) -> None:
             action()
         except OSError:
             pass
+
+
+class RedirectingFront:
+    """An HTTP front for a registry that answers every blob request with a 307 to the registry itself,
+    as CDN-backed registries (GHCR, ECR, Docker Hub) send blobs to storage on another host; everything
+    else (manifests, uploads) it relays.
+
+        with RedirectingFront(registry.address) as front:
+            front.address   # pull oci://FRONT/... --insecure
+    """
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.blob_requests: list[str] = []
+        self._server = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> "RedirectingFront":
+        import http.client
+        import re
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _relay(self) -> None:
+                if re.match(r"^/v2/.+/blobs/sha256:[0-9a-f]{64}$", self.path) and self.command in ("GET", "HEAD"):
+                    front.blob_requests.append(f"{self.command} {self.path}")
+                    self.send_response(307)
+                    self.send_header("Location", f"http://{front.target}{self.path}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                upstream = http.client.HTTPConnection(front.target, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                upstream.request(self.command, self.path, body=body or None, headers=headers)
+                answer = upstream.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for key, value in answer.getheaders():
+                    if key.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(key, value.replace(front.target, front.address))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                upstream.close()
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _relay
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
