@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from . import settings
 from .errors import AccessDeniedError, NetworkError, ZooError
 
 MAX_MANIFEST = 4 << 20
@@ -102,7 +103,11 @@ class Registry:
         self.authorization: str | None = None
         import certifi
 
-        self.ca_certs = os.environ.get("ZOO_REGISTRY_CA") or None
+        ca = settings.get().registry_ca
+        if ca is not None and not ca.is_file():  # else urllib3 reports every registry's certificate as untrusted
+            raise ZooError(f"ZOO_REGISTRY_CA names {ca}, which is not a file.",
+                           fix="Set ZOO_REGISTRY_CA to the registry's certificate (or its CA) in PEM, or unset it.")
+        self.ca_certs = str(ca) if ca is not None else None
         """The registry's own CA (PEM), for a self-signed one; blob downloads trust it too."""
         self.pool = urllib3.PoolManager(num_pools=4, maxsize=8, cert_reqs="CERT_REQUIRED", ca_certs=self.ca_certs or certifi.where())
 

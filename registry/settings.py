@@ -81,6 +81,8 @@ class Settings:
     kaggle_endpoint: str | None
     """ZOO_KAGGLE_ENDPOINT: a Kaggle-compatible API server (a mirror, or the test servers).
     kagglehub >= 0.4 ignores KAGGLE_API_ENDPOINT, so zoo offers its own switch."""
+    registry_ca: Path | None = None
+    """ZOO_REGISTRY_CA: a PEM certificate (or CA) to trust for OCI registries, e.g. a team's self-signed one."""
 
     @property
     def cache_dir(self) -> Path:
@@ -119,6 +121,7 @@ def get() -> Settings:
         piece_bytes=_size("ZOO_DOWNLOAD_PIECE_BYTES", 16 << 20),
         max_download_bytes=_size("ZOO_MAX_DOWNLOAD_BYTES", 64 << 30),
         kaggle_endpoint=os.environ.get("ZOO_KAGGLE_ENDPOINT") or None,
+        registry_ca=Path(os.environ["ZOO_REGISTRY_CA"]).expanduser() if os.environ.get("ZOO_REGISTRY_CA") else None,
         toolchains_dir=Path(os.environ["ZOO_TOOLCHAINS"]).expanduser() if os.environ.get("ZOO_TOOLCHAINS")
         else (Path(home).expanduser() if home else _default_home()) / "toolchains",
     )

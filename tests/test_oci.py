@@ -287,3 +287,12 @@ def test_signed_artifacts_are_accepted_by_the_right_key_only(pushed_from, tmp_pa
     secret = key.read_text().split("-----")[2].strip().splitlines()[0]
     for result in (signed, local, good, wrong, unsigned):
         assert secret not in result.stdout + result.stderr
+
+
+def test_a_registry_ca_that_is_not_a_file_is_named_as_such(tmp_path, zoo):
+    """A ZOO_REGISTRY_CA pointing nowhere was reported as an untrusted certificate (issue 27)."""
+    missing = tmp_path / "nowhere.pem"
+    result = zoo("pull", "oci://registry.example.com/team/tiny-lm:fp32", env={"ZOO_REGISTRY_CA": str(missing)})
+    message = " ".join(result.stderr.split())
+    assert result.returncode != 0 and f"ZOO_REGISTRY_CA names {missing}, which is not a file" in message, message
+    assert "certificate is not one this machine trusts" not in message
