@@ -187,9 +187,15 @@ class Registry:
     def _check(self, response, what: str) -> None:
         if response.status in (401, 403):
             raise self._denied(f"refused access ({response.status}) when zoo {what}")
+        if response.status == 400 and self.base.startswith("http://"):  # what a TLS-only server says to plain http
+            raise NetworkError(f"The registry {self.reference.registry} refused plain http (HTTP 400) when zoo {what}: "
+                               "it serves https.", fix="Drop --insecure; zoo then talks https to it.")
+        if response.status >= 500:
+            raise NetworkError(f"The registry {self.reference.registry} failed (HTTP {response.status}) when zoo {what}.",
+                               fix="Try again later; if it keeps failing, tell whoever runs the registry.")
         if response.status >= 300:
             raise NetworkError(f"The registry {self.reference.registry} answered HTTP {response.status} when zoo {what}.",
-                               fix="Check the reference (`zoo push` names REGISTRY/REPOSITORY[:TAG]); try again later.")
+                               fix="Check the reference (REGISTRY/REPOSITORY[:TAG] or @sha256:DIGEST) and that it was pushed.")
 
     # ------------------------------------------------------------------ blobs and manifests
 

@@ -296,3 +296,11 @@ def test_a_registry_ca_that_is_not_a_file_is_named_as_such(tmp_path, zoo):
     message = " ".join(result.stderr.split())
     assert result.returncode != 0 and f"ZOO_REGISTRY_CA names {missing}, which is not a file" in message, message
     assert "certificate is not one this machine trusts" not in message
+
+
+def test_insecure_against_an_https_registry_says_to_drop_it(pushed_from, tmp_path, zoo):
+    """It said "HTTP 400 ... try again later", which no retry would fix (issue 27, messages)."""
+    with LocalRegistry(tmp_path / "registry", tls=True) as registry:
+        result = zoo("pull", f"oci://{registry.address}/team/tiny-lm:fp32", "--insecure", env=home(tmp_path, "h", pushed_from))
+    message = " ".join(result.stderr.split())
+    assert result.returncode != 0 and "refused plain http" in message and "Drop --insecure" in message, message
