@@ -446,3 +446,33 @@ def test_build_from_a_single_file_checkpoint_missing_tensors_says_which(tmp_path
     assert result.returncode == ExitCode.BUILD_FAILED, result.stderr
     assert "lacks model-00001-of-00002" not in result.stderr
     assert "model.layers.0.self_attn.q_proj.weight" in result.stderr and "using its default variant phi-2-gpu-int4" in result.stderr
+
+
+def test_sigterm_ends_zoo_and_the_step_it_runs_with_nothing_left(tmp_path):
+    """A child job runs in its own session (so Ctrl-C reaches zoo first); SIGTERM ended zoo at once and left
+    the child running, orphaned (issue 27: `zoo web`'s node server kept serving). Now zoo stops it too."""
+    import signal
+    import time
+
+    env, _ = install_pack_plugin(tmp_path)
+    home = Path(os.environ["ZOO_HOME"])
+    process = subprocess.Popen([sys.executable, "-m", "zoo_cli", "build", "hanger"], env=os.environ | env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(home.glob("builds/*/hang.pid")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    [pid_file] = list(home.glob("builds/*/hang.pid"))
+    child = int(pid_file.read_text())
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 128 + signal.SIGTERM and "Stopped by signal 15" in stderr, stderr
+    for _ in range(50):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, signal.SIGKILL)
+        raise AssertionError("the step's process outlived zoo")
+    assert not list(home.glob("builds/*"))  # the work folder went with it

@@ -111,13 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return int(ExitCode.USAGE) if isinstance(exc, click.UsageError) else int(ExitCode.ERROR)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C (and so SIGTERM/SIGHUP, see run()) into Abort
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            return _interrupted(exc.__context__)
         return int(ExitCode.ERROR)
     except BrokenPipeError:
         return int(ExitCode.OK)
-    except KeyboardInterrupt:
-        sys.stderr.write("Interrupted.\n")
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP turned into one by run()
+        return _interrupted(exc)
     except SystemExit as exc:
         # zoo's commands return their exit code; only a plugin (or a library it called) exits
         # midway, and "exit 0 having done nothing" must never pass for success, debug or not.
@@ -162,6 +163,35 @@ def _innermost_module(exc: BaseException) -> str:
     return name
 
 
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    """The shell's convention: 128 + the signal (130 for Ctrl-C, 143 for SIGTERM)."""
+    number = getattr(exc, "signal_number", 2)
+    sys.stderr.write("Interrupted.\n" if number == 2 else f"Stopped by signal {number}.\n")
+    return 128 + number
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where zoo is, as Ctrl-C is."""
+
+    def __init__(self, signal_number: int):
+        super().__init__(signal_number)
+        self.signal_number = signal_number
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM (a service manager, `kill`) and SIGHUP (a closed terminal) end zoo as Ctrl-C does: as an
+    exception, so each running child job's process group is killed and partial files are removed on the
+    way out. By default they end the interpreter at once, and a child in its own session (a converter,
+    `zoo web`'s node server) went on running, orphaned."""
+    import signal
+
+    def stop(number, frame):
+        raise Stopped(number)
+
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, stop)
+
+
 def run() -> None:
     """The `zoo` executable: main(), then an exit that skips Python's last full garbage collection.
 
@@ -172,6 +202,7 @@ def run() -> None:
     """
     import gc
 
+    _stop_on_signals()
     code = main()
     gc.freeze()
     sys.exit(code)

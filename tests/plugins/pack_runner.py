@@ -2,7 +2,7 @@
 
 It runs as a child process like every real runner (registry/child.py protocol). Modes:
 ok, abort (SIGABRT), kill (SIGKILL), refuse (an error event), garbage (not a flatbuffer),
-wrong-backend (a MediaPipe-shaped .bin whose backend differs from the variant's).
+wrong-backend (a MediaPipe-shaped .bin whose backend differs from the variant's), hang (runs until stopped).
 """
 
 import hashlib
@@ -27,6 +27,12 @@ def main():
     if mode == "kill":
         output.write_bytes(b"half")
         os.kill(os.getpid(), signal.SIGKILL)
+    if mode == "hang":  # a step that runs until stopped; its pid goes into its work folder for the test
+        Path("hang.pid").write_text(str(os.getpid()))
+        import time
+
+        while True:
+            time.sleep(1)
     if mode == "refuse":
         emit("error", message="ValueError: tensor shapes do not match FAKE_MODEL", fix="Use the right checkpoint.")
         sys.exit(3)
