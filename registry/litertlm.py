@@ -213,11 +213,16 @@ QUANTIZED_TYPES = ("int8", "uint8", "int4", "int16")
 """Element types a quantization recipe stores weights in; a float32 model has none of them."""
 
 
+def describe_weights(weights: dict[str, int]) -> str:
+    """"int8 134.5 MB, float32 0.1 MB": the largest first."""
+    return ", ".join(f"{kind} {size / 1e6:.1f} MB" for kind, size in sorted(weights.items(), key=lambda kv: -kv[1]))
+
+
 def quantization_problems(weights: dict[str, int], label: str) -> list[str]:
     """Whether a model's weights are what its variant's quantization label says: only floats for
     fp32, mostly int8 for int8, int4 weights for int4. Other labels are not checked."""
     total = sum(weights.values()) or 1
-    shown = ", ".join(f"{kind} {size / 1e6:.1f} MB" for kind, size in sorted(weights.items(), key=lambda kv: -kv[1]))
+    shown = describe_weights(weights)
     quantized = {kind: weights[kind] for kind in QUANTIZED_TYPES if weights.get(kind)}
     if label == "fp32" and quantized:
         return [f"it is labelled fp32, but its weights are {shown}: the converter quantized it"]

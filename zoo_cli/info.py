@@ -203,7 +203,7 @@ def _litertlm_rows(path: Path) -> list[list[str]]:
     except (litertlm.NotLiteRTLM, OSError):
         weights = {}
     if weights:
-        rows.append(["weights", ", ".join(f"{kind} {size / 1e6:.1f} MB" for kind, size in sorted(weights.items(), key=lambda kv: -kv[1]))])
+        rows.append(["weights", litertlm.describe_weights(weights)])
     return rows
 
 
