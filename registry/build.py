@@ -21,7 +21,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from . import __version__, params, settings, toolchains
+from . import __version__, params, references, settings, toolchains
 from . import lora as lora_files
 from .catalog import Catalog
 from .child import available_ram_bytes, machine_ram_bytes, run_job
@@ -267,7 +267,7 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
         lora = {"file": adapter.path.name, "sha256": lora_files.digest(adapter), "rank": adapter.rank,
                 "config": adapter.config is not None}
     key = build_key(variant, inputs, environments, lora, dict(merged) | ({} if options.run_checks else {"(no run check)": True}))
-    entry_id = variant.id if lora is None else f"{variant.id}.lora-{lora['sha256'][:12]}"
+    entry_id = _entry_id(variant, options.from_dir, derived_from, inputs, lora)
     store = default_store()
     with store.lock(f"variant-{entry_id}"):
         existing = store.entry(entry_id)
@@ -311,6 +311,24 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return BuildResult(variant.id, entry, store.artifact_dir(entry_id) / entry.main, False, time.monotonic() - started, provenance)
+
+
+def _entry_id(variant: Variant, given: Path | None, derived_from: dict | None, inputs: list[dict], lora: dict | None) -> str:
+    """Where a build lands in the store. A `--from` checkpoint gets an entry of its own, named after
+    its folder or file and its content, so a second model never replaces the first; a LoRA merge
+    gets one named after its adapter."""
+    entry_id = variant.id
+    if given is not None:
+        if derived_from is not None:
+            digest = derived_from["sha256"]
+        else:
+            listing = "".join(f"{f['path']}\0{f['sha256']}\n" for f in sorted(inputs, key=lambda f: f["path"]))
+            digest = hashlib.sha256(listing.encode()).hexdigest()
+        named = given.expanduser().resolve()
+        entry_id += "." + references.checkpoint_slug(named.stem if named.is_file() else named.name, digest)
+    if lora is not None:
+        entry_id += f".lora-{lora['sha256'][:12]}"
+    return entry_id
 
 
 def _checkpoint_from_file(converter, source: Path, reporter: Reporter) -> tuple[dict, Path]:

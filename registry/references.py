@@ -30,8 +30,18 @@ def split(query: str) -> tuple[str, str] | None:
 
 def slug(reference: str) -> str:
     """A store-safe, readable, collision-free name for a reference: 'qwen-qwen3-0.6b-main-1a2b3c4d'."""
-    readable = re.sub(r"[^a-z0-9._]+", "-", reference.lower()).strip("-._")[:60].strip("-._")
-    return f"{readable or 'ref'}-{hashlib.sha256(reference.encode()).hexdigest()[:8]}"
+    return _readable(reference, "ref", 60) + "-" + hashlib.sha256(reference.encode()).hexdigest()[:8]
+
+
+def checkpoint_slug(name: str, digest: str) -> str:
+    """The entry-id suffix of a `--from` build: the checkpoint's folder or file name and the first
+    hex digits of its content digest ('smollm2-135m-instruct.q4_1.gguf-1a2b3c4d'), so two
+    checkpoints never share an entry and the same bytes always land in the same one."""
+    return _readable(name, "checkpoint", 48) + "-" + digest[:8]
+
+
+def _readable(text: str, fallback: str, length: int) -> str:
+    return re.sub(r"[^a-z0-9._]+", "-", text.lower()).strip("-._")[:length].strip("-._") or fallback
 
 
 def takers(catalog: "Catalog") -> list[str]:

@@ -31,7 +31,7 @@ def run_check(catalog, store, entry, reporter_message=lambda text: None) -> dict
     if runtime is None:
         raise ZooError(f"No loaded runtime runs .{fmt} files, so {entry.id} cannot be checked by running it.",
                        fix="Verify its structure with `zoo verify ID`; `zoo plugins` lists the loaded runtimes.")
-    row = catalog.rows.get(entry.id) or catalog.rows.get(entry.source.get("variant", ""), {})
+    row = catalog.rows.get(catalog.variant_id_of(entry), {})
     prompt = str((row.get("expect") or {}).get("prompt") or "Hello")
     context = int((row.get("inference") or {}).get("max_tokens") or 512)
     if fmt == "litertlm":  # the context the file was built for, from its own metadata

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -373,7 +375,8 @@ save_file(tensors, {str(adapter)!r})
         built = json.loads(result.stdout)
         files = {f["path"]: f["size"] for f in built["files"]}
         assert set(files) == {"phi-2-gpu-int4.bin", "phi-2-gpu-int4-lora.bin", "provenance.json"}
-        assert built["entry"].startswith("phi-2-gpu-int4.lora-") and built["provenance"]["lora"]["rank"] == 4
+        assert re.fullmatch(rf"phi-2-gpu-int4\.{checkpoint.name}-[0-9a-f]{{8}}\.lora-[0-9a-f]{{12}}", built["entry"])
+        assert built["provenance"]["lora"]["rank"] == 4
         assert built["chosen_by_default"] is True
         from registry.tflite import read
 
@@ -476,3 +479,39 @@ def test_sigterm_ends_zoo_and_the_step_it_runs_with_nothing_left(tmp_path):
         os.kill(child, signal.SIGKILL)
         raise AssertionError("the step's process outlived zoo")
     assert not list(home.glob("builds/*"))  # the work folder went with it
+
+
+def test_each_from_checkpoint_is_its_own_entry_found_by_its_id_or_the_variant_while_alone(pack_env, tmp_path, zoo):
+    """Two fine-tunes built `--from` never replace each other or the variant's own build; the variant's
+    name finds a build while it is the only one, and lists them when there are several."""
+    env, _ = pack_env
+
+    def checkpoint(name: str, weights: bytes) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "weights.bin").write_bytes(weights)
+        (folder / "tokenizer.json").write_text('{"model": {"type": "BPE"}}')
+        return folder
+
+    first, second = checkpoint("Tune A", b"\x01" * 50_000), checkpoint("tune-b", b"\x02" * 50_000)
+    built = json.loads(zoo("build", "packer", "--from", str(first), "--json", env=env, check=True).stdout)
+    listing = "".join(f"{f['path']}\0{f['sha256']}\n" for f in sorted(built["provenance"]["inputs"]["files"], key=lambda f: f["path"]))
+    assert built["entry"] == f"packer-cpu-int8.tune-a-{hashlib.sha256(listing.encode()).hexdigest()[:8]}"
+    assert built["id"] == "packer-cpu-int8" and Path(built["path"]).parent.name == built["entry"]
+    assert zoo("path", "packer-cpu-int8", env=env, check=True).stdout.strip() == built["path"]  # the only build
+    shown = zoo("info", built["entry"], env=env, check=True).stdout
+    assert built["entry"] in shown and "packer-cpu-int8" in shown
+
+    other = json.loads(zoo("build", "packer", "--from", str(second), "--json", env=env, check=True).stdout)
+    own = json.loads(zoo("build", "packer", "--json", env=env, check=True).stdout)  # the manifest's own checkpoint
+    assert len({built["entry"], other["entry"], own["entry"]}) == 3 and own["entry"] == "packer-cpu-int8"
+    again = json.loads(zoo("build", "packer", "--from", str(first), "--json", env=env, check=True).stdout)
+    assert again["cache_hit"] is True and again["entry"] == built["entry"]
+    listed = {row["id"] for row in json.loads(zoo("ls", "--json", env=env, check=True).stdout)}
+    assert listed == {built["entry"], other["entry"], "packer-cpu-int8"}
+    zoo("rm", "packer-cpu-int8", env=env, check=True)
+    ambiguous = zoo("path", "packer-cpu-int8", env=env)
+    message = " ".join(ambiguous.stderr.split())
+    assert ambiguous.returncode != 0 and built["entry"] in message and other["entry"] in message and "Name one" in message
+    zoo("rm", built["entry"], env=env, check=True)
+    assert zoo("path", "packer-cpu-int8", env=env, check=True).stdout.strip() == other["path"]

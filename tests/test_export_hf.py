@@ -9,6 +9,7 @@ corpus instead of repeating one token, and confidently enough that an int8 build
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -384,9 +385,10 @@ def test_a_lora_fine_tune_is_merged_by_peft_and_checked_against_the_merged_model
     details = generation(built)
     assert details["problems"] == [] and details["generated_ids"] == details["reference_ids"]
     assert details["reference"].startswith(texts["merged"][:8])
-    assert built["entry"].startswith("hf-cpu-fp32.lora-") and built["provenance"]["lora"]["rank"] == 4
+    assert re.fullmatch(rf"hf-cpu-fp32\.{base.name}-[0-9a-f]{{8}}\.lora-[0-9a-f]{{12}}", built["entry"])
+    assert built["provenance"]["lora"]["rank"] == 4
     plain = build(zoo, base, "--quant", "fp32")
-    assert plain["entry"] == "hf-cpu-fp32"  # the fine-tune and the base are separate entries
+    assert plain["entry"] == built["entry"].partition(".lora-")[0]  # the fine-tune and the base are separate entries
     assert check_directly(litert_python, Path(plain["path"]), base, tmp_path, lora=adapter)["problems"]
     assert check_directly(litert_python, Path(built["path"]), base, tmp_path)["problems"]  # and the other way round
 
@@ -518,6 +520,10 @@ def test_a_real_model_builds_from_its_gguf_file_and_passes_its_checks(smollm2, s
     assert details["problems"] == [] and details["scores"]["tokens"] >= 40
     assert [c["what"] for c in details["comparisons"]][-1] == "chat message 'What is the capital of France?'"
     assert "Paris" in details["comparisons"][-1]["generated"]
+    # its own entry, named after the file and its digest: a second model never replaces it
+    assert smollm2_int8["entry"] == f"hf-cpu-int8.smollm2-135m-instruct.q4_1-{GGUF_SHA256[:8]}"
+    listed = json.loads(zoo("ls", "--json", env=smollm2[1], check=True).stdout)
+    assert smollm2_int8["entry"] in {row["id"] for row in listed}
     source = smollm2_int8["provenance"]["inputs"]["source"]
     assert source["derived_from"]["sha256"] == GGUF_SHA256 and (_dequantized(smollm2_int8) / "tokenizer.json").is_file()
     [export] = [s["result"] for s in smollm2_int8["provenance"]["steps"] if "bundle" in (s.get("result") or {})]
@@ -530,7 +536,7 @@ def test_a_real_model_builds_from_its_gguf_file_and_passes_its_checks(smollm2, s
 
 @pytest.mark.slow
 def test_the_real_model_answers_in_chat_through_its_own_template(smollm2, smollm2_int8, zoo):
-    ran = zoo("run", "hf-cpu-int8", "--chat", "--prompt", "What is the capital of France?", env=smollm2[1], timeout=300)
+    ran = zoo("run", smollm2_int8["entry"], "--chat", "--prompt", "What is the capital of France?", env=smollm2[1], timeout=300)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip().startswith("The capital of France is Paris"), ran.stdout
 

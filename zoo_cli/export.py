@@ -84,6 +84,6 @@ def _write_allowlist(path: Path, queries: tuple[str, ...], force: bool) -> None:
     models = []
     for query in queries:
         _, entry = entry_for(query)
-        models.append(gallery_entry(entry, catalog.rows.get(entry.id)))
+        models.append(gallery_entry(entry, catalog.rows.get(catalog.variant_id_of(entry))))
     write_atomically(path, json.dumps({"models": models}, indent=2) + "\n")
     terminal.line(str(path))

@@ -54,6 +54,13 @@ def build_options(row: dict) -> dict[str, dict]:
             for name, p in converter.parameters.items()}
 
 
+def _from_users_folder(row: dict) -> bool:
+    """Whether the variant's inputs are only ever the folder the user passes (`zoo build hf --from DIR`)."""
+    catalog = load_catalog()
+    source = catalog.component("source", row["source"]["kind"])
+    return bool(getattr(source, "needs_from", False)) and source.local_directory(catalog.variant(row["id"])) is None
+
+
 def _variant_table(row: dict) -> list[list[str]]:
     lic = row["license"]
     rows = [
@@ -75,8 +82,9 @@ def _variant_table(row: dict) -> list[list[str]]:
     ]
     if reference_hint(row):
         rows.append(["from a repo", reference_hint(row)])
+    unpinned = "hashed from your --from folder at build time" if _from_users_folder(row) else "digest pinned on first download"
     for f in row["files"]:
-        digest = f"sha256 {f['sha256']}" if f["sha256"] else "digest pinned on first download"
+        digest = f"sha256 {f['sha256']}" if f["sha256"] else unpinned
         size = f"{f['size']} B, " if f["size"] else ""
         rows.append(["file", f"{f['path']} ({f['role']}, {size}{digest})"])
     recipe = row["recipe"]
@@ -125,14 +133,16 @@ def local_artifacts(variant_id: str) -> list[dict]:
     return found
 
 
-def _float32_size(row: dict) -> int | None:
-    """The stored size of the same model's float32 variant, for "size against float32"."""
+def _float32_size(row: dict, entry_id: str) -> int | None:
+    """The stored size of the same model's float32 variant built from the same inputs (a `--from`
+    build's entry id carries its checkpoint after the variant id), for "size against float32"."""
     from registry.store import default_store
     from zoo_cli.common import load_catalog
 
+    inputs = entry_id[len(row["id"]):] if entry_id.startswith(row["id"]) else ""
     for other in load_catalog().rows.values():
         if other["model"] == row["model"] and other["family"] == row["family"] and other["quantization_label"] == "fp32":
-            entry = default_store().entry(other["id"])
+            entry = default_store().entry(other["id"] + inputs)
             if entry is not None:
                 return next((f.size for f in entry.files if f.path == entry.main), None)
     return None
@@ -140,10 +150,12 @@ def _float32_size(row: dict) -> int | None:
 
 def _local_rows(local: list[dict], row: dict) -> list[list[str]]:
     rows = []
-    reference = _float32_size(row) if local else None
     for item in local:
+        reference = _float32_size(row, item["entry"])
         main = next((f["size"] for f in item["files"] if item["path"].endswith("/" + f["path"])), item["size"])
         versus = f"; {main / reference:.2f}x the float32 build's size" if reference and row["quantization_label"] != "fp32" else ""
+        if item["entry"] != row["id"]:  # a build from a checkpoint or adapter of the user's, under an id of its own
+            rows.append(["entry", item["entry"]])
         rows.append(["local", f"{item['path']} ({item['kind']}, {main} bytes{versus})"])
         if item["path"].endswith(".litertlm"):
             rows += _litertlm_rows(Path(item["path"]))
@@ -222,6 +234,17 @@ def _bundle_rows(bundle: dict) -> list[list[str]]:
     return rows
 
 
+def _stored_build(catalog, query: str):
+    """The store entry `query` names when it is a build of a catalog variant under an id of its own
+    (`zoo build hf --from DIR`, `--lora`, `hf:ORG/REPO`); None for anything the catalog names itself."""
+    if query in catalog.names:
+        return None
+    from registry.store import default_store
+
+    entry = default_store().entry(query)
+    return entry if entry is not None and catalog.variant_id_of(entry) is not None else None
+
+
 @click.command("info")
 @click.argument("query")
 @filter_options
@@ -231,10 +254,12 @@ def info_command(query: str, as_json: bool, **filters) -> None:
     from registry.resolver import candidates
 
     catalog = load_catalog()
-    found = sorted(candidates(catalog, query, make_filters(**filters)), key=lambda r: r["id"])
+    built = _stored_build(catalog, query)
+    found = [catalog.rows[catalog.variant_id_of(built)]] if built else candidates(catalog, query, make_filters(**filters))
+    found = sorted(found, key=lambda r: r["id"])
     if len(found) == 1:
         row = with_effective_checks(found[0])
-        local = local_artifacts(row["id"])
+        local = [item for item in local_artifacts(row["id"]) if built is None or item["entry"] == built.id]
         if as_json:
             terminal.json(row | {"next_step": next_step(row), "options": build_options(row), "local": local})
         else:

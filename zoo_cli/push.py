@@ -39,8 +39,7 @@ def push_command(query: str, target: str, insecure: bool, as_json: bool) -> None
 
     store, entry = entry_for(query)
     catalog = load_catalog()
-    variant_id = entry.id if entry.id in catalog.rows else entry.source.get("variant")
-    row = catalog.rows.get(variant_id) if variant_id else None
+    row = catalog.rows.get(catalog.variant_id_of(entry))
     publisher = publisher_for(catalog, target)
     with PlainReporter(as_json) as reporter:
         written = publisher.publish(store.artifact_dir(entry.id), entry, target.split("://", 1)[-1], variant=row,

@@ -37,11 +37,18 @@ def entry_for(query: str):
         except ZooError:
             entry = None
     if entry is None:
-        lora_builds = sorted(e.id for e in store.entries() if e.id.startswith(f"{wanted}.lora-"))
-        if lora_builds:
+        # `zoo build hf --from DIR` and `--lora` builds are entries of their own, named after their
+        # inputs: the variant's name finds one when it is the only build of that variant from a
+        # checkpoint, and lists them when there are several (a LoRA build is never taken for its base).
+        builds = sorted((e for e in store.entries() if e.id.startswith(f"{wanted}.")), key=lambda e: e.id)
+        if len(builds) == 1 and ".lora-" not in builds[0].id:
+            return store, builds[0]
+        if builds:
+            names = [e.id for e in builds]
             raise NotInStoreError(
-                f"'{query}' is not in the store, but builds of it with a LoRA adapter are: {', '.join(lora_builds)}.",
-                fix=f"Name one of them (e.g. `zoo path {lora_builds[0]}`), or build {wanted} without --lora.",
+                f"'{query}' itself is not in the store, but these builds of it from your checkpoints or adapters are: "
+                f"{', '.join(names)}.",
+                fix=f"Name one of them, e.g. `zoo path {names[0]}`; `zoo ls` lists everything local.",
             )
         raise NotInStoreError(
             f"'{query}' is not in the store.",

@@ -17,9 +17,10 @@ def _format_checker(entry, directory: Path) -> list[str]:
     from registry.fetch import run_structural_checks
 
     catalog = get_catalog()
-    if entry.id not in catalog.rows:
+    variant_id = catalog.variant_id_of(entry)
+    if variant_id is None:
         return []
-    variant = catalog.variant(entry.id)
+    variant = catalog.variant(variant_id)
     problems = []
     for output in variant.outputs:
         path = directory / output.path

@@ -36,7 +36,7 @@ def web_command(query: str, port: int, open_page: bool) -> None:
 
     store, entry = entry_for(query)
     catalog = load_catalog()
-    row = catalog.rows.get(entry.id) or catalog.rows.get(entry.source.get("variant", ""), {})
+    row = catalog.rows.get(catalog.variant_id_of(entry), {})
     platforms = row.get("platforms") or []
     if platforms and ("web" not in platforms or row.get("backend") != "gpu"):
         raise ZooError(f"{entry.id} is built for {', '.join(platforms)} ({row.get('backend')} backend), not for the Web: "

@@ -86,6 +86,15 @@ class Catalog:
             )
         return self._variants[variant_id]
 
+    def variant_id_of(self, entry) -> str | None:
+        """The catalog variant a store entry is an artifact of: its own id, or, for a build under an id
+        of its own (`--from DIR`, `--lora`, `MODEL:REFERENCE`), the variant it was built as; None for
+        an entry no loaded manifest describes."""
+        for candidate in (entry.id, entry.source.get("variant")):
+            if candidate in self.rows:
+                return candidate
+        return None
+
     def component(self, kind: str, name: str) -> "Component | None":
         """The registered object itself.
 
