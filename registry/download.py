@@ -13,6 +13,7 @@ import hashlib
 import os
 import random
 import time
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 
 from . import __version__
 from .errors import DiskError, NetworkError
+from .remote_object import Digests, ObjectChanged, RemoteObject, file_crc32c
 
 CHUNK = 1 << 20  # 1 MiB file reads: big enough that Python overhead disappears next to the copy
 
@@ -30,6 +32,10 @@ class DownloadResult:
     size: int
     resumed_from: int
     """Bytes that were already on disk when this run started."""
+    crc32c: str | None = None
+    """The bytes' crc32c (base64, as storage services write it)."""
+    storage_checked: bool = False
+    """The storage server sent a checksum of the object, and these bytes match it."""
 
 
 class _BlockHasher:
@@ -120,6 +126,14 @@ class _ServerMisbehaved(Exception):
     """A protocol violation: not worth retrying blindly, but the partial may be kept or dropped."""
 
 
+class StorageChecksumDiffers(NetworkError):
+    """The bytes that arrived do not hash to the checksum the storage server sent for the object."""
+
+    def __init__(self, message: str, *, announced: str, got: str | None, fix: str):
+        super().__init__(message, fix=fix)
+        self.announced, self.got = announced, got
+
+
 class SizeDiffers(NetworkError):
     """The server announces a size other than the one expected: the file there is not the one pinned."""
 
@@ -128,8 +142,8 @@ class SizeDiffers(NetworkError):
         self.announced, self.expected = announced, expected
 
 
-def hash_existing(path: Path, limit: int | None = None) -> tuple["hashlib._Hash", int]:
-    h = hashlib.sha256()
+def hash_existing(path: Path, limit: int | None = None, *, crc32c: bool = False) -> tuple[Digests, int]:
+    h = Digests(crc32c)
     done = 0
     with open(path, "rb") as fh:
         while True:
@@ -230,8 +244,6 @@ def download(
     many to expect: the partial is discarded then, so no hostile server fills the disk).
     `ca_certs` names a CA bundle to trust instead of the default one (a registry's own certificate).
     """
-    from . import ranged
-
     partial.parent.mkdir(parents=True, exist_ok=True)
     drop_if_not_regular(partial)
     what = describe or urlsplit(url).path.rsplit("/", 1)[-1]
@@ -242,22 +254,79 @@ def download(
                            fix="Check the hub endpoint (HF_ENDPOINT, ZOO_KAGGLE_ENDPOINT) or the manifest's URL.") from None
     split = expected_size is not None and connections > 1 and expected_size >= 2 * piece_bytes
     pool = _pool_for(url, ca_certs, connections if split else 1)
+    remote = RemoteObject.beside(partial)
+    if not partial.exists():
+        remote.forget()  # what was said about bytes that are gone binds nothing
+    try:
+        try:
+            result = _fetch(url, partial, pool, remote, expected_size, headers, timeout, retries, on_bytes, what,
+                            max_bytes, split, connections, piece_bytes)
+        except ObjectChanged as changed:
+            # Bytes of two different objects must never be stitched together: start over, once, on one stream.
+            _discard(partial, remote)
+            try:
+                result = _stream(url, partial, pool, remote, expected_size, headers, timeout, retries, on_bytes, what,
+                                 max_bytes, probe=False)
+            except ObjectChanged:
+                _discard(partial, remote)
+                raise NetworkError(f"{what} changed on the server while zoo downloaded it ({changed}); nothing was kept.",
+                                   fix="Run the command again once the file stays put.") from None
+    except BaseException:
+        if not partial.exists():
+            remote.forget()  # no bytes left to resume: nothing said of them binds, and no record stays behind
+        raise
+    return _checked_against_storage(result, partial, remote, what)
+
+
+def _fetch(url, partial, pool, remote, expected_size, headers, timeout, retries, on_bytes, what, max_bytes, split,
+           connections, piece_bytes) -> DownloadResult:
+    """One stream, or pieces on several connections when one stream would take a while."""
+    from . import ranged
+
     resumed_from = None
     if not (split and os.path.lexists(ranged.state_path(partial))):  # a killed ranged run resumes as pieces
         ranged.settle(partial)  # a ranged run's partial, for a single stream: its contiguous prefix
         resumed_from = partial.stat().st_size if partial.exists() else 0
         try:
-            return _stream(url, partial, pool, expected_size, headers, timeout, retries, on_bytes, what, max_bytes,
+            return _stream(url, partial, pool, remote, expected_size, headers, timeout, retries, on_bytes, what, max_bytes,
                            probe=split)
         except _SplitNow:
             pass  # one stream would take a while yet: the rest comes in pieces, from the bytes it got
     try:
-        result = ranged.ranged_download(url, partial, size=expected_size, pool=pool, headers=headers, timeout=timeout,
-                                        retries=retries, connections=connections, piece_bytes=piece_bytes,
-                                        on_bytes=on_bytes, what=what, report_resumed=resumed_from is None)
-        return result if resumed_from is None else DownloadResult(result.sha256, result.size, resumed_from)
+        result = ranged.ranged_download(url, partial, size=expected_size, pool=pool, remote=remote, headers=headers,
+                                        timeout=timeout, retries=retries, connections=connections,
+                                        piece_bytes=piece_bytes, on_bytes=on_bytes, what=what,
+                                        report_resumed=resumed_from is None)
+        return result if resumed_from is None else dataclasses.replace(result, resumed_from=resumed_from)
     except ranged.RangesRefused:  # this server sends whole files only: one stream, from the prefix kept
-        return _stream(url, partial, pool, expected_size, headers, timeout, retries, on_bytes, what, max_bytes, probe=False)
+        return _stream(url, partial, pool, remote, expected_size, headers, timeout, retries, on_bytes, what, max_bytes,
+                       probe=False)
+
+
+def _discard(partial: Path, remote: RemoteObject) -> None:
+    from . import ranged
+
+    ranged.state_path(partial).unlink(missing_ok=True)
+    partial.unlink(missing_ok=True)
+    remote.forget()
+
+
+def _checked_against_storage(result: DownloadResult, partial: Path, remote: RemoteObject, what: str) -> DownloadResult:
+    """The finished file against the checksum its storage server sent (GCS's crc32c), when it sent one."""
+    announced = remote.crc32c
+    remote.forget()  # the download is whole: the record's work is done
+    if announced is None:
+        return result
+    got = result.crc32c if result.crc32c is not None else file_crc32c(partial)  # announced midway: read back once
+    if got != announced:
+        partial.unlink(missing_ok=True)
+        raise StorageChecksumDiffers(
+            f"{what} arrived damaged: its crc32c is {got}, but the storage server's checksum of the file is "
+            f"{announced} (X-Goog-Hash). Nothing was kept.",
+            announced=announced, got=got,
+            fix="Run the command again; if it fails the same way, a proxy or the network in between alters the bytes.",
+        )
+    return dataclasses.replace(result, storage_checked=True)
 
 
 def drop_if_not_regular(path: Path) -> None:
@@ -285,8 +354,8 @@ class _SplitNow(Exception):
     """The single stream is slow enough that pieces on several connections would pay off."""
 
 
-def _stream(url: str, partial: Path, pool, expected_size: int | None, headers, timeout: float, retries: int,
-            on_bytes, what: str, max_bytes: int, *, probe: bool) -> DownloadResult:
+def _stream(url: str, partial: Path, pool, remote: RemoteObject, expected_size: int | None, headers, timeout: float,
+            retries: int, on_bytes, what: str, max_bytes: int, *, probe: bool) -> DownloadResult:
     """One streaming GET (resumed with Range), hashed in flight.
 
     With `probe`, the stream is timed for its first half second: when the rest of the file would
@@ -303,7 +372,8 @@ def _stream(url: str, partial: Path, pool, expected_size: int | None, headers, t
     if resumed_from > (expected_size if expected_size is not None else max_bytes):
         partial.unlink()
         resumed_from = 0
-    hasher, offset = hash_existing(partial) if resumed_from else (hashlib.sha256(), 0)
+    checksummed = remote.crc32c is not None
+    hasher, offset = hash_existing(partial, crc32c=checksummed) if resumed_from else (Digests(checksummed), 0)
     if on_bytes and offset:
         on_bytes(offset)
     attempt = 0
@@ -312,22 +382,27 @@ def _stream(url: str, partial: Path, pool, expected_size: int | None, headers, t
         if expected_size is not None and offset == expected_size:
             if offset == 0:  # an empty file has no body to append: the partial must exist all the same
                 _local_write(os.close, _local_write(os.open, partial, os.O_WRONLY | os.O_CREAT, 0o644))
-            return DownloadResult(hasher.hexdigest(), offset, resumed_from)
+            return DownloadResult(hasher.hexdigest(), offset, resumed_from, hasher.crc32c_base64())
         request_headers = urllib3.HTTPHeaderDict({"Accept-Encoding": "identity", "User-Agent": f"zoo/{__version__}"})
         request_headers.update(headers or {})  # case-insensitive: the hub client's user-agent wins
         if offset:
             request_headers["Range"] = f"bytes={offset}-"
+            request_headers.update(remote.condition())  # the rest of the same object, or the whole new one
         try:
             with _get_following_same_origin(pool, url, request_headers, timeout) as response:
                 if response.status == 416 and expected_size is not None and offset >= expected_size:
-                    return DownloadResult(hasher.hexdigest(), offset, resumed_from)
+                    return DownloadResult(hasher.hexdigest(), offset, resumed_from, hasher.crc32c_base64())
                 _refuse_status(response, url, what)
                 if response.status not in (200, 206):
                     raise _ServerMisbehaved(f"unexpected HTTP status {response.status}")
                 if offset and response.status == 200:
-                    # The server ignored Range: start over rather than append a second copy.
-                    offset, hasher = 0, hashlib.sha256()
+                    # The server ignored Range, or the object changed (If-Range): start over rather than append.
+                    offset, hasher = 0, Digests()
                     _local_write(os.truncate, partial, 0)
+                    remote.forget()
+                remote.observe(response)
+                if offset == 0 and remote.crc32c is not None and hasher.crc32c is None:
+                    hasher = Digests(crc32c=True)  # the storage's checksum, computed as the bytes arrive
                 if response.status == 206:
                     content_range = response.headers.get("Content-Range", "")
                     if not content_range.startswith(f"bytes {offset}-"):
@@ -381,7 +456,7 @@ def _stream(url: str, partial: Path, pool, expected_size: int | None, headers, t
                     hasher = blocks.finish()
                 if limit is not None and offset < limit:
                     raise _RetryLater(f"connection closed after {offset} of {limit} bytes")
-                return DownloadResult(hasher.hexdigest(), offset, resumed_from)
+                return DownloadResult(hasher.hexdigest(), offset, resumed_from, hasher.crc32c_base64())
         except _ServerMisbehaved as exc:
             partial.unlink(missing_ok=True)
             raise NetworkError(

@@ -20,7 +20,7 @@ from pathlib import Path
 from . import lockfile, settings
 from .catalog import Catalog
 from .components import FetchContext, FetchPlan, Transfer
-from .download import SizeDiffers, download, git_blob_sha1
+from .download import SizeDiffers, StorageChecksumDiffers, download, git_blob_sha1
 from .errors import (
     FormatCheckError,
     IntegrityError,
@@ -44,6 +44,9 @@ class PullResult:
     already_present: bool = False
     pinned_now: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    unchecked: list[str] = field(default_factory=list)
+    """Files of a first download nothing vouched for: no pin, no hub digest, no storage checksum.
+    zoo pinned what arrived; a pull must not call them verified."""
 
 
 @dataclass
@@ -54,6 +57,7 @@ class _Arrived:
     sha256: str
     size: int
     downloaded: int
+    unchecked: bool = False
 
 
 def quiet_hub_clients() -> None:
@@ -294,19 +298,19 @@ def _transfer_one(store: Store, lease: Lease, variant: Variant, spec: FileSpec, 
             assert transfer.fetch is not None
             got_sha, got_size = copy_hashing(transfer.fetch(), partial, size if size is not None else ceiling,
                                              on_bytes=lambda n: reporter.advance(spec.path, n))
-            downloaded = got_size
+            downloaded, storage_checked = got_size, True  # a file on this machine, read once: nothing in transit
         elif transfer.archive_member is None:
             result = _download(transfer, partial, size, ceiling, variant, spec, reporter,
                                promised_by or ("the manifest" if spec.size else ""))
             got_sha, got_size = result.sha256, result.size
-            downloaded = result.size - result.resumed_from
+            downloaded, storage_checked = result.size - result.resumed_from, result.storage_checked
         else:
             bound = size if size is not None else ceiling
             archive = partial.with_suffix(".zip")
             result = _download(transfer, archive, None, min(ceiling, bound + bound // 100 + (1 << 20)), variant, spec, reporter)
             got_sha, got_size = unpack_member(archive, transfer.archive_member, partial, bound, f"{spec.path} of {variant.id}")
             archive.unlink(missing_ok=True)
-            downloaded = result.size - result.resumed_from
+            downloaded, storage_checked = result.size - result.resumed_from, result.storage_checked
         try:
             _verify_file(variant, spec, partial, got_sha, got_size, sha, size, promised_by, transfer)
         except IntegrityError:
@@ -323,7 +327,8 @@ def _transfer_one(store: Store, lease: Lease, variant: Variant, spec: FileSpec, 
         # shares this file finds the blob instead of the partial.
         blob = store.admit(lease, partial, got_sha)
     reporter.file_done(spec.path)
-    return _Arrived(spec, transfer, blob, got_sha, got_size, downloaded)
+    vouched = bool(sha or transfer.hub_sha256 or transfer.hub_git_sha1 or storage_checked)
+    return _Arrived(spec, transfer, blob, got_sha, got_size, downloaded, unchecked=not vouched)
 
 
 def _download(transfer: Transfer, partial: Path, size: int | None, ceiling: int, variant: Variant, spec: FileSpec, reporter,
@@ -343,6 +348,10 @@ def _download(transfer: Transfer, partial: Path, size: int | None, ceiling: int,
             connections=settings.get().download_connections,
             piece_bytes=settings.get().piece_bytes,
         )
+    except StorageChecksumDiffers as differs:
+        raise IntegrityError(variant.id, spec.path, "crc32c (the storage server's X-Goog-Hash)", differs.announced,
+                             str(differs.got), fix="Run the same command again: the damaged bytes were not kept. If it "
+                             "fails the same way, a proxy or the network in between alters the file.") from None
     except SizeDiffers as differs:
         if promised_by not in ("the manifest", "zoo.lock"):
             raise
@@ -531,13 +540,19 @@ def _commit(store: Store, variant: Variant, entry_id: str, kind: str, specs: lis
         store.install(entry)
     store.record_fingerprints({f.sha256: store.stat_fingerprint(store.blob_path(f.sha256)) for f in files})
     newly_pinned = [f.path for f in files if expected[f.path][2] not in ("the manifest", "zoo.lock")]
+    unchecked = sorted(path for path, item in arrived.items() if item.unchecked)
     if newly_pinned:
         lockfile.record(entry_id, {f.path: {"sha256": f.sha256, "size": f.size} for f in files if f.path in newly_pinned}, plan.resolved)
+        checked = [path for path in newly_pinned if path not in unchecked]
         reporter.message(
-            f"The manifest pins no digest for {', '.join(newly_pinned)}; zoo trusted this first download and "
-            f"pinned it in {settings.get().lock_file}. Later pulls must match it."
+            f"The manifest pins no digest for {', '.join(newly_pinned)}; "
+            + (f"{', '.join(checked)} matched what the source said of them; " if checked else "")
+            + (f"nothing the source sent could check {', '.join(unchecked)}, so zoo trusted this first download; "
+               if unchecked else "")
+            + f"zoo pinned them in {settings.get().lock_file}. Later pulls must match."
         )
-    return PullResult(entry_id, entry, store.artifact_dir(entry_id) / entry.main, downloaded, reused, pinned_now=newly_pinned)
+    return PullResult(entry_id, entry, store.artifact_dir(entry_id) / entry.main, downloaded, reused, pinned_now=newly_pinned,
+                      unchecked=unchecked)
 
 
 def partial_key(*parts: object) -> str:

@@ -18,7 +18,6 @@ stream, and only when the rest would take it more than a few seconds.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -45,6 +44,7 @@ from .download import (
 )
 from .errors import DiskError, NetworkError
 from .fsutil import write_atomically
+from .remote_object import Digests, ObjectChanged, RemoteObject
 
 _MAX_PIECES = 1024
 _STATE_LIMIT = 256 << 10  # 256 KiB: zoo's ranges file is at most ~40 KiB; anything bigger is not its own
@@ -144,10 +144,11 @@ def settle(partial: Path) -> None:
 class _Hasher(threading.Thread):
     """sha256 of the file's contiguous prefix, read back as pieces land."""
 
-    def __init__(self, fd: int, pieces: list[_Piece], changed: threading.Condition, stop: threading.Event) -> None:
+    def __init__(self, fd: int, pieces: list[_Piece], changed: threading.Condition, stop: threading.Event,
+                 crc32c: bool) -> None:
         super().__init__(name="zoo-sha256-pieces", daemon=True)
         self.fd, self.pieces, self.changed, self.stop = fd, pieces, changed, stop
-        self.sha = hashlib.sha256()
+        self.digests = Digests(crc32c)
         self.hashed = 0
         self.error: BaseException | None = None
 
@@ -166,7 +167,7 @@ class _Hasher(threading.Thread):
                         got = os.preadv(self.fd, [buffer[: min(len(buffer), available - self.hashed)]], self.hashed)
                         if got <= 0:
                             raise OSError(f"the partial file ended at {self.hashed} bytes while hashing it")
-                        self.sha.update(buffer[:got])
+                        self.digests.update(buffer[:got])
                         self.hashed += got
         except BaseException as exc:  # surfaced by the downloading thread
             self.error = exc
@@ -178,6 +179,7 @@ def ranged_download(
     *,
     size: int,
     pool,
+    remote: RemoteObject,
     headers: dict[str, str] | None,
     timeout: float,
     retries: int,
@@ -205,13 +207,13 @@ def ranged_download(
         raise DiskError.writing(exc, what, partial.parent) from None
     changed, stop = threading.Condition(), threading.Event()
     todo = deque(r for r in pieces if not r.complete)
-    hasher = _Hasher(fd, pieces, changed, stop)
+    hasher = _Hasher(fd, pieces, changed, stop, crc32c=remote.crc32c is not None)
     hasher.start()
     outcome: BaseException | None = None
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(connections, len(todo))), thread_name_prefix="zoo-range") as workers:
             try:
-                fetch = _PieceFetcher(pool, url, fd, size, headers, timeout, retries, on_bytes, changed, stop, what)
+                fetch = _PieceFetcher(pool, url, fd, size, remote, headers, timeout, retries, on_bytes, changed, stop, what)
                 pending = {workers.submit(fetch.work, todo) for _ in range(min(connections, len(todo)))}
                 while pending and outcome is None:
                     finished, pending = wait(pending, timeout=_SAVE_EVERY, return_when=FIRST_EXCEPTION)
@@ -237,7 +239,7 @@ def ranged_download(
         os.close(fd)
     if outcome is None:
         state_path(partial).unlink(missing_ok=True)
-        return DownloadResult(hasher.sha.hexdigest(), size, resumed_from)
+        return DownloadResult(hasher.digests.hexdigest(), size, resumed_from, hasher.digests.crc32c_base64())
     return _fail(outcome, partial, pieces, size, retries, what)
 
 
@@ -267,7 +269,7 @@ def _fail(outcome: BaseException, partial: Path, pieces: list[_Piece], size: int
     if isinstance(outcome, RangesRefused):
         settle(partial)
         raise outcome
-    if isinstance(outcome, (_ServerMisbehaved, SizeDiffers, _LocalWriteFailed)):
+    if isinstance(outcome, (_ServerMisbehaved, SizeDiffers, _LocalWriteFailed, ObjectChanged)):
         state_path(partial).unlink(missing_ok=True)
         partial.unlink(missing_ok=True)
         if isinstance(outcome, _ServerMisbehaved):
@@ -299,8 +301,8 @@ class _GaveUp(NetworkError):
 class _PieceFetcher:
     """What every worker shares: where to ask, where to write, when to stop."""
 
-    def __init__(self, pool, url, fd, size, headers, timeout, retries, on_bytes, changed, stop, what) -> None:
-        self.pool, self.url, self.fd, self.size, self.headers = pool, url, fd, size, headers
+    def __init__(self, pool, url, fd, size, remote, headers, timeout, retries, on_bytes, changed, stop, what) -> None:
+        self.pool, self.url, self.fd, self.size, self.remote, self.headers = pool, url, fd, size, remote, headers
         self.timeout, self.retries, self.on_bytes, self.what = timeout, retries, on_bytes, what
         self.changed, self.stop = changed, stop
         self.taking = threading.Lock()
@@ -326,6 +328,7 @@ class _PieceFetcher:
             request_headers = urllib3.HTTPHeaderDict({"Accept-Encoding": "identity", "User-Agent": f"zoo/{__version__}"})
             request_headers.update(self.headers or {})
             request_headers["Range"] = f"bytes={r.frontier}-{r.end - 1}"
+            request_headers.update(self.remote.condition())  # this range of the same object, or the whole new one
             try:
                 response = _get_following_same_origin(self.pool, self.url, request_headers, self.timeout)
                 try:
@@ -348,6 +351,7 @@ class _PieceFetcher:
             raise RangesRefused()
         if response.status != 206:
             raise _ServerMisbehaved(f"unexpected HTTP status {response.status}")
+        self.remote.observe(response)  # ObjectChanged: this piece is of another object than the others
         wanted = f"bytes {r.frontier}-{r.end - 1}/{self.size}"
         content_range = response.headers.get("Content-Range", "")
         if content_range != wanted:

@@ -81,7 +81,8 @@ def test_pull_fills_an_oci_style_content_addressed_store(env, files, hubs, zoo):
     assert pulled["path"] == str(root / "artifacts" / "tiny-hf-cpu-fp32" / "model.tflite")
     assert pulled["downloaded_bytes"] == sum(len(files[n]) for n in ("model.tflite", "tokenizer.json", "config.json"))
     assert sorted(pulled["pinned_on_first_use"]) == ["config.json", "model.tflite", "tokenizer.json"]
-    assert "trusted this first download" in result.stderr
+    # the hub's sha256 and git blob ids checked each file, so nothing was trusted blindly
+    assert "matched what the source said of them" in result.stderr and "trusted" not in result.stderr
     lock = json.loads((Path(os.environ["ZOO_HOME"]) / "zoo.lock").read_text())
     assert lock["variants"]["tiny-hf-cpu-fp32"]["files"]["model.tflite"]["sha256"] == sha(files["model.tflite"])
     commit = hubs[0].repos["acme/tiny-lm"].commit
@@ -596,3 +597,61 @@ def test_a_kaggle_pull_reports_bytes_as_they_arrive(env, hubs, monkeypatch):
     pull(cat, cat.variant("gemma-2b-it-gpu-int4"), reporter=recorder)
     assert sum(recorder.advances) == len(data)
     assert len(recorder.advances) > 3 and max(recorder.advances) < len(data)
+
+
+def test_a_bit_flipped_in_transit_on_a_first_kaggle_pull_is_refused_by_the_storage_checksum(env, hubs, zoo):
+    """Nothing pins a Kaggle file's digest before its first pull: the crc32c Google Cloud Storage sends
+    (X-Goog-Hash) is what catches a damaged download, which used to be stored, pinned and called verified."""
+    data = mediapipe_like_bin("GEMMA_2B", "gpu", padding=500_000)
+    serve_gemma(hubs[1], data)
+    hubs[1].add_fault("gemma-2b-it-gpu-int4.bin", Fault(corrupt=True))
+    env = env | {"KAGGLE_API_TOKEN": KAGGLE_TOKEN, "ZOO_LOAD_PLUGINS": ""}
+    damaged = zoo("pull", "gemma-2b-it-gpu-int4", env=env)
+    message = " ".join(damaged.stderr.split())
+    assert damaged.returncode == ExitCode.INTEGRITY and "crc32c" in message and "X-Goog-Hash" in message, message
+    home = Path(os.environ["ZOO_HOME"])
+    assert not (home / "zoo.lock").exists() and not list((home / "store" / "entries").glob("*.json"))
+    assert not [p for p in (home / "store" / "partials").iterdir() if p.suffix != ".lock"]
+    again = zoo("pull", "gemma-2b-it-gpu-int4", "--json", env=env)
+    assert again.returncode == 0, again.stderr
+    [pulled] = json.loads(again.stdout)
+    assert Path(pulled["path"]).read_bytes() == data and pulled["unverified"] == []
+
+
+def test_a_kaggle_pull_that_nothing_could_check_does_not_call_itself_verified(env, hubs, zoo):
+    data = mediapipe_like_bin("GEMMA_2B", "gpu", padding=1000)
+    serve_gemma(hubs[1], data)
+    hubs[1].storage_hashes = ("md5",)  # a composite object's X-Goog-Hash, and zoo reads no md5
+    env = env | {"KAGGLE_API_TOKEN": KAGGLE_TOKEN, "ZOO_LOAD_PLUGINS": ""}
+    result = zoo("pull", "gemma-2b-it-gpu-int4", env=env)
+    message = " ".join(result.stderr.split())
+    assert result.returncode == 0, message
+    assert "verified." not in message and "unverified: nothing the source sent could check gemma-2b-it-gpu-int4.bin" in message
+    assert "nothing the source sent could check gemma-2b-it-gpu-int4.bin, so zoo trusted this first download" in message
+    checked = zoo("pull", "gemma-2b-it-gpu-int4", "--json", env=env)  # now against its zoo.lock pin
+    assert json.loads(checked.stdout)[0]["already_present"] is True
+
+
+@pytest.mark.parametrize("server_honours_if_range", [True, False])
+def test_a_file_that_changes_between_a_kill_and_the_resume_is_never_stitched_together(env, hubs, server_honours_if_range):
+    """The resume asks for the rest of the same object (If-Range with the first answer's ETag): the server
+    sends the whole new file instead, and a server that ignores If-Range is caught by the changed ETag.
+    Before, the new file's tail was appended to the old one's head and pinned as the file."""
+    old = mediapipe_like_bin("GEMMA_2B", "gpu", padding=6 << 20)
+    new = mediapipe_like_bin("GEMMA_2B", "gpu", tokenizer=b"\x0a\x05xyz") + b"\x07" * (6 << 20)  # head and tail differ
+    assert new != old and len(new) == len(old)
+    serve_gemma(hubs[1], old)
+    hubs[1].storage_hashes = ()  # the validator alone must keep the two apart
+    hubs[1].honours_if_range = server_honours_if_range
+    hubs[1].add_fault("gemma-2b-it-gpu-int4.bin", Fault(pause_after=2 << 20, pause_seconds=60))
+    env = env | {"KAGGLE_API_TOKEN": KAGGLE_TOKEN, "ZOO_LOAD_PLUGINS": ""}
+    child = subprocess.Popen([sys.executable, "-m", "zoo_cli", "pull", "gemma-2b-it-gpu-int4", "-q"], env=os.environ | env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    kill_once_the_partial_holds(child, 2 << 20)
+    serve_gemma(hubs[1], new)  # the publisher replaced the file in between
+    second = subprocess.run([sys.executable, "-m", "zoo_cli", "pull", "gemma-2b-it-gpu-int4", "--json"], env=os.environ | env,
+                            capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    resumed = [r for r in hubs[1].body_requests("/download/") if r.range]
+    assert resumed and resumed[0].if_range == f'"{hashlib.md5(old).hexdigest()}"'
+    assert Path(json.loads(second.stdout)[0]["path"]).read_bytes() == new

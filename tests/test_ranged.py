@@ -222,3 +222,30 @@ def test_a_ranges_file_that_is_no_regular_file_is_neither_waited_on_nor_followed
     worker.join(60)
     assert results and results[0].sha256 == DIGEST and partial.read_bytes() == MODEL
     assert not os.path.lexists(ranged.state_path(partial))
+
+
+@pytest.mark.parametrize("server_honours_if_range", [True, False])
+def test_pieces_of_a_file_replaced_midway_are_never_stitched_together(tmp_path, hubs, server_honours_if_range):
+    """Each piece asks for a range of the object the first answer named (If-Range); the file replaced
+    while pieces are in flight ends in the whole new file, never old pieces beside new ones."""
+    from registry.testing.hubs import Blob
+
+    _, kaggle = hubs
+    kaggle.rate_per_connection = 512 << 10
+    kaggle.storage_hashes = ()  # the validator alone must keep the two apart
+    kaggle.honours_if_range = server_honours_if_range
+    old, new = tflite_file(SIZE), b"\x07" * SIZE
+    kaggle.add_model("acme/lm/tfLite/v", {"m.bin": old})
+    url = f"{kaggle.endpoint}/download/acme%2Flm%2FtfLite%2Fv/1/m.bin"
+    received = [0]
+
+    def replace_once_a_third_arrived(count: int) -> None:
+        received[0] += count
+        if received[0] >= SIZE // 3:
+            kaggle.instances["acme/lm/tflite/v"].files["m.bin"] = Blob(data=new)
+
+    partial = tmp_path / "f.part"
+    result = download(url, partial, expected_size=SIZE, connections=4, piece_bytes=PIECE, timeout=5, retries=2,
+                      on_bytes=replace_once_a_third_arrived)
+    assert partial.read_bytes() == new and result.sha256 == hashlib.sha256(new).hexdigest()
+    assert len({r.if_range for r in kaggle.body_requests("/download/") if r.range}) >= 1

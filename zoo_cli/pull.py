@@ -112,7 +112,11 @@ def pull_command(queries, locked, repair, update, run_check_, public_key, insecu
                 state = "already in the store" if result.already_present else (
                     f"downloaded {_size(result.downloaded_bytes)}" + (f", reused {_size(result.reused_bytes)}" if result.reused_bytes else "")
                 )
-                terminal.message(f"{result.variant_id}: {state}, verified.")
+                if result.unchecked:  # a first download no digest or checksum of the source's could check
+                    terminal.message(f"{result.variant_id}: {state}; unverified: nothing the source sent could check "
+                                     f"{', '.join(result.unchecked)} (pinned as it arrived).")
+                else:
+                    terminal.message(f"{result.variant_id}: {state}, verified.")
     if as_json:
         terminal.json([
             {
@@ -123,6 +127,7 @@ def pull_command(queries, locked, repair, update, run_check_, public_key, insecu
                 "reused_bytes": r.reused_bytes,
                 "already_present": r.already_present,
                 "pinned_on_first_use": r.pinned_now,
+                "unverified": r.unchecked,
                 "seconds": round(r.seconds, 3),
             } | defaults.get(r.variant_id, {})
             for r in results

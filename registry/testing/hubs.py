@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import google_crc32c
+
 
 @dataclass
 class Fault:
@@ -63,15 +65,19 @@ class Blob:
 
     def digest(self, name: str) -> str:
         if name not in self._digests:
-            h = hashlib.new(name)
+            h = google_crc32c.Checksum() if name == "crc32c" else hashlib.new(name)
             if self.data is not None:
                 h.update(self.data)
             else:
                 with open(self.path, "rb") as fh:
                     for block in iter(lambda: fh.read(1 << 22), b""):
                         h.update(block)
-            self._digests[name] = h.hexdigest()
+            self._digests[name] = h.digest().hex() if name == "crc32c" else h.hexdigest()
         return self._digests[name]
+
+    def storage_hash(self, name: str) -> str:
+        """The digest as Google Cloud Storage writes it in X-Goog-Hash: base64 of its bytes."""
+        return base64.b64encode(bytes.fromhex(self.digest(name))).decode()
 
 
 @dataclass
@@ -83,6 +89,7 @@ class RequestRecord:
     origin: str
     connection: int = 0
     """The client's port: requests that share it came over one kept-alive connection."""
+    if_range: str | None = None
 
 
 class _Server(ThreadingHTTPServer):
@@ -107,7 +114,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _record(self) -> None:
         self.hub.requests.append(
             RequestRecord(self.command, self.path, self.headers.get("Range"), bool(self.headers.get("Authorization")), self.origin,
-                          self.client_address[1])
+                          self.client_address[1], self.headers.get("If-Range"))
         )
 
     def do_HEAD(self) -> None:
@@ -167,7 +174,11 @@ class _Handler(BaseHTTPRequestHandler):
         size = blob.size
         start, stop, status = 0, size, 200
         match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", "") or "")
-        headers = {"Accept-Ranges": "bytes" if self.hub.accept_ranges else "none", **(extra_headers or {})}
+        headers = {"Accept-Ranges": "bytes" if self.hub.accept_ranges else "none", "ETag": f'"{blob.digest("md5")}"',
+                   **(extra_headers or {})}
+        validator = self.headers.get("If-Range")
+        if validator is not None and self.hub.honours_if_range and validator != headers["ETag"]:
+            match = None  # RFC 9110: the range was of another object; the whole current one comes instead
         if match and self.hub.accept_ranges:
             start = int(match.group(1))
             stop = min(size, int(match.group(2)) + 1) if match.group(2) else size
@@ -238,6 +249,8 @@ class _Hub:
     def __init__(self) -> None:
         self.accept_ranges = True
         """False: ignore Range and answer 200 with the whole file, as some servers and proxies do."""
+        self.honours_if_range = True
+        """False: answer a range even when If-Range names another version of the file (a broken server)."""
         self.rate_per_connection: int | None = None
         """Bytes per second each connection may send (a token bucket), as CDNs cap each connection."""
         self.requests: list[RequestRecord] = []
@@ -434,6 +447,8 @@ class KaggleHub(_Hub):
         self.hub_version: str | None = None
         """Sent as X-Kaggle-HubVersion on every API answer, as Kaggle does to tell clients a newer kagglehub exists."""
         self.listed_sizes: dict[str, object] = {}
+        self.storage_hashes: tuple[str, ...] = ("crc32c", "md5")
+        """What X-Goog-Hash carries, as Google Cloud Storage sends it (md5 only on non-composite objects)."""
         """File name -> the size ListModelInstanceVersionFiles claims instead of the real one (a hostile listing)."""
 
     @property
@@ -485,8 +500,9 @@ class KaggleHub(_Hub):
             if blob is None:
                 handler.reply(404, b"not found", head=head)
                 return
-            md5 = base64.b64encode(bytes.fromhex(blob.digest("md5"))).decode()
-            handler.send_blob(blob, unquote(file_path), {"X-Goog-Hash": f"md5={md5}", "Content-Type": "application/octet-stream"}, head=head)
+            hashes = ",".join(f"{name}={blob.storage_hash(name)}" for name in self.storage_hashes)
+            storage = {"X-Goog-Hash": hashes} if hashes else {}
+            handler.send_blob(blob, unquote(file_path), {**storage, "Content-Type": "application/octet-stream"}, head=head)
             return
         rpc = path.rsplit("/", 1)[-1]
         api_headers = {"Content-Type": "application/json", **({"X-Kaggle-HubVersion": self.hub_version} if self.hub_version else {})}
