@@ -271,10 +271,11 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
     store = default_store()
     with store.lock(f"variant-{entry_id}"):
         existing = store.entry(entry_id)
-        if (existing is not None and not options.rebuild and existing.source.get("build_key") == key
-                and all(store.has_blob(f.sha256, f.size) for f in existing.files)):
-            return BuildResult(variant.id, existing, store.artifact_dir(entry_id) / existing.main, True,
-                               time.monotonic() - started, _read_provenance(store, existing))
+        if existing is not None and not options.rebuild and existing.source.get("build_key") == key:
+            cached = _cached_build(store, existing, reporter)
+            if cached:
+                return BuildResult(variant.id, existing, store.artifact_dir(entry_id) / existing.main, True,
+                                   time.monotonic() - started, _read_provenance(store, existing))
         check_resources(variant, options.force)
         work = settings.get().home / "builds" / f"{entry_id}.{os.getpid()}"
         shutil.rmtree(work, ignore_errors=True)
@@ -311,6 +312,22 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return BuildResult(variant.id, entry, store.artifact_dir(entry_id) / entry.main, False, time.monotonic() - started, provenance)
+
+
+def _cached_build(store, entry: Entry, reporter: Reporter) -> bool:
+    """Whether an earlier build with the same key still stands in the store, bytes included: a cache hit
+    vouches only for blobs whose fingerprint or digest it checked. Damaged ones go, and the build runs again."""
+    damaged = store.damaged_files(entry)
+    if damaged:
+        reporter.message(f"{', '.join(damaged)} of the earlier build {entry.id} changed in the store since it was "
+                         "verified; building it again.")
+        with store.store_lock():
+            store.drop_damaged_blobs(entry)
+        return False
+    if not all(store.linked_correctly(entry, f) for f in entry.files):
+        with store.store_lock():
+            store.install(entry)  # the artifact's names point at its blobs again
+    return True
 
 
 def _entry_id(variant: Variant, given: Path | None, derived_from: dict | None, inputs: list[dict], lora: dict | None) -> str:

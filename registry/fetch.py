@@ -240,14 +240,8 @@ def _drop_corrupt_blobs(store: Store, entry: Entry, reporter: Reporter) -> None:
     """For --repair: take out every blob that is not a regular file with the right bytes (lstat and
     O_NOFOLLOW: never followed or waited on), and re-link an artifact whose names no longer are its blobs."""
     with store.store_lock():
-        dropped = set()
-        for f in entry.files:
-            blob = store.blob_path(f.sha256)
-            if os.path.lexists(blob) and store.blob_sha256(f.sha256) != f.sha256:
-                reporter.message(f"{f.path} is corrupt in the store; fetching it again.")
-                blob.unlink()
-                dropped.add(f.sha256)
-        store.forget_fingerprints(dropped)
+        for path in store.drop_damaged_blobs(entry):
+            reporter.message(f"{path} is corrupt in the store; fetching it again.")
         if all(store.has_blob(f.sha256, f.size) for f in entry.files) and not all(store.linked_correctly(entry, f) for f in entry.files):
             reporter.message(f"{entry.id}'s files in {store.artifact_dir(entry.id)} were changed or removed; linking them again.")
             store.install(entry)

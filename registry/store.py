@@ -228,6 +228,37 @@ class Store:
             return False
         return blob is not None and stat.S_ISREG(link.st_mode) and (link.st_ino, link.st_dev) == (blob.st_ino, blob.st_dev)
 
+    def damaged_files(self, entry: "Entry") -> list[str]:
+        """The entry's files whose blobs are not the bytes it names, by their recorded stat fingerprint
+        (size, mtime, inode, ctime: a write or swap changes ctime, which no one can set back) and, where
+        that changed, by hashing them again. A blob that hashes right gets its fingerprint recorded anew."""
+        recorded, damaged, rehashed = self.fingerprints(), [], {}
+        for f in entry.files:
+            st = self.blob_stat(f.sha256)
+            if st is None or st.st_size != f.size:
+                damaged.append(f.path)
+            elif recorded.get(f.sha256) != self.stat_fingerprint(self.blob_path(f.sha256)):
+                if self.blob_sha256(f.sha256) == f.sha256:
+                    rehashed[f.sha256] = self.stat_fingerprint(self.blob_path(f.sha256))
+                else:
+                    damaged.append(f.path)
+        if rehashed:
+            self.record_fingerprints(rehashed)
+        return damaged
+
+    def drop_damaged_blobs(self, entry: "Entry") -> list[str]:
+        """Take out every blob of `entry` that is not a regular file with the right bytes (lstat and
+        O_NOFOLLOW: never followed or waited on), so the next fetch or build puts the right one back.
+        Returns the paths of the files whose blobs went. Call with the store lock held."""
+        dropped = {}
+        for f in entry.files:
+            blob = self.blob_path(f.sha256)
+            if os.path.lexists(blob) and self.blob_sha256(f.sha256) != f.sha256:
+                blob.unlink()
+                dropped[f.sha256] = f.path
+        self.forget_fingerprints(set(dropped))
+        return list(dropped.values())
+
     def add_blob(self, source: Path, digest: str) -> Path:
         """Move verified bytes zoo wrote itself (a download, a copy, a build output) into the store.
 

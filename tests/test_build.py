@@ -515,3 +515,26 @@ def test_each_from_checkpoint_is_its_own_entry_found_by_its_id_or_the_variant_wh
     assert ambiguous.returncode != 0 and built["entry"] in message and other["entry"] in message and "Name one" in message
     zoo("rm", built["entry"], env=env, check=True)
     assert zoo("path", "packer-cpu-int8", env=env, check=True).stdout.strip() == other["path"]
+
+
+def test_a_damaged_build_is_no_cache_hit_and_verify_says_to_build_it_again(pack_env, zoo):
+    """A cache hit vouched for the blob by its size alone, and `zoo verify` advised `zoo pull --repair`,
+    which refuses built artifacts."""
+    env, _ = pack_env
+    built = json.loads(zoo("build", "packer", "--json", env=env, check=True).stdout)
+    output = Path(built["path"])
+    good = output.read_bytes()
+    os.chmod(output, 0o644)
+    with open(output, "r+b") as fh:  # one byte flipped in place: the same size, the same inode
+        fh.seek(len(good) // 2)
+        fh.write(bytes([good[len(good) // 2] ^ 0xFF]))
+    checked = zoo("verify", "packer-cpu-int8", env=env)
+    message = " ".join(checked.stderr.split())
+    assert checked.returncode == ExitCode.INTEGRITY and "zoo pull --repair" not in message
+    assert "was built here: run `zoo build packer --json` again" in message, message
+    again = zoo("build", "packer", "--json", env=env)
+    assert again.returncode == 0, again.stderr
+    rebuilt = json.loads(again.stdout)
+    assert rebuilt["cache_hit"] is False and "changed in the store since it was verified" in again.stderr
+    assert output.read_bytes() == good
+    assert zoo("verify", "--full", env=env).returncode == 0

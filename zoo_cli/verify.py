@@ -37,6 +37,24 @@ def _names_a_file(target: str) -> bool:
         return False
 
 
+def _repair_advice(store, entry) -> str:
+    """How to get the right bytes back, by how the artifact came: pulled ones are fetched again, built
+    ones built again (the build's cache check finds the damage), imported ones imported again."""
+    if entry.kind == "inputs":
+        return f"Run `zoo rm {entry.id}`: the next build that needs these inputs fetches them again."
+    if entry.kind != "built":
+        return f"Run `zoo pull --repair {entry.id}` to fetch only the bad files again."
+    import json
+
+    try:
+        command = json.loads((store.artifact_dir(entry.id) / "provenance.json").read_text()).get("command")
+    except (OSError, ValueError, AttributeError):
+        command = None
+    if not isinstance(command, str) or not command.startswith("zoo build "):
+        command = f"zoo build {entry.source.get('variant', entry.id)}"
+    return f"{entry.id} was built here: run `{command}` again; it finds the damaged files and builds them anew."
+
+
 @click.command("verify")
 @click.argument("target", required=False)
 @click.option("--full", is_flag=True, help="Re-hash every file, ignoring recorded fingerprints.")
@@ -102,8 +120,9 @@ def verify_command(target: str | None, full: bool, run: bool, public_key: Path |
                 terminal.print(f"ran     {entry.id} in {record['runtime']} {record['runtime_version'] or ''}: "
                                f"{record['text'][:60]!r}" + (f" ({rate:.2f} tokens/s)" if rate else ""), markup=False)
     if bad:
+        by_id = {e.id: e for e in entries}
         terminal.error(
             f"{len(bad)} artifact{'s' if len(bad) != 1 else ''} failed verification: {', '.join(bad)}. "
-            f"Run `zoo pull --repair {bad[0]}` to fetch only the bad files again."
+            + " ".join(_repair_advice(store, by_id[name]) for name in bad)
         )
         raise click.exceptions.Exit(int(ExitCode.INTEGRITY))
