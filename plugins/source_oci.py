@@ -97,7 +97,7 @@ class OciSource(SourceKind):
         registry = Registry(Reference.parse(source.reference), insecure=source.insecure)
         manifest, digest = registry.get_manifest()
         layers = _layers(manifest)
-        _fetch_signature(registry, digest, context.variant.id)
+        signature = _fetch_signature(registry, digest)
         transfers = []
         for spec in context.files:
             layer = layers.get(spec.path)
@@ -110,7 +110,7 @@ class OciSource(SourceKind):
                                       ca_certs=registry.ca_certs if own else None,
                                       hub_sha256=layer["digest"].removeprefix("sha256:"),
                                       partial_key=partial_key("oci", layer["digest"])))
-        return FetchPlan(transfers, {"reference": source.reference, "manifest_digest": digest})
+        return FetchPlan(transfers, {"reference": source.reference, "manifest_digest": digest}, signature=signature)
 
     def remote_variant(self, url: str, *, insecure: bool = False):
         from registry.manifest import Variant
@@ -217,23 +217,19 @@ def _attach_signature(registry, entry_id: str, digest: str, size: int) -> bool:
     return True
 
 
-def _fetch_signature(registry, digest: str, entry_id: str) -> None:
-    """The artifact's signature, when it has one, kept where `zoo verify --signature` looks (ZOO_HOME/signatures)."""
-    from registry.fsutil import write_atomically
-    from registry.signing import MAX_SIGNATURE, signature_path
+def _fetch_signature(registry, digest: str) -> bytes | None:
+    """The artifact's signature bundle, when it has one; zoo keeps it once the pull has succeeded."""
+    from registry.signing import MAX_SIGNATURE
 
     found = registry.get_manifest(signature_tag(digest), missing_ok=True)
     if found is None:
-        return
+        return None
     referrer, _ = found
     layer = next((layer for layer in referrer.get("layers", []) if isinstance(layer, dict) and layer.get("mediaType") == SIGNATURE_TYPE), None)
     subject = referrer.get("subject") or {}
     if layer is None or subject.get("digest") != digest or not re.fullmatch(r"sha256:[0-9a-f]{64}", str(layer.get("digest"))):
-        return  # not a signature of this manifest: as if there were none
-    bundle = registry.get_small_blob(layer["digest"], MAX_SIGNATURE)
-    path = signature_path(entry_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, bundle)
+        return None  # not a signature of this manifest: as if there were none
+    return registry.get_small_blob(layer["digest"], MAX_SIGNATURE)
 
 
 _LOCAL_KEYS = ("prebuilt", "quantization_label", "chosen_by_default", "source", "files", "recipe", "bundle", "lora",

@@ -56,6 +56,9 @@ class FetchPlan:
     """What a floating reference resolved to (commit, version), recorded in the entry and lock file."""
     files: list["FileSpec"] | None = None
     """The full file list when the source added files to the manifest's (allow-patterns); else None."""
+    signature: bytes | None = None
+    """A signature bundle the source found for these files (an OCI referrer `zoo push` attached). zoo
+    keeps it (ZOO_HOME/signatures) only once the entry is installed and, when one is required, verified."""
 
 
 @dataclass

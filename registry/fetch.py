@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import lockfile, settings
+from . import lockfile, settings, signing
 from .catalog import Catalog
 from .components import FetchContext, FetchPlan, Transfer
 from .download import SizeDiffers, StorageChecksumDiffers, download, git_blob_sha1
@@ -31,6 +31,7 @@ from .errors import (
 )
 from .manifest import FileSpec, Variant
 from .reporting import QuietReporter, Reporter
+from .fsutil import temp_beside
 from .store import Entry, EntryFile, Lease, Store, default_store
 
 
@@ -117,16 +118,19 @@ def pull(
     repair: bool = False,
     update: bool = False,
     reporter: Reporter | None = None,
+    signed_by: Path | None = None,
 ) -> PullResult:
     """Download a ready-made variant into the store (`update`: accept content the publisher changed
-    since zoo.lock pinned it, and pin it again)."""
+    since zoo.lock pinned it, and pin it again; `signed_by`: refuse it unless signed by this public key,
+    deciding before any byte moves when no signature exists)."""
     if not variant.prebuilt:
         raise NeedsBuildError(
             f"{variant.id} is not published ready-made: zoo builds it from {variant.source.kind} "
             f"with the {variant.recipe.converter} converter.",
             fix=f"Run `zoo build {variant.model} --backend {variant.backend} --quant {variant.quantization_label}`.",
         )
-    return fetch_files(catalog, variant, variant.id, kind="pulled", locked=locked, repair=repair, update=update, reporter=reporter)
+    return fetch_files(catalog, variant, variant.id, kind="pulled", locked=locked, repair=repair, update=update,
+                       reporter=reporter, signed_by=signed_by)
 
 
 def inputs_entry_id(variant: Variant) -> str:
@@ -137,6 +141,44 @@ def inputs_entry_id(variant: Variant) -> str:
 
         return f"{variant.model}.{slug(variant.reference)}.inputs"
     return f"{variant.model}.inputs"
+
+
+def claim_remote_id(variant: Variant, url: str, *, local_id: str | None = None, replace: bool = False) -> Variant:
+    """The variant a URL's artifact (`zoo pull oci://...`) is kept as. It names its own id, which is
+    remote input: it never takes the name of a build's inputs, never the place of a local artifact
+    that came from elsewhere (a pull from a hub, a build) unless `replace`, and `local_id` renames it."""
+    from .store import valid_entry_id
+
+    if local_id is not None:
+        if not valid_entry_id(local_id) or local_id.endswith(".inputs"):
+            raise ZooError(f"--as {local_id[:80]!r} is no id zoo can keep an artifact under.",
+                           fix="Use letters, digits, '.', '_' and '-', e.g. --as team-gemma-int4.")
+        variant = variant.model_copy(update={"id": local_id})
+    if variant.id.endswith(".inputs"):
+        raise ZooError(f"{url} calls its artifact {variant.id}, a name zoo keeps for the inputs of a build; "
+                       "zoo fetched nothing.", fix=f"Pull it under a name of your own: `zoo pull {url} --as ID`.")
+    existing = default_store().entry(variant.id)
+    same_files = {(f.path, f.sha256) for f in existing.files} == {(f.path, f.sha256) for f in variant.files} if existing else False
+    if existing is None or replace or same_files or _same_remote(existing, variant):
+        return variant
+    came = {"built": "was built here", "inputs": "holds a build's inputs"}.get(
+        existing.kind, f"was pulled from {existing.source.get('kind', 'elsewhere')}"
+        + (f" ({existing.source.get('repo') or existing.source.get('reference') or existing.source.get('handle')})"
+           if existing.source.get("repo") or existing.source.get("reference") or existing.source.get("handle") else ""))
+    raise ZooError(f"{url} calls its artifact {variant.id}, but this store's {variant.id} {came}; zoo keeps that one "
+                   "and fetched nothing.",
+                   fix=f"Keep both: `zoo pull {url} --as ID`; or let it take that place: `zoo pull {url} --replace`.")
+
+
+def _same_remote(entry: Entry, variant: Variant) -> bool:
+    """Whether a stored entry came from the same remote repository `variant` points at (a newer push of it)."""
+    def repository(reference) -> str | None:
+        return reference.rsplit("@", 1)[0] if isinstance(reference, str) else None
+
+    ours = variant.source.model_dump(mode="json")
+    return (entry.kind == "pulled" and entry.source.get("kind") == ours.get("kind")
+            and repository(entry.source.get("reference")) is not None
+            and repository(entry.source.get("reference")) == repository(ours.get("reference")))
 
 
 def fetch_inputs(catalog: Catalog, variant: Variant, *, reporter: Reporter | None = None, locked: bool = False) -> PullResult:
@@ -154,6 +196,7 @@ def fetch_files(
     repair: bool = False,
     update: bool = False,
     reporter: Reporter | None = None,
+    signed_by: Path | None = None,
 ) -> PullResult:
     reporter = reporter or QuietReporter()
     started = time.monotonic()
@@ -166,6 +209,8 @@ def fetch_files(
         if repair and existing:
             _drop_corrupt_blobs(store, existing, reporter)
         if not update and entry_is_complete(store, variant, existing, lock_key=entry_id):
+            if signed_by is not None:
+                signing.verify(store, existing, signed_by, reporter.message)
             return PullResult(entry_id, existing, store.artifact_dir(entry_id) / existing.main,
                               already_present=True, seconds=time.monotonic() - started)
         if settings.get().offline:
@@ -193,19 +238,48 @@ def fetch_files(
         if plan.files:
             expected = expected_digests(variant, files, lock_key=entry_id, use_lock=not update)
         _refuse_changed_upstream(variant, plan, expected)
+        if signed_by is not None and plan.signature is None and not signing.signature_path(entry_id).is_file():
+            raise IntegrityError(entry_id, "(signature)", "signature", "a signature by the given key", "no signature",
+                                 fix=f"Ask its publisher to sign it (`zoo sign {entry_id} --key KEY`) and push it again. "
+                                 "Nothing was downloaded.")
         with store.lease() as lease:
+            installed = False
             try:
                 arrived = _transfer_all(store, lease, variant, files, plan, expected, reporter)
                 if kind == "pulled":
                     _format_checks(catalog, store, variant, arrived, expected)
                 result = _commit(store, variant, entry_id, kind, files, plan, arrived, expected, reporter)
-            except BaseException:  # blobs that did not make it into an entry: leave the store as it was
+                installed = True
+                _keep_signature(store, result.entry, plan.signature, signed_by, reporter)
+            except BaseException:  # nothing that did not pass stays: the entry, its new blobs, a signature
+                if installed:
+                    store.remove(entry_id)
                 store.discard_unreferenced(lease)
                 raise
         result.seconds = time.monotonic() - started
         return result
     finally:
         entry_lock.release()
+
+
+def _keep_signature(store: Store, entry: Entry, bundle: bytes | None, signed_by: Path | None, reporter) -> None:
+    """The signature the source found, checked first when one is required, then kept beside the store.
+    A signature that fails never replaces the one kept for an earlier artifact of the same id."""
+    if bundle is None:
+        if signed_by is not None:
+            signing.verify(store, entry, signed_by, reporter.message)
+        return
+    kept = signing.signature_path(entry.id)
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    out, incoming = temp_beside(kept, ".incoming")
+    try:
+        with out:
+            out.write(bundle)
+        if signed_by is not None:
+            signing.verify(store, entry, signed_by, reporter.message, signature=incoming)
+        os.replace(incoming, kept)
+    finally:
+        incoming.unlink(missing_ok=True)
 
 
 def _refuse_changed_upstream(variant: Variant, plan: FetchPlan, expected) -> None:

@@ -65,9 +65,10 @@ def sign(store, entry, key: Path, on_line=lambda text: None) -> Path:
     return target
 
 
-def verify(store, entry, public_key: Path, on_line=lambda text: None) -> None:
-    """Raise IntegrityError unless the entry's signature matches the public key and its files."""
-    signature = signature_path(entry.id)
+def verify(store, entry, public_key: Path, on_line=lambda text: None, *, signature: Path | None = None) -> None:
+    """Raise IntegrityError unless the entry's signature (its kept one, or `signature`) matches the public
+    key and its files."""
+    signature = signature or signature_path(entry.id)
     if not signature.is_file():
         raise IntegrityError(entry.id, "(signature)", "signature", "a signature by the given key", "no signature",
                              fix=f"Ask its publisher to sign it (`zoo sign {entry.id} --key KEY`) and push it again; "

@@ -284,6 +284,11 @@ def test_signed_artifacts_are_accepted_by_the_right_key_only(pushed_from, tmp_pa
     for refused, home_env in ((wrong, wrong_home), (unsigned, never_home)):
         assert refused.returncode == ExitCode.INTEGRITY and "internal error" not in refused.stderr, refused.stderr
         assert json.loads(zoo("ls", "--json", env=home_env, check=True).stdout) == []
+        # nothing kept: no blob, no signature (a refused one never replaces a kept one)
+        store = Path(home_env["ZOO_HOME"]) / "store"
+        assert not list((store / "blobs" / "sha256").glob("*")), refused.stderr
+        assert not list((Path(home_env["ZOO_HOME"]) / "signatures").glob("*.sig*"))
+    assert "Nothing was downloaded" in " ".join(unsigned.stderr.split())  # decided before any byte moved
     secret = key.read_text().split("-----")[2].strip().splitlines()[0]
     for result in (signed, local, good, wrong, unsigned):
         assert secret not in result.stdout + result.stderr
@@ -304,3 +309,42 @@ def test_insecure_against_an_https_registry_says_to_drop_it(pushed_from, tmp_pat
         result = zoo("pull", f"oci://{registry.address}/team/tiny-lm:fp32", "--insecure", env=home(tmp_path, "h", pushed_from))
     message = " ".join(result.stderr.split())
     assert result.returncode != 0 and "refused plain http" in message and "Drop --insecure" in message, message
+
+
+def test_a_remote_artifact_never_takes_over_a_local_id_that_came_from_elsewhere(pushed_from, tmp_path, zoo):
+    """The config's id is the pusher's word: an artifact that calls other bytes tiny-hf-cpu-fp32, pulled into
+    a home whose tiny-hf-cpu-fp32 came from the hub, replaced it. Now it is refused unless the user says
+    --replace, and --as keeps both."""
+    with LocalRegistry(tmp_path / "registry") as registry:
+        zoo("pull", "tiny-hf-cpu-int8", env=pushed_from, check=True)
+        zoo("push", "tiny-hf-cpu-int8", f"{registry.address}/team/int8:v1", "--insecure", env=pushed_from, check=True)
+        evil = home(tmp_path, "home-evil", pushed_from)  # the int8 bytes, renamed and pushed as tiny-hf-cpu-fp32
+        zoo("pull", f"oci://{registry.address}/team/int8:v1", "--insecure", "--as", "tiny-hf-cpu-fp32", env=evil, check=True)
+        target = f"{registry.address}/team/evil:v1"
+        zoo("push", "tiny-hf-cpu-fp32", target, "--insecure", env=evil, check=True)
+        mine = home(tmp_path, "home-mine", pushed_from)
+        zoo("pull", "tiny-hf-cpu-fp32", env=mine, check=True)  # from the Hugging Face hub
+        entry = Path(mine["ZOO_HOME"]) / "store" / "entries" / "tiny-hf-cpu-fp32.json"
+        before = entry.read_bytes()
+        refused = zoo("pull", f"oci://{target}", "--insecure", env=mine)
+        message = " ".join(refused.stderr.split())
+        assert refused.returncode != 0 and "was pulled from huggingface (acme/tiny-lm)" in message, message
+        assert "--as ID" in message and "--replace" in message and entry.read_bytes() == before
+        kept = json.loads(zoo("pull", f"oci://{target}", "--insecure", "--as", "team-tiny", "--json", env=mine, check=True).stdout)
+        assert kept[0]["id"] == "team-tiny" and entry.read_bytes() == before
+        replaced = zoo("pull", f"oci://{target}", "--insecure", "--replace", env=mine)
+        assert replaced.returncode == 0, replaced.stderr
+        assert json.loads(entry.read_text())["source"]["kind"] == "oci"
+        again = zoo("pull", f"oci://{target}", "--insecure", "--json", env=mine)  # the same repository: no question
+        assert again.returncode == 0 and json.loads(again.stdout)[0]["already_present"] is True
+
+
+def test_a_remote_artifact_never_takes_the_name_of_a_builds_inputs(tmp_path):
+    from registry.catalog import get_catalog
+    from registry.errors import ZooError
+    from registry.fetch import claim_remote_id
+
+    variant = get_catalog().variant("gemma-2b-it-gpu-int4")
+    for named, local_id in (("phi-2.inputs", None), ("gemma-2b-it-gpu-int4", "phi-2.inputs")):
+        with pytest.raises(ZooError, match="inputs|no id"):
+            claim_remote_id(variant.model_copy(update={"id": named}), "oci://example/x:y", local_id=local_id)

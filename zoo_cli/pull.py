@@ -18,22 +18,7 @@ def _size(n: int) -> str:
     return str(n)
 
 
-def _require_signature(result, public_key, message) -> None:
-    """The pulled entry must carry a signature by `public_key`; if not, it leaves the store again."""
-    from registry.errors import ZooError
-    from registry.signing import verify
-    from registry.store import default_store
-
-    store = default_store()
-    try:
-        verify(store, result.entry, public_key, message)
-    except ZooError:
-        if not result.already_present:
-            store.remove(result.entry.id)
-        raise
-
-
-def _remote_variant(catalog, url: str, insecure: bool):
+def _remote_variant(catalog, url: str, insecure: bool, local_id: str | None, replace: bool):
     """What a URL holds, described by the source plugin whose scheme it is (oci://...)."""
     from registry.errors import ZooError
 
@@ -43,7 +28,10 @@ def _remote_variant(catalog, url: str, insecure: bool):
         known = ", ".join(sorted(f"{s.url_scheme}://" for s in catalog.registered("source").values() if s.url_scheme)) or "none"
         raise ZooError(f"No loaded plugin pulls {scheme}:// URLs (zoo knows {known}).",
                        fix="Name a catalog variant (`zoo list`), or install the plugin that reads such URLs.")
-    return kinds[0].remote_variant(url, insecure=insecure)
+    from registry.fetch import claim_remote_id
+
+    variant = kinds[0].remote_variant(url, insecure=insecure)
+    return claim_remote_id(variant, url, local_id=local_id, replace=replace)
 
 
 def _refuse_reference(catalog, query: str) -> None:
@@ -73,9 +61,13 @@ def _refuse_reference(catalog, query: str) -> None:
 @click.option("--require-signature", "public_key", type=click.Path(path_type=Path, dir_okay=False),
               help="Refuse an artifact not signed by this public key (PEM); it is removed again, nothing kept.")
 @click.option("--insecure", is_flag=True, help="For oci://: plain http, for a registry on this machine only.")
+@click.option("--as", "local_id", metavar="ID", help="For a URL: keep the artifact under this id instead of the one it names.")
+@click.option("--replace", is_flag=True, help="For a URL: let the artifact take the place of a local one of the same id "
+              "that came from elsewhere.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or messages.")
 @json_option
-def pull_command(queries, locked, repair, update, run_check_, public_key, insecure, quiet, as_json, **filters) -> None:
+def pull_command(queries, locked, repair, update, run_check_, public_key, insecure, local_id, replace, quiet, as_json,
+                 **filters) -> None:
     """Download variants, verify every byte, and install them in the store.
 
     A QUERY may also be a URL a source plugin reads, e.g. oci://REGISTRY/REPO:TAG for an artifact
@@ -85,10 +77,16 @@ def pull_command(queries, locked, repair, update, run_check_, public_key, insecu
     from zoo_cli.progress import reporter
 
     catalog = load_catalog()
+    if local_id is not None and [("://" in q) for q in queries] != [True]:
+        from registry.errors import ZooError
+
+        raise ZooError("--as names the artifact of one URL; it was given with "
+                       + ("no URL." if not any("://" in q for q in queries) else "several queries."),
+                       fix="Pull that one URL alone: `zoo pull oci://REGISTRY/REPO:TAG --as ID`.")
     variants, defaults = [], {}
     for query in queries:
         if "://" in query:
-            variants.append(_remote_variant(catalog, query, insecure))
+            variants.append(_remote_variant(catalog, query, insecure, local_id, replace))
             continue
         _refuse_reference(catalog, query)
         row = resolve(catalog, query, make_filters(**filters), purpose="pull")
@@ -97,9 +95,8 @@ def pull_command(queries, locked, repair, update, run_check_, public_key, insecu
     results = []
     with reporter(quiet, bars=not as_json) as progress:
         for variant in variants:
-            result = pull(catalog, variant, locked=locked, repair=repair, update=update, reporter=progress)
-            if public_key is not None:
-                _require_signature(result, public_key, progress.message)
+            result = pull(catalog, variant, locked=locked, repair=repair, update=update, reporter=progress,
+                          signed_by=public_key)
             results.append(result)
             if run_check_:
                 from registry.run_check import run_check
