@@ -333,16 +333,17 @@ def drop_if_not_regular(path: Path) -> None:
     """Remove what stands at a partial's name unless it is a regular file zoo could have written.
 
     A link planted there would have a resume append to, truncate or hash whatever it points at,
-    outside the store; a FIFO would block the pull forever. Neither holds bytes worth resuming.
-    (The opens that follow use O_NOFOLLOW too, for one planted in between.)
+    outside the store: a symbolic link, or a hard link (another name of someone else's file, which
+    O_NOFOLLOW does not see: its link count does). A FIFO would block the pull forever. None holds
+    bytes worth resuming. (The opens that follow use O_NOFOLLOW too, for one planted in between.)
     """
     import stat
 
     try:
-        mode = os.lstat(path).st_mode
+        found = os.lstat(path)
     except FileNotFoundError:
         return
-    if not stat.S_ISREG(mode):
+    if not stat.S_ISREG(found.st_mode) or found.st_nlink > 1:
         path.unlink()
 
 

@@ -241,8 +241,10 @@ class Registry:
         if not self._same_origin(url):
             raise NetworkError("The registry sent zoo's upload to another host.", fix="Check the registry's address.")
         url += ("&" if "?" in url else "?") + urlencode({"digest": digest})
-        size = path.stat().st_size if path is not None else len(data)
-        with (open(path, "rb") if path is not None else nullcontext(data)) as body:
+        # O_NOFOLLOW: a link planted in an artifact folder never sends another file's bytes.
+        body_file = os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") if path is not None else None
+        size = os.fstat(body_file.fileno()).st_size if body_file is not None else len(data)
+        with (body_file if body_file is not None else nullcontext(data)) as body:
             done = self.request("PUT", url, body=body, headers={"Content-Type": "application/octet-stream",
                                                                 "Content-Length": str(size)})
         self._check(done, f"uploaded blob {digest[:19]}")

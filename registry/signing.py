@@ -13,6 +13,7 @@ converters do; keys are read there by path, never copied, printed or stored.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -54,14 +55,21 @@ def sign(store, entry, key: Path, on_line=lambda text: None) -> Path:
     """Sign the entry's files with the private key; returns where the signature was kept."""
     target = signature_path(entry.id)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".sig.partial")
-    try:
-        _run({"mode": "sign", "directory": str(store.artifact_dir(entry.id)), "signature": str(partial),
-              "key": str(_key(key, "private key"))}, f"signing {entry.id}", on_line)
-    except BuildError as exc:
-        partial.unlink(missing_ok=True)
-        raise ZooError(f"Could not sign {entry.id}: {exc.message}", fix="Pass a PEM private key (EC P-256, P-384 or P-521).") from None
-    partial.replace(target)
+    damaged = store.check_entry(entry)
+    if damaged:
+        raise IntegrityError(entry.id, ", ".join(damaged), "store check", "the bytes it was stored with", "other bytes",
+                             fix=f"Run `zoo verify {entry.id}` and repair it as it says, then sign it; nothing was signed.")
+    # The signer writes into a folder only zoo can have made (mkdtemp: new, 0700): a link planted at a
+    # predictable name beside the signatures would have had it write wherever that points.
+    with tempfile.TemporaryDirectory(prefix=f".{entry.id}.", dir=target.parent) as private:
+        partial = Path(private) / "signature.sig"
+        try:
+            _run({"mode": "sign", "directory": str(store.artifact_dir(entry.id)), "signature": str(partial),
+                  "key": str(_key(key, "private key"))}, f"signing {entry.id}", on_line)
+        except BuildError as exc:
+            raise ZooError(f"Could not sign {entry.id}: {exc.message}",
+                           fix="Pass a PEM private key (EC P-256, P-384 or P-521).") from None
+        os.replace(partial, target)
     return target
 
 

@@ -246,6 +246,16 @@ class Store:
             self.record_fingerprints(rehashed)
         return damaged
 
+    def check_entry(self, entry: "Entry") -> list[str]:
+        """Before zoo reads an entry's files by their artifact names (to sign or push them): the damaged
+        files (damaged_files), and, when there are none, every name made a link to its blob again, so a
+        name swapped for a link or another file is never read as the entry's."""
+        damaged = self.damaged_files(entry)
+        if not damaged and not all(self.linked_correctly(entry, f) for f in entry.files):
+            with self.store_lock():
+                self.install(entry)
+        return damaged
+
     def drop_damaged_blobs(self, entry: "Entry") -> list[str]:
         """Take out every blob of `entry` that is not a regular file with the right bytes (lstat and
         O_NOFOLLOW: never followed or waited on), so the next fetch or build puts the right one back.

@@ -104,7 +104,7 @@ def test_same_origin_reads_urls_as_the_connecting_library_does():
     assert not same_origin("http://u@127.0.0.1:6/a", "http://127.0.0.1:6/")
 
 
-@pytest.mark.parametrize("planted", ["link to a file outside", "fifo"])
+@pytest.mark.parametrize("planted", ["link to a file outside", "hard link to a file outside", "fifo"])
 def test_a_partial_download_that_is_no_regular_file_is_never_written_through_or_waited_on(tmp_path, server, planted):
     """A resume appends to, truncates and hashes the partial at its name: a link planted there must not
     carry that outside the store (this server ignores Range, so the resume would truncate it), and a
@@ -115,6 +115,8 @@ def test_a_partial_download_that_is_no_regular_file_is_never_written_through_or_
     outside.write_bytes(b"z" * 1000 + b"the user's own bytes")
     if planted == "fifo":
         os.mkfifo(partial)
+    elif planted.startswith("hard"):  # another name of the user's file: O_NOFOLLOW does not see it, its link count does
+        os.link(outside, partial)
     else:
         partial.symlink_to(outside)
     results = []
@@ -673,3 +675,42 @@ def test_a_plugin_manifest_path_that_is_a_fifo_is_reported_not_waited_on(tmp_pat
     assert listed.returncode == 0 and "gemma-2b-it-gpu-int4" in listed.stdout, listed.stderr
     plugins = zoo("plugins", env={"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_fiforel"}, timeout=60)
     assert "is not a regular file" in " ".join((plugins.stdout + plugins.stderr).split())
+
+
+def test_sign_and_push_never_read_or_write_through_links_planted_in_the_home(tmp_path, zoo):
+    """`zoo sign` wrote its signature through a link planted at signatures/<id>.sig.partial; `zoo push`
+    read a link planted in the artifact folder and sent whatever it pointed at; a damaged entry was
+    pushed until the registry refused it with 'try again'."""
+    from registry.testing.oci_registry import LocalRegistry
+
+    env, _ = _pulled_local(tmp_path, zoo)
+    home = Path(os.environ["ZOO_HOME"])
+    [entry] = json.loads(zoo("ls", "--json", env=env, check=True).stdout)
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"the user's private notes")
+    signatures = home / "signatures"
+    signatures.mkdir(parents=True, exist_ok=True)
+    (signatures / f"{entry['id']}.sig.partial").symlink_to(secret)
+    key = tmp_path / "team.pem"
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key)], check=True)
+    signed = zoo("sign", entry["id"], "--key", str(key), env=env, timeout=600)
+    assert signed.returncode == 0, signed.stderr
+    assert secret.read_bytes() == b"the user's private notes" and (signatures / f"{entry['id']}.sig").is_file()
+
+    artifact = Path(entry["path"])
+    artifact.unlink()
+    artifact.symlink_to(secret)  # the artifact's name now points at the user's file
+    with LocalRegistry(tmp_path / "registry") as registry:
+        target = f"{registry.address}/team/x:v1"
+        pushed = zoo("push", entry["id"], target, "--insecure", "--json", env=env, timeout=300)
+        assert pushed.returncode == 0, pushed.stderr
+        sent = [registry.blob_file(f"sha256:{f['sha256']}").read_bytes() for f in json.loads(
+            zoo("info", entry["id"], "--json", env=env, check=True).stdout)["local"][0]["files"]]
+        assert b"the user's private notes" not in b"".join(sent)
+        assert not artifact.is_symlink()  # the name is its blob again
+        stored = next(p for p in (home / "store" / "blobs" / "sha256").iterdir() if os.path.samefile(p, artifact))
+        os.chmod(stored, 0o644)
+        stored.write_bytes(b"\0" + stored.read_bytes()[1:])  # damaged in place: same size
+        damaged = zoo("push", entry["id"], f"{registry.address}/team/y:v1", "--insecure", env=env)
+    message = " ".join(damaged.stderr.split())
+    assert damaged.returncode == ExitCode.INTEGRITY and "nothing was sent" in message and "try again" not in message, message

@@ -38,6 +38,12 @@ def push_command(query: str, target: str, insecure: bool, as_json: bool) -> None
     from zoo_cli.store_commands import entry_for
 
     store, entry = entry_for(query)
+    damaged = store.check_entry(entry)
+    if damaged:
+        from registry.errors import IntegrityError
+
+        raise IntegrityError(entry.id, ", ".join(damaged), "store check", "the bytes it was stored with", "other bytes",
+                             fix=f"Run `zoo verify {entry.id}` and repair it as it says, then push it; nothing was sent.")
     catalog = load_catalog()
     row = catalog.rows.get(catalog.variant_id_of(entry))
     publisher = publisher_for(catalog, target)
