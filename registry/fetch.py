@@ -515,13 +515,24 @@ def _copy_bounded(src, out, limit: int, too_big: Exception, on_bytes=None) -> tu
     return h.hexdigest(), done
 
 
+def _integrity_fix(variant: Variant) -> str | None:
+    """What to do about bytes that failed their digest: for an artifact a URL described (`zoo pull
+    oci://...`, no manifest of zoo's), pull that URL again, never the catalog id it may share."""
+    if variant.manifest_path:
+        return None  # IntegrityError's own advice: pull the variant again, then tell the manifest's maintainers
+    return ("Run the same `zoo pull` again (the bad bytes were not kept). If it fails the same way, the registry "
+            "serves other bytes than the artifact's own manifest names: tell whoever runs it or pushed the artifact.")
+
+
 def _verify_file(variant, spec, local, got_sha, got_size, sha, size, promised_by, transfer: Transfer) -> None:
+    fix = _integrity_fix(variant)
     if size is not None and got_size != size:
-        raise IntegrityError(variant.id, spec.path, "size", f"{size} bytes", f"{got_size} bytes")
+        raise IntegrityError(variant.id, spec.path, "size", f"{size} bytes", f"{got_size} bytes", fix=fix)
     if sha and got_sha != sha:
-        raise IntegrityError(variant.id, spec.path, f"sha256 (pinned in {promised_by})", sha, got_sha)
+        pinned_in = promised_by if variant.manifest_path else "the artifact's manifest"
+        raise IntegrityError(variant.id, spec.path, f"sha256 (pinned in {pinned_in})", sha, got_sha, fix=fix)
     if transfer.hub_sha256 and got_sha != transfer.hub_sha256:
-        raise IntegrityError(variant.id, spec.path, "sha256 (the hub's ETag)", transfer.hub_sha256, got_sha)
+        raise IntegrityError(variant.id, spec.path, "sha256 (the hub's ETag)", transfer.hub_sha256, got_sha, fix=fix)
     # The git blob id is checked even when a sha256 already vouches for the bytes: the store's source
     # index records it, and a later pull from any hub reuses the blob by that id without a GET, so
     # a mirror that named another file's id would otherwise poison every later pull of that file.

@@ -25,6 +25,10 @@ from . import settings
 from .errors import AccessDeniedError, NetworkError, ZooError
 
 MAX_MANIFEST = 4 << 20
+MAX_TOKEN_ANSWER = 64 << 10
+"""A token service's JSON answer: a token is a few KiB; more is no token service's."""
+MAX_OTHER_ANSWER = 64 << 10
+"""What zoo reads of an answer it only needs the status and headers of; the rest is dropped with the connection."""
 MAX_REDIRECTS = 5
 """Hops a blob request may take (a CDN-backed registry uses one)."""
 MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json",)
@@ -81,6 +85,32 @@ def credentials_for(registry: str) -> tuple[str, str] | None:
     return (user, password) if user and password else None
 
 
+def bounded_body(response, limit: int, what: str) -> bytes:
+    """An answer's body as sent, at most `limit` bytes: never decoded (zoo asks for identity, and a gzip
+    answer could inflate a thousandfold) and never read past the limit. NetworkError otherwise."""
+    encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
+    if encoding != "identity":
+        raise NetworkError(f"The registry sent {what} compressed ({encoding[:40]}) although zoo asked for it plain.",
+                           fix="Check the registry or the proxy in between; zoo reads registry answers uncompressed.")
+    raw = response.read(limit + 1, decode_content=False)
+    if len(raw) > limit:
+        raise NetworkError(f"The registry sent more than {limit} bytes for {what}; zoo read no further.",
+                           fix="Check the reference; if it persists the registry is broken or hostile.")
+    return raw
+
+
+def _drop_body(response) -> None:
+    """Read a little of an answer zoo needs only the status and headers of; a longer one goes with its connection."""
+    try:
+        rest = response.read(MAX_OTHER_ANSWER + 1, decode_content=False)
+    except Exception:  # noqa: BLE001 - a body that breaks off is no body zoo wanted
+        rest = b"x" * (MAX_OTHER_ANSWER + 1)
+    if len(rest) > MAX_OTHER_ANSWER:
+        response.close()
+    else:
+        response.release_conn()
+
+
 def _challenge(header: str) -> tuple[str, dict[str, str]]:
     scheme, _, rest = header.strip().partition(" ")
     return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', rest))
@@ -120,14 +150,16 @@ class Registry:
 
         url = url if url.startswith(("http://", "https://")) else self.base + url
         for attempt in (0, 1):
-            sent = dict(headers or {})
+            sent = {"Accept-Encoding": "identity"} | dict(headers or {})  # a compressed answer could be a bomb
             if self.authorization and self._same_origin(url):
                 sent["Authorization"] = self.authorization
             if hasattr(body, "seek"):
                 body.seek(0)
             try:
-                response = self.pool.request(method, url, headers=sent, body=body, preload_content=preload,
+                response = self.pool.request(method, url, headers=sent, body=body, preload_content=False,
                                              redirect=False, retries=False, timeout=self.timeout)
+                if preload:
+                    _drop_body(response)
             except urllib3.exceptions.SSLError:
                 raise NetworkError(f"The registry {self.reference.registry}'s TLS certificate is not one this machine trusts.",
                                    fix="Set ZOO_REGISTRY_CA to the certificate (or its CA) in PEM, or install it in the "
@@ -156,33 +188,50 @@ class Registry:
         if scheme != "bearer" or not params.get("realm"):
             raise self._denied("asks for credentials in a way zoo does not speak")
         realm = params["realm"]
-        if urlsplit(realm).scheme != "https" and not (urlsplit(realm).scheme == "http" and self.base.startswith("http://")):
-            raise self._denied(f"sent zoo to a token service over plain http ({realm[:100]})")
+        # Credentials go to a token service over https (as docker sends Docker Hub's to auth.docker.io), or to the
+        # registry's own origin over the plain http the user allowed for it; never in clear text to another host.
+        if urlsplit(realm).scheme != "https" and not (urlsplit(realm).scheme == "http" and self._same_origin(realm)):
+            raise self._denied(f"sent zoo to a token service over plain http on another host ({realm[:100]}), "
+                               "where credentials would travel in clear text")
         query = {"scope": self.scope} | ({"service": params["service"]} if params.get("service") else {})
         headers = {}
         if self.credentials:
             user, password = self.credentials
             headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-        response = self.pool.request("GET", realm + ("&" if "?" in realm else "?") + urlencode(query), headers=headers,
-                                     redirect=False, retries=False, timeout=self.timeout)
-        if response.status in (401, 403):
-            raise self._denied("refused the credentials" if self.credentials else "needs credentials, and none were found")
+        headers["Accept-Encoding"] = "identity"
         try:
-            token = json.loads(response.data[:MAX_MANIFEST])
+            response = self.pool.request("GET", realm + ("&" if "?" in realm else "?") + urlencode(query), headers=headers,
+                                         redirect=False, retries=False, timeout=self.timeout, preload_content=False)
+        except Exception as exc:  # urllib3's errors: the token service is part of the registry as far as users go
+            raise NetworkError(f"Could not reach the registry's token service ({type(exc).__name__}).",
+                               fix="Check the connection and the registry's address, then run the command again.") from None
+        try:
+            if response.status in (401, 403):
+                raise self._denied("refused the credentials zoo sent" if self.credentials
+                                   else "needs credentials, and none were found")
+            token = json.loads(bounded_body(response, MAX_TOKEN_ANSWER, "its token"))
             token = token.get("token") or token.get("access_token")
         except (ValueError, AttributeError, RecursionError):
             token = None
+        finally:
+            response.release_conn()
         if not isinstance(token, str) or not token:
             raise NetworkError(f"The registry's token service answered HTTP {response.status} without a token.",
                                fix="Check the registry's address; if it persists, its token service is broken.")
         self.authorization = f"Bearer {token}"
 
     def _denied(self, why: str) -> AccessDeniedError:
-        return AccessDeniedError(
-            f"The registry {self.reference.registry} {why} for {self.reference.repository}.",
-            fix="Set ZOO_REGISTRY_USER and ZOO_REGISTRY_PASSWORD (or `docker login` the registry), with an account "
-            "that may " + ("push to" if "push" in self.scope else "pull from") + " that repository.",
-            hub="oci", resource=str(self.reference))
+        may = "may " + ("push to" if "push" in self.scope else "pull from") + " that repository"
+        if self.credentials:  # rejected credentials are not missing ones
+            source = ("ZOO_REGISTRY_USER / ZOO_REGISTRY_PASSWORD" if os.environ.get("ZOO_REGISTRY_USER")
+                      else "the docker config's auths")
+            fix = (f"zoo sent the credentials from {source}: check that they are right and belong to an account that "
+                   f"{may} (never printed here).")
+        else:
+            fix = (f"Set ZOO_REGISTRY_USER and ZOO_REGISTRY_PASSWORD (or `docker login` the registry), with an account that "
+                   f"{may}.")
+        return AccessDeniedError(f"The registry {self.reference.registry} {why} for {self.reference.repository}.",
+                                 fix=fix, hub="oci", resource=str(self.reference))
 
     def _check(self, response, what: str) -> None:
         if response.status in (401, 403):
@@ -266,7 +315,7 @@ class Registry:
                 raise ZooError(f"The registry {self.reference.registry} has no {self.reference.repository}:{self.reference.ref}.",
                                fix="Check the repository and tag (`zoo push` prints the reference it wrote).")
             self._check(response, "asked for the manifest")
-            raw = response.read(MAX_MANIFEST + 1, decode_content=True)
+            raw = bounded_body(response, MAX_MANIFEST, "the manifest")
         finally:
             response.release_conn()
         digest = "sha256:" + hashlib.sha256(raw).hexdigest()
@@ -288,10 +337,10 @@ class Registry:
         response = self._follow("GET", self._path("blobs", digest), preload=False)
         try:
             self._check(response, f"asked for blob {digest[:19]}")
-            raw = response.read(limit + 1, decode_content=True)
+            raw = bounded_body(response, limit, f"blob {digest[:19]}")
         finally:
             response.release_conn()
-        if len(raw) > limit or "sha256:" + hashlib.sha256(raw).hexdigest() != digest:
+        if "sha256:" + hashlib.sha256(raw).hexdigest() != digest:
             raise NetworkError(f"The registry sent bytes for {digest[:19]}... that are not that blob; nothing was stored.",
                                fix="The registry is broken or tampered with; report it to whoever runs it.")
         return raw

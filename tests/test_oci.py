@@ -83,6 +83,8 @@ def test_a_registry_serving_a_wrong_blob_is_refused_with_nothing_stored(pushed_f
         result = zoo("pull", f"oci://{target}", "--insecure", env=teammate)
     message = " ".join(result.stderr.split())
     assert result.returncode != 0 and "sha256" in message and "internal error" not in message, message
+    # the advice fits where it came from: not `zoo pull tiny-hf-cpu-fp32`, which would go to the hub
+    assert "Run the same `zoo pull` again" in message and "zoo pull tiny-hf-cpu-fp32" not in message, message
     store = Path(teammate["ZOO_HOME"]) / "store"
     assert not (store / "artifacts" / "tiny-hf-cpu-fp32").exists()
     assert not (store / "blobs" / "sha256" / weights["sha256"]).exists()
@@ -120,6 +122,11 @@ def test_registry_auth_failures_are_clear_and_credentials_never_printed(pushed_f
     for refused in (anonymous, wrong):
         message = " ".join(refused.stderr.split())
         assert refused.returncode != 0 and "ZOO_REGISTRY_USER" in message and "internal error" not in message, message
+    # rejected credentials read as rejected, not as missing ones
+    assert "none were found" in " ".join(anonymous.stderr.split())
+    rejected = " ".join(wrong.stderr.split())
+    assert "none were found" not in rejected and "zoo sent the credentials from ZOO_REGISTRY_USER" in rejected, rejected
+    assert "nope" not in rejected
     assert good.returncode == 0, good.stderr
     assert pulled.returncode == 0, pulled.stderr
     assert from_docker.returncode == 0, from_docker.stderr
@@ -348,3 +355,98 @@ def test_a_remote_artifact_never_takes_the_name_of_a_builds_inputs(tmp_path):
     for named, local_id in (("phi-2.inputs", None), ("gemma-2b-it-gpu-int4", "phi-2.inputs")):
         with pytest.raises(ZooError, match="inputs|no id"):
             claim_remote_id(variant.model_copy(update={"id": named}), "oci://example/x:y", local_id=local_id)
+
+
+class _TokenWorld:
+    """A registry on 127.0.0.1 whose 401 names a token service (`realm`: on another origin, or its own
+    /token), and that token service, which records what it was sent and answers as told: a token, a
+    huge body, or a gzip bomb."""
+
+    def __init__(self, answer: str = "token", realm: str = "another origin") -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        world, self.answer, self.authorizations, self.sent_bytes = self, answer, [], 0
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if self.path.startswith("/token"):
+                    self._token()
+                    return
+                where = world.token if realm == "another origin" else world.registry
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", f'Bearer realm="http://127.0.0.1:{where.server_address[1]}/token"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def _token(self):
+                world.authorizations.append(self.headers.get("Authorization"))
+                if world.answer == "huge":
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(1 << 30))
+                    self.end_headers()
+                    try:
+                        for _ in range(1 << 10):
+                            self.wfile.write(b" " * (1 << 20))
+                            world.sent_bytes += 1 << 20
+                    except OSError:
+                        pass
+                    return
+                if world.answer == "bomb":
+                    import gzip
+
+                    body = gzip.compress(b" " * (256 << 20))
+                    self.send_response(200)
+                    self.send_header("Content-Encoding", "gzip")
+                else:
+                    body = json.dumps({"token": "t0ken"}).encode()
+                    self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.registry = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.token = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        for server in (self.registry, self.token):
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        for server in (self.registry, self.token):
+            server.shutdown()
+            server.server_close()
+
+
+def test_registry_credentials_never_travel_in_clear_text_to_another_host(zoo):
+    """A plain-http registry the user allowed (--insecure, loopback) named a plain-http token service on
+    another origin, and zoo sent it the registry password."""
+    world = _TokenWorld()
+    try:
+        result = zoo("pull", f"oci://127.0.0.1:{world.registry.server_address[1]}/team/x:v1", "--insecure",
+                     env={"ZOO_REGISTRY_USER": "ci", "ZOO_REGISTRY_PASSWORD": "s3cret-pw"})
+    finally:
+        world.close()
+    message = " ".join(result.stderr.split())
+    assert result.returncode == ExitCode.ACCESS_DENIED and "plain http on another host" in message, message
+    assert world.authorizations == [] and "s3cret-pw" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("answer", ["huge", "bomb"])
+def test_a_token_answer_is_read_bounded_and_never_inflated(answer):
+    """A token service's answer was read whole (1 GiB: 1 GB of memory) and decoded (a gzip bomb: more)."""
+    from registry.errors import NetworkError as Refused
+    from registry.oci import Reference, Registry
+
+    world = _TokenWorld(answer, realm="its own origin")
+    try:
+        registry = Registry(Reference.parse(f"127.0.0.1:{world.registry.server_address[1]}/team/x:v1"), insecure=True)
+        with pytest.raises(Refused) as refused:
+            registry._authenticate(f'Bearer realm="http://127.0.0.1:{world.registry.server_address[1]}/token"')
+    finally:
+        world.close()
+    assert ("compressed" if answer == "bomb" else "more than 65536 bytes") in refused.value.message
+    assert world.sent_bytes < 64 << 20  # zoo stopped reading long before the gigabyte
