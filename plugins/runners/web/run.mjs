@@ -152,7 +152,7 @@ async function main() {
     } else if (request.reference_skipped) {
       result.reference = { skipped: request.reference_skipped };
     }
-    emit({ event: 'result', data: { ...result, requests: site.requests.length } });
+    emit({ event: 'result', data: { ...result, requests: site.requests.count } });
   } finally {
     await site.close();
   }

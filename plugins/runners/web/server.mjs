@@ -14,14 +14,19 @@ const TYPES = {
   '.css': 'text/css; charset=utf-8', '.json': 'application/json', '.wasm': 'application/wasm',
 };
 
+/** How many requests the server answered, and the last few (bounded: `zoo web` may serve for days). */
+export const RECENT_REQUESTS = 64;
+
 /** routes: Map of name -> {file} or {body, type}. Returns {url, token, server, requests, close()}. */
 export async function serve(routes, { port = 0 } = {}) {
   const token = crypto.randomBytes(16).toString('hex');
   const prefix = `/${token}/`;
-  const requests = [];
+  const requests = { count: 0, recent: [] };
   const server = http.createServer((req, res) => {
-    const pathname = (req.url || '').split('?')[0];
-    requests.push({ method: req.method, path: pathname });
+    const pathname = (req.url || '').split('?')[0].slice(0, 512);
+    requests.count += 1;
+    requests.recent.push({ method: req.method, path: pathname });
+    if (requests.recent.length > RECENT_REQUESTS) requests.recent.shift();
     const headers = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { ...headers, allow: 'GET, HEAD', 'content-type': 'text/plain' });
