@@ -105,6 +105,28 @@ def child_environment() -> dict[str, str]:
     return env
 
 
+def _ends_with_zoo() -> Callable[[], None] | None:
+    """What the child runs before its program (preexec_fn): the kernel sends it SIGTERM when the zoo that
+    started it dies in any way, SIGKILL included (PR_SET_PDEATHSIG), so no job outlives zoo. SIGTERM
+    ends a Python runner at once; node runners exit on it, and puppeteer then closes their browser.
+    (The signal follows the thread that started the child: zoo starts jobs from its main thread.)"""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def arrange() -> None:
+        prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # zoo died before the line above took hold
+            os._exit(1)
+
+    return arrange
+
+
 def run_job(
     python: Path,
     runner: Path,
@@ -138,6 +160,7 @@ def run_job(
         cwd=work_dir,
         env=child_env,
         start_new_session=True,  # Ctrl-C reaches zoo, which then stops the whole job
+        preexec_fn=_ends_with_zoo(),  # and a zoo killed outright (SIGKILL, OOM) takes the job with it
     )
     log: deque[str] = deque(maxlen=200)
     stderr_tail: deque[str] = deque(maxlen=40)

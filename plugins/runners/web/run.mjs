@@ -16,6 +16,10 @@ import { fileURLToPath } from 'node:url';
 import { NO_BROWSER_FIX, NoBrowser, describe, findBrowser, launch } from './browser.mjs';
 import { artifactRoutes, serve } from './server.mjs';
 
+// zoo stops a job with SIGTERM (and the kernel sends it if zoo dies: PR_SET_PDEATHSIG). puppeteer's own
+// handler only starts closing the browser; exiting runs its exit hook, which kills the browser at once.
+for (const [name, code] of [['SIGTERM', 143], ['SIGHUP', 129]]) process.on(name, () => process.exit(code));
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const emit = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
