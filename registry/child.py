@@ -69,7 +69,7 @@ def explain_signal(number: int, what: str, ram_gb: float | None) -> tuple[str, s
         return (
             f"The {what} step crashed in native code ({name}). This usually means the checkpoint does not have "
             "the shapes this model type requires (the converter fixes every dimension), or a converter bug.",
-            "Check that the checkpoint is the model the manifest names; run with ZOO_DEBUG=1 to see the converter's log.",
+            "Check that the checkpoint is the model the manifest names; the log named above holds all the converter said.",
         )
     return (f"The {what} step was stopped by {name}.", "Run the command again.")
 
@@ -103,6 +103,64 @@ def child_environment() -> dict[str, str]:
     env.update({"PYTHONUNBUFFERED": "1", "PYTHONNOUSERSITE": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                 "HF_HUB_DISABLE_TELEMETRY": "1", "PYTHONPATH": str(RUNNER_PROTOCOL_DIR)})
     return env
+
+
+LOG_LIMIT = 32 << 20
+"""Bytes of one job's log kept on disk; a runner that prints without end is cut there."""
+LOGS_KEPT = 30
+"""Job logs kept under ZOO_HOME/logs; older ones are removed as new ones start."""
+
+
+class JobLog:
+    """A job's whole output (stdout lines that are no event, and stderr), kept under ZOO_HOME/logs so a
+    failure can name a file with everything the converter said. Bounded (LOG_LIMIT) and rotated
+    (LOGS_KEPT); created exclusively under a new name, so a planted link is never written through."""
+
+    def __init__(self, what: str) -> None:
+        import re
+        import tempfile
+
+        from . import settings
+
+        self.lock = threading.Lock()
+        self.written = 0
+        self.path: Path | None = None
+        self.file = None
+        try:
+            folder = settings.get().home / "logs"
+            folder.mkdir(parents=True, exist_ok=True)
+            stem = re.sub(r"[^A-Za-z0-9._-]+", "-", what)[:60].strip("-") or "job"
+            fd, name = tempfile.mkstemp(prefix=f"{time.strftime('%Y%m%d-%H%M%S')}-{stem}-", suffix=".log", dir=folder)
+            self.file, self.path = os.fdopen(fd, "w", encoding="utf-8", errors="replace"), Path(name)
+            for old in sorted(folder.glob("*.log"), key=lambda p: p.name)[:-LOGS_KEPT]:
+                old.unlink(missing_ok=True)
+        except OSError:
+            self.file = None  # a home that takes no log still runs the job
+
+    def write(self, stream: str, line: str) -> None:
+        if self.file is None:
+            return
+        with self.lock:
+            if self.written > LOG_LIMIT:
+                return
+            text = f"{stream}: {line}\n"
+            self.written += len(text)
+            try:
+                self.file.write(text if self.written <= LOG_LIMIT else f"(cut at {LOG_LIMIT} bytes)\n")
+            except OSError:
+                self.file = None
+
+    def close(self) -> None:
+        with self.lock:
+            if self.file is not None:
+                try:
+                    self.file.close()
+                except OSError:
+                    pass
+            self.file = None
+
+    def where(self) -> str:
+        return f" The whole log: {self.path}." if self.path is not None else ""
 
 
 def _ends_with_zoo() -> Callable[[], None] | None:
@@ -166,11 +224,13 @@ def run_job(
     stderr_tail: deque[str] = deque(maxlen=40)
     result: dict = {}
     error: dict = {}
+    whole = JobLog(what)
 
     def drain_stderr() -> None:
         assert process.stderr is not None
         for line in process.stderr:
             stderr_tail.append(line.rstrip())
+            whole.write("stderr", line.rstrip())
 
     reader = threading.Thread(target=drain_stderr, daemon=True)
     reader.start()
@@ -186,6 +246,7 @@ def run_job(
                     event = None
             if not isinstance(event, dict) or "event" not in event:
                 log.append(line)
+                whole.write("stdout", line)
                 continue
             if event["event"] == "progress" and on_progress:
                 on_progress(str(event.get("message", "")))
@@ -212,20 +273,23 @@ def run_job(
         except ProcessLookupError:
             pass
         process.wait()
+        whole.close()
         raise
     reader.join(timeout=5)
+    whole.close()
     seconds = time.monotonic() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     peak = usage.ru_maxrss * 1024  # kilobytes on Linux
     if os.WIFSIGNALED(status):
         message, fix = explain_signal(os.WTERMSIG(status), what, ram_gb)
-        raise BuildError(message + _tail(stderr_tail), fix=fix)
+        raise BuildError(message + _tail(stderr_tail) + whole.where(), fix=fix)
     if process.returncode != 0:
         if error:
-            raise BuildError(f"The {what} step failed: {error.get('message')}", fix=error.get("fix") or "See the message above.")
+            raise BuildError(f"The {what} step failed: {error.get('message')}" + whole.where(),
+                             fix=error.get("fix") or "See the message above.")
         raise BuildError(
-            f"The {what} step exited with status {process.returncode}." + _tail(stderr_tail),
-            fix="Run with ZOO_DEBUG=1 for the full log; `zoo toolchain doctor` checks the toolchain.",
+            f"The {what} step exited with status {process.returncode}." + _tail(stderr_tail) + whole.where(),
+            fix="Read the log named above; `zoo toolchain doctor` checks the toolchain.",
         )
     return JobResult(seconds, peak, result, list(log))
 

@@ -121,6 +121,37 @@ def test_a_failing_step_is_one_clear_error_and_leaves_nothing(pack_env, zoo, mod
     assert_nothing_stored()
 
 
+def test_a_failed_step_names_a_file_with_its_whole_log(pack_env, zoo):
+    """"Run with ZOO_DEBUG=1 for the full log" showed zoo's own traceback, never the child's output."""
+    import re
+
+    env, _ = pack_env
+    result = zoo("build", "crasher", env=env)
+    message = " ".join(result.stderr.split())
+    found = re.search(r"The whole log: (\S+\.log)\.", message)
+    assert result.returncode == ExitCode.BUILD_FAILED and found, message
+    log = Path(found.group(1))
+    assert log.parent == Path(os.environ["ZOO_HOME"]) / "logs"
+    assert "stderr: native converter: assertion failed in layer 7" in log.read_text()
+    assert "ZOO_DEBUG" not in message
+
+
+def test_job_logs_are_bounded_and_rotated(monkeypatch):
+    from registry import child
+
+    monkeypatch.setattr(child, "LOG_LIMIT", 1000)
+    logs = []
+    for n in range(child.LOGS_KEPT + 5):
+        log = child.JobLog(f"step {n}")
+        for _ in range(100):
+            log.write("stdout", "x" * 50)
+        log.close()
+        logs.append(log.path)
+    folder = Path(os.environ["ZOO_HOME"]) / "logs"
+    assert len(list(folder.glob("*.log"))) == child.LOGS_KEPT and logs[-1].exists()
+    assert logs[-1].stat().st_size < 1200 and logs[-1].read_text().endswith("(cut at 1000 bytes)\n")
+
+
 def test_resources_are_checked_before_starting_unless_forced(pack_env, zoo):
     env, _ = pack_env
     refused = zoo("build", "greedy", env=env)

@@ -658,7 +658,7 @@ def test_a_hub_naming_another_files_git_blob_id_is_refused_even_when_a_sha256_vo
     honest = Transfer("config.json", local.stat().st_size, "k", hub_git_sha1=git_blob_sha1(local))
     lying = Transfer("config.json", local.stat().st_size, "k", hub_git_sha1=git_blob_sha1(other))
     spec = type("Spec", (), {"path": "config.json"})()
-    variant = type("Variant", (), {"id": "v"})()
+    variant = type("Variant", (), {"id": "v", "manifest_path": "family.toml"})()
     fetch._verify_file(variant, spec, local, digest, local.stat().st_size, digest, None, "zoo.lock", honest)
     with pytest.raises(IntegrityError):
         fetch._verify_file(variant, spec, local, digest, local.stat().st_size, digest, None, "zoo.lock", lying)
