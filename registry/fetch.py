@@ -235,6 +235,7 @@ def fetch_files(
         context = FetchContext(variant, list(variant.files), timeout=settings.get().http_timeout)
         plan = source.prepare(context)
         files = plan.files or list(variant.files)
+        _refuse_clashing_paths(variant, [f.path for f in files])
         if plan.files:
             expected = expected_digests(variant, files, lock_key=entry_id, use_lock=not update)
         _refuse_changed_upstream(variant, plan, expected)
@@ -260,6 +261,20 @@ def fetch_files(
         return result
     finally:
         entry_lock.release()
+
+
+def _refuse_clashing_paths(variant: Variant, paths: list[str]) -> None:
+    """A file list from a hub or registry is remote input: one that names a file and a folder alike
+    ("a" and "a/b") cannot be laid out, and is refused before a byte moves."""
+    names = set(paths)
+    for path in sorted(names):
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder in names:
+                raise ZooError(f"The source of {variant.id} lists {folder} both as a file and as the folder of {path}; "
+                               "zoo fetched nothing.",
+                               fix="The repo or artifact is malformed: report it to whoever publishes it.")
 
 
 def _keep_signature(store: Store, entry: Entry, bundle: bytes | None, signed_by: Path | None, reporter) -> None:

@@ -450,3 +450,21 @@ def test_a_token_answer_is_read_bounded_and_never_inflated(answer):
         world.close()
     assert ("compressed" if answer == "bomb" else "more than 65536 bytes") in refused.value.message
     assert world.sent_bytes < 64 << 20  # zoo stopped reading long before the gigabyte
+
+
+def test_an_artifact_naming_a_file_and_a_folder_alike_is_refused_before_any_byte(pushed_from, tmp_path, zoo):
+    """Layers titled `model.tflite` and `model.tflite/x` ended in FileExistsError (an internal error)."""
+    from registry.oci import Reference, Registry
+
+    with LocalRegistry(tmp_path / "registry") as registry:
+        zoo("push", "tiny-hf-cpu-fp32", f"{registry.address}/team/tiny:v1", "--insecure", env=pushed_from, check=True)
+        remote = Registry(Reference.parse(f"{registry.address}/team/tiny:v1"), insecure=True, push=True)
+        manifest, _ = remote.get_manifest()
+        first = manifest["layers"][0]
+        manifest["layers"].append(first | {"annotations": {"org.opencontainers.image.title": first["annotations"]["org.opencontainers.image.title"] + "/x"}})
+        remote.put_manifest("clash", json.dumps(manifest).encode(), "application/vnd.oci.image.manifest.v1+json")
+        teammate = home(tmp_path, "home-teammate", pushed_from)
+        result = zoo("pull", f"oci://{registry.address}/team/tiny:clash", "--insecure", env=teammate)
+    message = " ".join(result.stderr.split())
+    assert result.returncode != 0 and "both as a file and as the folder of" in message and "internal error" not in message, message
+    assert not list((Path(teammate["ZOO_HOME"]) / "store" / "blobs" / "sha256").glob("*"))
