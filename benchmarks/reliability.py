@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 import reliability_scenarios as scenarios  # noqa: E402
+import trust_round3_scenarios as round3  # noqa: E402
 
 
 def fuzz_manifests(count: int = 2000, seed: int = 3) -> dict:
@@ -127,6 +128,8 @@ def main() -> None:
         garbage = scenarios.garbage_hub(tmp / "garbage", cases=300)
         rows.append(("trust: 300 pulls from a hub answering garbage", f"{len(garbage['internal_errors'])} internal errors",
                      f"{garbage['stored_after_failure']} stored anything, {garbage['succeeded']} succeeded, {garbage['seconds']:.0f} s"))
+        for name, row in round3.all_counts(tmp / "round3").items():
+            rows.append((f"trust: {name}", ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in row.items()), ""))
         leaks = scenarios.secrets(tmp / "secrets")
         rows.append(("secrets: HF and Kaggle tokens", f"{leaks['token_occurrences']} occurrences",
                      f"in {leaks['outputs_scanned']} outputs and {leaks['files_scanned']} files under ZOO_HOME"))

@@ -245,3 +245,16 @@ def test_store_and_file_system_classes_of_issue_14_hold(tmp_path):
     assert rows["user edits a pulled local file"] == {"stored_copy_changed": 0, "user_file_mode_changed": 0}
     assert rows["swapped blobs and links"] == {"attempts": 4, "detected": 4, "repaired": 4}, rows["swapped blobs and links, unmended"]
     assert rows["ready-made .task under a hub's own name"]["stored_as_verified"] == 0
+
+
+def test_trust_round3_classes_counted_in_a_small_run(tmp_path):
+    """benchmarks/reliability.py counts these over more runs; a few of each here."""
+    import trust_round3_scenarios as round3
+
+    flips = round3.kaggle_bit_flips(tmp_path / "flips", flips=3)
+    assert flips == {"flips": 3, "caught": 3, "pinned": 0, "stored": 0}
+    replaced = round3.replaced_midway(tmp_path / "replaced", runs=2)
+    assert replaced["mixed"] == 0 and replaced["one_version_whole"] == 2
+    assert round3.orphans(tmp_path / "orphans", runs=1) == {"runs": 1, "left_after_sigterm": 0, "left_after_sigkill": 0}
+    assert round3.damaged_cache_hits(tmp_path / "cache", runs=2)["cache_hits_on_damage"] == 0
+    assert round3.planted_hard_links(tmp_path / "links", runs=2)["written_through"] == 0

@@ -43,7 +43,8 @@ class Fault:
     redirect_to: str | None = None
     """Answer 302 to this URL instead of sending the body."""
     corrupt: bool = False
-    """Flip one bit in the body."""
+    """Flip one bit in the body (of its last byte, or of the byte at `corrupt_at` in the file)."""
+    corrupt_at: int | None = None
     no_length: bool = False
     """Send no Content-Length: the body ends when the server closes the connection."""
     pause_after: int | None = None
@@ -213,7 +214,9 @@ class _Handler(BaseHTTPRequestHandler):
             if blob.data is not None:
                 body = blob.data[start : start + limit]
                 if fault and fault.corrupt and body:
-                    body = body[:-1] + bytes([body[-1] ^ 0x01])
+                    at = len(body) - 1 if fault.corrupt_at is None else fault.corrupt_at - start
+                    if 0 <= at < len(body):
+                        body = body[:at] + bytes([body[at] ^ 0x01]) + body[at + 1:]
                 if fault and fault.pause_after is not None and start < fault.pause_after < start + len(body):
                     head_part = fault.pause_after - start
                     self._write_paced(body[:head_part])
