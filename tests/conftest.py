@@ -73,4 +73,5 @@ def pytest_terminal_summary(terminalreporter):
     for case, scores, problems in GENERATION_SCORES:
         terminalreporter.write_line(
             f"{case:44} tokens {scores.get('tokens', '-'):>3}  reference's choice {scores.get('reference_choice_share', 0):6.1%}"
-            f"  mean gap {scores.get('mean_gap', 0):6.3f}  {'FAILS' if problems else 'passes'}")
+            f"  mean gap {scores.get('mean_gap', 0):6.3f}  nll excess {scores.get('nll_excess', 0):6.3f}"
+            f"  {'FAILS' if problems else 'passes'}")

@@ -588,6 +588,9 @@ def test_a_damaged_build_is_no_cache_hit_and_verify_says_to_build_it_again(pack_
         fh.seek(len(good) // 2)
         fh.write(bytes([good[len(good) // 2] ^ 0xFF]))
     checked = zoo("verify", "packer-cpu-int8", env=env)
+    # piped output is never hard-wrapped: the file, its digest and the pinned one stay on one line
+    assert re.search(r"^  packer-cpu-int8\.tflite: sha256 is [0-9a-f]{64}, expected [0-9a-f]{64}$", checked.stdout, re.M), \
+        checked.stdout
     message = " ".join(checked.stderr.split())
     assert checked.returncode == ExitCode.INTEGRITY and "zoo pull --repair" not in message
     assert "was built here: run `zoo build packer --json` again" in message, message

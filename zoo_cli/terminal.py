@@ -59,6 +59,9 @@ class Terminal:
         return _console(stderr=True)
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
+        """Text on stdout; hard-wrapped to the width of a terminal, never when piped (a path or digest cut
+        in two is no path a script can read)."""
+        kwargs.setdefault("soft_wrap", not self.out.is_terminal)
         self.out.print(*(_clean(o) if isinstance(o, str) else o for o in objects), **kwargs)
 
     def line(self, text: str) -> None:
