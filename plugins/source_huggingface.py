@@ -13,7 +13,16 @@ import re
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from registry.api import AccessDeniedError, FetchContext, FetchPlan, NetworkError, SourceKind, Transfer, ZooError, hookimpl
+from registry.api import (
+    AccessDeniedError,
+    FetchContext,
+    FetchPlan,
+    NetworkError,
+    SourceKind,
+    SourceNotFoundError,
+    Transfer,
+    hookimpl,
+)
 from registry.errors import OfflineError
 from registry.manifest import SafeRelativePath, SourceOptions
 
@@ -163,17 +172,16 @@ class HuggingFaceSource(SourceKind):
                 fix=f"Accept the licence at {accept} with that account, then run the command again.",
                 hub="huggingface", resource=repo,
             )
-        if isinstance(exc, RepositoryNotFoundError):
-            return AccessDeniedError(
+        if isinstance(exc, RepositoryNotFoundError):  # the hub answers alike for a private repo and no repo
+            return SourceNotFoundError(
                 f"Hugging Face says {repo} does not exist or is private" + ("" if have_token else " (no token was sent)") + ".",
                 fix=("If it is private or gated, " + login + ". ") if not have_token else "Check the repo id in the manifest.",
-                hub="huggingface", resource=repo,
             )
         if isinstance(exc, RevisionNotFoundError):
-            return ZooError(f"{repo} has no revision '{source.revision}'.", fix="Fix `revision` in the manifest.")
+            return SourceNotFoundError(f"{repo} has no revision '{source.revision}'.", fix="Fix `revision` in the manifest.")
         if isinstance(exc, RemoteEntryNotFoundError):
-            return ZooError(f"{repo} has no file '{path}' at revision '{source.revision}'.",
-                            fix="Fix the file list in the manifest (`zoo info` shows it).")
+            return SourceNotFoundError(f"{repo} has no file '{path}' at revision '{source.revision}'.",
+                                       fix="Fix the file list in the manifest (`zoo info` shows it).")
         if isinstance(exc, OfflineModeIsEnabled):
             return OfflineError(f"{variant.id} needs {repo} from Hugging Face, and HF_HUB_OFFLINE is set.",
                                 fix="Unset HF_HUB_OFFLINE to download.")

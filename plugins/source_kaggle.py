@@ -18,7 +18,17 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from registry import settings
-from registry.api import AccessDeniedError, FetchContext, FetchPlan, NetworkError, SourceKind, Transfer, ZooError, hookimpl
+from registry.api import (
+    AccessDeniedError,
+    FetchContext,
+    FetchPlan,
+    NetworkError,
+    SourceKind,
+    SourceNotFoundError,
+    Transfer,
+    ZooError,
+    hookimpl,
+)
 from registry.manifest import SourceOptions
 
 MAX_LISTED_SIZE = 1 << 50
@@ -170,7 +180,7 @@ class KaggleSource(SourceKind):
                 base = f"{handle.owner}/{handle.model}/{handle.framework}/{handle.variation}/{version}"
                 missing = [f.path for f in context.files if f.path not in sizes]
                 if missing:
-                    raise ZooError(
+                    raise SourceNotFoundError(
                         f"Kaggle's {base} has no {', '.join(missing)} (it has {', '.join(sorted(sizes)) or 'no files'}).",
                         fix="Fix the file list in the manifest, or pin the handle to a version that has them.",
                     )
@@ -209,7 +219,7 @@ class KaggleSource(SourceKind):
                 hub="kaggle", resource=handle,
             )
         if status == 404:
-            return ZooError(f"Kaggle has no model {handle} (404).", fix="Check the handle in the manifest.")
+            return SourceNotFoundError(f"Kaggle has no model {handle} (404).", fix="Check the handle in the manifest.")
         if isinstance(exc, (KaggleApiHTTPError, OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError)) \
                 or "requests" in type(exc).__module__:
             # ValueError and friends: an answer that is not the JSON the SDK expects (a proxy's page, garbage).

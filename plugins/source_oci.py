@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from registry.api import FetchContext, FetchPlan, SourceKind, Transfer, ZooError, hookimpl
+from registry.api import FetchContext, FetchPlan, SourceKind, SourceNotFoundError, Transfer, ZooError, hookimpl
 from registry.manifest import SourceOptions
 
 ARTIFACT_TYPE = "application/vnd.cncf.model.manifest.v1+json"
@@ -102,7 +102,7 @@ class OciSource(SourceKind):
         for spec in context.files:
             layer = layers.get(spec.path)
             if layer is None:
-                raise ZooError(f"{source.reference} has no {spec.path} (it has {', '.join(sorted(layers)) or 'no files'}).",
+                raise SourceNotFoundError(f"{source.reference} has no {spec.path} (it has {', '.join(sorted(layers)) or 'no files'}).",
                                fix="Check the reference and the manifest's file list.")
             url, headers = registry.blob_source(layer["digest"])
             own = same_origin(url, registry.base)  # a blob sent to a CDN is checked against the public CAs

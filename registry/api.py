@@ -38,7 +38,7 @@ from .components import (
     Transfer,
     Verifier,
 )
-from .errors import AccessDeniedError, BuildError, NetworkError, PluginError, ZooError
+from .errors import AccessDeniedError, BuildError, NetworkError, PluginError, SourceNotFoundError, ZooError
 from .hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -81,6 +81,7 @@ __all__ = [
     "AccessDeniedError",
     "NetworkError",
     "PluginError",
+    "SourceNotFoundError",
     # helpers
     "partial_key",
     "same_origin",

@@ -27,7 +27,7 @@ from .catalog import Catalog
 from .child import available_ram_bytes, machine_ram_bytes, run_job
 from .components import BuildOptions, BuildRequest, Job, LoraAdapter
 from .download import file_sha256
-from .errors import BuildError, ZooError
+from .errors import BuildError, ReadyMadeError, ZooError
 from .fetch import fetch_inputs, run_structural_checks
 from .reporting import QuietReporter, Reporter
 from .fsutil import write_atomically
@@ -211,7 +211,7 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
     reporter = reporter or QuietReporter()
     started = time.monotonic()
     if variant.prebuilt:
-        raise ZooError(f"{variant.id} is published ready-made; there is nothing to build.", fix=f"Run `zoo pull {variant.id}`.")
+        raise ReadyMadeError(f"{variant.id} is published ready-made; there is nothing to build.", fix=f"Run `zoo pull {variant.id}`.")
     converter = catalog.component("converter", variant.recipe.converter)
     if converter is None:
         raise ZooError(f"{variant.id} is built with the '{variant.recipe.converter}' converter, which no loaded plugin provides.",

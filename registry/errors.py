@@ -15,17 +15,29 @@ from typing import Sequence
 
 
 class ExitCode(IntEnum):
+    """zoo's exit codes: a contract scripts and CI rely on (README's "Exit codes" table lists them; a test
+    walks every raise site in registry/, plugins/ and zoo_cli/ to a documented code). 128+N: stopped by
+    signal N (130 for Ctrl-C)."""
+
     OK = 0
     ERROR = 1
+    """Any other failure: the local disk, a lock, a setting zoo cannot use."""
     USAGE = 2
+    """The command asks for something that makes no sense as given: a wrong option, an ambiguous name,
+    pulling what is built or building what is published ready-made."""
     NOT_FOUND = 3
+    """No such thing: a variant, a stored artifact, or a repo, revision, model or file at the source."""
     INVALID_MANIFEST = 4
     PLUGIN_ERROR = 5
     INTEGRITY = 6
+    """Bytes that are not what was promised: a digest, a checksum, a format check, a signature."""
     ACCESS_DENIED = 7
+    """Credentials missing or refused, or a licence not accepted."""
     OFFLINE = 8
     NETWORK = 9
+    """The network or a server failed (after retries), or a server broke its protocol."""
     BUILD_FAILED = 10
+    """A converter, bundler or check failed, or its toolchain could not be made."""
 
 
 class ZooError(Exception):
@@ -225,8 +237,21 @@ class NotInStoreError(ZooError):
     exit_code = ExitCode.NOT_FOUND
 
 
+class SourceNotFoundError(ZooError):
+    """The source has no such repo, model, revision, tag or file: the same failure, and the same exit code,
+    on every hub and registry."""
+
+    exit_code = ExitCode.NOT_FOUND
+
+
 class NeedsBuildError(ZooError):
     """`zoo pull` of a variant that is built, not downloaded ready-made."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ReadyMadeError(ZooError):
+    """`zoo build` of a variant that is published ready-made: the mirror of NeedsBuildError."""
 
     exit_code = ExitCode.USAGE
 

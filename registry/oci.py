@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from . import settings
-from .errors import AccessDeniedError, NetworkError, ZooError
+from .errors import AccessDeniedError, NetworkError, SourceNotFoundError, ZooError
 
 MAX_MANIFEST = 4 << 20
 MAX_TOKEN_ANSWER = 64 << 10
@@ -312,7 +312,7 @@ class Registry:
             if response.status == 404 and missing_ok:
                 return None
             if response.status == 404:
-                raise ZooError(f"The registry {self.reference.registry} has no {self.reference.repository}:{self.reference.ref}.",
+                raise SourceNotFoundError(f"The registry {self.reference.registry} has no {self.reference.repository}:{self.reference.ref}.",
                                fix="Check the repository and tag (`zoo push` prints the reference it wrote).")
             self._check(response, "asked for the manifest")
             raw = bounded_body(response, MAX_MANIFEST, "the manifest")
