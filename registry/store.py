@@ -6,8 +6,8 @@
       entries/<variant-id>.json      what a variant is made of (paths -> digests) and where it came from
       artifacts/<variant-id>/<path>  hard links to the blobs, so apps and scripts get real paths
       partials/<key>.part            downloads in progress; a crashed pull resumes from these
-      partials/<key>.part.ranges     how far each piece of a file fetched in pieces got (registry/ranged.py)
-      partials/<key>.part.object     what the server said of that file: validator, checksum (registry/remote_object.py)
+      partials/<key>.part.ranges     how far each piece of a file fetched in pieces got (registry/transfer/pieces.py)
+      partials/<key>.part.object     what the server said of that file: validator, checksum (registry/transfer/remote_object.py)
       leases/<pid>-<n>.json          blobs a running pull holds before an entry refers to them
       locks/                         file locks: one per variant being pulled, one for the store
 

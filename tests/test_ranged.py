@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from helpers import make_env
-from registry import ranged
+from registry.transfer import pieces as ranged
 from registry.download import download
 from registry.errors import ExitCode, NetworkError
 from registry.testing.hubs import Fault, HuggingFaceHub, KaggleHub

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from zoo_cli.common import filter_options, json_option, load_catalog, make_filters, say_default
-from zoo_cli.pull import _size
+from zoo_cli.common import filter_options, human_size, json_option, load_catalog, make_filters, say_default
 from zoo_cli.terminal import terminal
 
 
@@ -74,7 +73,7 @@ def build_command(query, from_dir, lora, lora_rank, param_pairs, force, rebuild,
         main = next(f for f in result.entry.files if f.path == result.entry.main)
         how = "cache hit, unchanged inputs, recipe and toolchain" if result.cache_hit else f"built in {result.seconds:.0f} s"
         verified = "verified" if options.run_checks else "structure verified; the run check was skipped (--no-run-check)"
-        terminal.message(f"{result.entry.id}: {main.path} ({_size(main.size)}), {how}, {verified}.")
+        terminal.message(f"{result.entry.id}: {main.path} ({human_size(main.size)}), {how}, {verified}.")
         for check in (result.provenance or {}).get("checks", []):
             summary = (check.get("details") or {}).get("summary")
             if summary:  # what a check that ran the model says it saw

@@ -55,3 +55,12 @@ def say_default(row: dict, quiet: bool = False) -> dict:
         terminal.message(f"{chosen['query']}: using its default variant {row['id']} "
                          f"(also {', '.join(chosen['others'])}: name one, or add --backend / --quant).")
     return {"chosen_by_default": True, "other_variants": chosen["others"]}
+
+
+def human_size(n: int) -> str:
+    """Bytes as people read them (decimal units): '512 B', '1.4 GB'."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)

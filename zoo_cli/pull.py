@@ -6,16 +6,8 @@ from pathlib import Path
 
 import click
 
-from zoo_cli.common import filter_options, json_option, load_catalog, make_filters, say_default
+from zoo_cli.common import filter_options, human_size, json_option, load_catalog, make_filters, say_default
 from zoo_cli.terminal import terminal
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)
 
 
 def _remote_variant(catalog, url: str, insecure: bool, local_id: str | None, replace: bool):
@@ -107,7 +99,7 @@ def pull_command(queries, locked, repair, update, run_check_, public_key, insecu
                     terminal.message(f"{result.variant_id}: ran in {record['runtime']}: {record['text'][:60]!r}")
             if not as_json and not quiet:
                 state = "already in the store" if result.already_present else (
-                    f"downloaded {_size(result.downloaded_bytes)}" + (f", reused {_size(result.reused_bytes)}" if result.reused_bytes else "")
+                    f"downloaded {human_size(result.downloaded_bytes)}" + (f", reused {human_size(result.reused_bytes)}" if result.reused_bytes else "")
                 )
                 if result.unchecked:  # a first download no digest or checksum of the source's could check
                     terminal.message(f"{result.variant_id}: {state}; unverified: nothing the source sent could check "

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from zoo_cli.common import json_option
-from zoo_cli.pull import _size
+from zoo_cli.common import human_size, json_option
 from zoo_cli.terminal import terminal
 
 
@@ -82,7 +81,7 @@ def ls_command(as_json: bool) -> None:
     if not rows:
         terminal.message("The store is empty. `zoo list` shows what you can pull or build.")
         return
-    terminal.table(["ID", "KIND", "SIZE", "STATE", "PATH"], [[r["id"], r["kind"], _size(r["size"]), r["state"], r["path"]] for r in rows])
+    terminal.table(["ID", "KIND", "SIZE", "STATE", "PATH"], [[r["id"], r["kind"], human_size(r["size"]), r["state"], r["path"]] for r in rows])
 
 
 @click.command("path")
@@ -115,4 +114,4 @@ def gc_command(dry_run: bool, as_json: bool) -> None:
         terminal.json({"dry_run": dry_run, "blobs": digests, "bytes": freed})
         return
     verb = "Would free" if dry_run else "Freed"
-    terminal.print(f"{verb} {_size(freed)} in {len(digests)} blob{'s' if len(digests) != 1 else ''}.")
+    terminal.print(f"{verb} {human_size(freed)} in {len(digests)} blob{'s' if len(digests) != 1 else ''}.")

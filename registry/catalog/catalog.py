@@ -7,13 +7,14 @@ when a command needs it.
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ManifestProblem
 from ..plugins import PluginHost, PluginRecord, discover_entry_points
 from . import snapshot
-from .registration import COMPONENT_HOOKS, Claim, Family, accept_families, component_acceptor
+from .registration import COMPONENT_HOOKS, Claim, Family, accept_families, component_acceptor, variant_row
 
 if TYPE_CHECKING:
     from ..components import Component
@@ -41,7 +42,8 @@ class Catalog:
         self._alone: dict[str, "Catalog | None"] = {}
         """Plugin name -> a catalog of that plugin alone (see `component`)."""
         self._variants: dict[str, "Variant"] = {}
-        self._watched: set[str] = set()
+        self.watched: set[str] = set()
+        """The files this catalog was read from (plugin modules, manifests): a snapshot is stale once one changes."""
 
     # ------------------------------------------------------------------ loading
 
@@ -63,16 +65,77 @@ class Catalog:
             plugin = host.pm.get_plugin(name)
             module = sys.modules.get(getattr(plugin, "__module__", None) or getattr(plugin, "__name__", ""))
             if module is not None and getattr(module, "__file__", None):
-                catalog._watched.add(module.__file__)
+                catalog.watched.add(module.__file__)
         return catalog
 
     def save_snapshot(self) -> None:
         """Only a catalog with no failed plugin is snapshotted, so failures are re-tried every run."""
-        snapshot.save(self)
+        if not any(r.status == "failed" for r in self.records.values()):
+            snapshot.save(self.to_data(), self.watched)
 
     @classmethod
     def from_snapshot(cls) -> "Catalog | None":
-        return snapshot.load()
+        data = snapshot.load()
+        if data is None:
+            return None
+        try:
+            return cls.from_data(data)
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    # ------------------------------------------------------------------ (de)serialisation and registration
+
+    def to_data(self) -> dict[str, Any]:
+        """The catalog as plain JSON data: everything but the plugins' objects, which `component()` loads."""
+        return {
+            "families": {name: asdict(f) for name, f in self.families.items()},
+            "rows": self.rows,
+            "names": self.names,
+            "components": self.components,
+            "default_checks": self.default_checks,
+            "default_run_checks": self.default_run_checks,
+            "descriptions": self.descriptions,
+            "records": {name: r.as_dict() for name, r in self.records.items()},
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> "Catalog":
+        """The catalog `to_data` described (KeyError or TypeError for data it did not write)."""
+        catalog = cls()
+        catalog.families = {n: Family(**{**f, "models": tuple(f["models"])}) for n, f in data["families"].items()}
+        catalog.rows = data["rows"]
+        catalog.names = {n: Claim(*v) for n, v in data["names"].items()}
+        catalog.components = data["components"]
+        catalog.default_checks = data["default_checks"]
+        catalog.default_run_checks = data.get("default_run_checks", {})
+        catalog.descriptions = data["descriptions"]
+        catalog.records = {n: PluginRecord(**r) for n, r in data["records"].items()}
+        return catalog
+
+    def add_components(self, kind: str, plugin: str, components: dict[str, "Component"]) -> None:
+        """Commit what one plugin registered of a kind (registration checked it whole first)."""
+        assert self._objects is not None
+        self._objects[kind].update(components)
+        self.components[kind].update({name: plugin for name in components})
+        self.descriptions[kind].update({name: item.description for name, item in components.items()})
+        for name, item in components.items():
+            if kind == "verifier" and item.by_default:
+                defaults = self.default_run_checks if item.runs_model else self.default_checks
+                for fmt in item.formats:
+                    defaults.setdefault(fmt, []).append(name)
+
+    def add_families(self, families: dict[str, Family], variants: dict[str, "Variant"], names: dict[str, Claim],
+                     read_from: list[str]) -> None:
+        """Commit the families one plugin registered, their variants and the names they claim."""
+        self.families.update(families)
+        self._variants.update(variants)
+        self.rows.update({vid: variant_row(v) for vid, v in variants.items()})
+        self.names.update(names)
+        self.watched.update(read_from)
+
+    def loaded(self, kind: str) -> dict[str, "Component"]:
+        """The components of a kind loaded so far, without importing anything (registration's view)."""
+        return dict(self._objects[kind]) if self._objects is not None else {}
 
     # ------------------------------------------------------------------ queries
 

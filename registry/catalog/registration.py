@@ -109,18 +109,7 @@ def component_acceptor(catalog: "Catalog", kind: str) -> Callable:
                 raise DuplicateRegistrationError(kind, item.name, catalog.components[kind][item.name], plugin)
             staged[item.name] = item
 
-        def commit() -> None:
-            assert catalog._objects is not None
-            catalog._objects[kind].update(staged)
-            catalog.components[kind].update({name: plugin for name in staged})
-            catalog.descriptions[kind].update({name: item.description for name, item in staged.items()})
-            for name, item in staged.items():
-                if kind == "verifier" and item.by_default:
-                    defaults = catalog.default_run_checks if item.runs_model else catalog.default_checks
-                    for fmt in item.formats:
-                        defaults.setdefault(fmt, []).append(name)
-
-        return commit
+        return lambda: catalog.add_components(kind, plugin, staged)
 
     return accept
 
@@ -129,8 +118,7 @@ def accept_families(catalog: "Catalog", items: list[Any], plugin: str) -> Callab
     from ..errors import ManifestError
     from ..manifest import Manifest, parse_manifest, source_problems
 
-    assert catalog._objects is not None
-    schemas = {name: source.options for name, source in catalog._objects["source"].items()}
+    schemas = {name: source.options for name, source in catalog.loaded("source").items()}
     families: dict[str, Family] = {}
     variants: dict[str, "Variant"] = {}
     names: dict[str, Claim] = {}
@@ -179,11 +167,4 @@ def accept_families(catalog: "Catalog", items: list[Any], plugin: str) -> Callab
                     raise DuplicateRegistrationError("family or model", name, family.plugin, plugin, where)
                 names[name] = claim
 
-    def commit() -> None:
-        catalog.families.update(families)
-        catalog._variants.update(variants)
-        catalog.rows.update({vid: variant_row(v) for vid, v in variants.items()})
-        catalog.names.update(names)
-        catalog._watched.update(watched)
-
-    return commit
+    return lambda: catalog.add_families(families, variants, names, watched)

@@ -12,17 +12,12 @@ import json
 import os
 import sys
 from dataclasses import asdict
-from typing import TYPE_CHECKING
 
 from .. import __version__, settings
 from ..fsutil import write_cache
-from ..plugins import PluginRecord, discover_entry_points
-from .registration import Claim, Family
+from ..plugins import discover_entry_points
 
-if TYPE_CHECKING:
-    from .catalog import Catalog
-
-FORMAT = 4
+FORMAT = 5
 
 
 def key() -> str:
@@ -46,48 +41,24 @@ def _stat(path: str) -> list[int] | None:
     return [st.st_mtime_ns, st.st_size]
 
 
-def save(catalog: "Catalog") -> None:
-    """Only a catalog with no failed plugin is snapshotted, so failures are re-tried every run."""
+def save(data: dict, watched: set[str]) -> None:
+    """Keep a catalog's data (Catalog.to_data) with what it was read from."""
     config = settings.get()
-    if config.no_cache or any(r.status == "failed" for r in catalog.records.values()):
+    if config.no_cache:
         return
-    data = {
-        "key": key(),
-        "watched": {path: _stat(path) for path in sorted(catalog._watched)},
-        "families": {name: asdict(f) for name, f in catalog.families.items()},
-        "rows": catalog.rows,
-        "names": catalog.names,
-        "components": catalog.components,
-        "default_checks": catalog.default_checks,
-        "default_run_checks": catalog.default_run_checks,
-        "descriptions": catalog.descriptions,
-        "records": {name: r.as_dict() for name, r in catalog.records.items()},
-    }
-    write_cache(config.cache_dir / "catalog-snapshot.json", json.dumps(data))
+    record = {"key": key(), "watched": {path: _stat(path) for path in sorted(watched)}, "catalog": data}
+    write_cache(config.cache_dir / "catalog-snapshot.json", json.dumps(record))
 
 
-def load() -> "Catalog | None":
-    """The snapshot as a Catalog, or None when it is missing, stale or unreadable."""
-    from .catalog import Catalog
-
+def load() -> dict | None:
+    """The kept catalog data, or None when it is missing, stale or unreadable."""
     config = settings.get()
     if config.no_cache:
         return None
     try:
-        data = json.loads((config.cache_dir / "catalog-snapshot.json").read_bytes())
-        if data["key"] != key():
+        record = json.loads((config.cache_dir / "catalog-snapshot.json").read_bytes())
+        if record["key"] != key() or any(_stat(path) != stat for path, stat in record["watched"].items()):
             return None
-        if any(_stat(path) != stat for path, stat in data["watched"].items()):
-            return None
-        catalog = Catalog()
-        catalog.families = {n: Family(**{**f, "models": tuple(f["models"])}) for n, f in data["families"].items()}
-        catalog.rows = data["rows"]
-        catalog.names = {n: Claim(*v) for n, v in data["names"].items()}
-        catalog.components = data["components"]
-        catalog.default_checks = data["default_checks"]
-        catalog.default_run_checks = data.get("default_run_checks", {})
-        catalog.descriptions = data["descriptions"]
-        catalog.records = {n: PluginRecord(**r) for n, r in data["records"].items()}
-    except (OSError, ValueError, KeyError, TypeError):
+        return record["catalog"] if isinstance(record["catalog"], dict) else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    return catalog

@@ -29,7 +29,8 @@ def main():
         output.write_bytes(b"half")
         os.kill(os.getpid(), signal.SIGKILL)
     if mode == "hang":  # a step that runs until stopped; its pid goes into its work folder for the test
-        Path("hang.pid").write_text(str(os.getpid()))
+        Path("hang.pid.tmp").write_text(str(os.getpid()))
+        os.replace("hang.pid.tmp", "hang.pid")  # whole when it appears: the tests read it at once
         import time
 
         while True:

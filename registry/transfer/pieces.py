@@ -12,7 +12,7 @@ order, before the store takes them. Eight long pieces instead would all end toge
 seven eighths of the file to hash afterwards. How far each piece got is kept in
 `<partial>.ranges`, rewritten atomically and only ever counting bytes already written, so a run
 killed at any point resumes every piece where it stopped. A server that ignores Range gets the
-single stream instead. When to split is `registry.download`'s call: after half a second of the one
+single stream instead. When to split is registry/download.py's call: after half a second of the one
 stream, and only when the rest would take it more than a few seconds.
 """
 
@@ -29,21 +29,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import __version__
-from .download import (
+from .. import __version__
+from ..errors import DiskError, NetworkError
+from ..fsutil import write_atomically
+from .http import (
     DownloadResult,
+    LocalWriteFailed,
+    RetryLater,
+    ServerMisbehaved,
     SizeDiffers,
-    _body_reader,
-    _get_following_same_origin,
-    _local_write,
-    _LocalWriteFailed,
-    _reason,
-    _refuse_status,
-    _RetryLater,
-    _ServerMisbehaved,
+    body_reader,
+    get_following_same_origin,
+    local_write,
+    reason,
+    refuse_status,
 )
-from .errors import DiskError, NetworkError
-from .fsutil import write_atomically
 from .remote_object import Digests, ObjectChanged, RemoteObject
 
 _MAX_PIECES = 1024
@@ -229,10 +229,10 @@ def ranged_download(
             if hasher.error is None and hasher.hashed != size:  # every piece landed, so every byte must be hashed
                 hasher.error = OSError(f"hashed {hasher.hashed} of the {size} bytes written")
             if hasher.error is not None:
-                outcome = _LocalWriteFailed(hasher.error)
+                outcome = LocalWriteFailed(hasher.error)
             else:
-                _local_write(os.fsync, fd)  # durable before the rename into the store
-    except _LocalWriteFailed as failed:
+                local_write(os.fsync, fd)  # durable before the rename into the store
+    except LocalWriteFailed as failed:
         outcome = failed
     finally:
         hasher.join()
@@ -269,23 +269,23 @@ def _fail(outcome: BaseException, partial: Path, pieces: list[_Piece], size: int
     if isinstance(outcome, RangesRefused):
         settle(partial)
         raise outcome
-    if isinstance(outcome, (_ServerMisbehaved, SizeDiffers, _LocalWriteFailed, ObjectChanged)):
+    if isinstance(outcome, (ServerMisbehaved, SizeDiffers, LocalWriteFailed, ObjectChanged)):
         state_path(partial).unlink(missing_ok=True)
         partial.unlink(missing_ok=True)
-        if isinstance(outcome, _ServerMisbehaved):
+        if isinstance(outcome, ServerMisbehaved):
             raise NetworkError(
                 f"The server misbehaved while sending {what}: {outcome}. The partial download was discarded.",
                 fix="Try again later; if it persists the server or a proxy in between is broken.",
             ) from None
-        if isinstance(outcome, _LocalWriteFailed):
+        if isinstance(outcome, LocalWriteFailed):
             raise DiskError.writing(outcome.__cause__ or outcome.args[0], what, partial.parent) from None
         raise outcome
     if isinstance(outcome, NetworkError) and not isinstance(outcome, _GaveUp):
         raise outcome
     kept = sum(r.done for r in pieces)
-    reason = outcome.reason if isinstance(outcome, _GaveUp) else _reason(outcome)
+    why = outcome.reason if isinstance(outcome, _GaveUp) else reason(outcome)
     raise NetworkError(
-        f"Downloading {what} failed {retries} times on one of its connections ({reason}); "
+        f"Downloading {what} failed {retries} times on one of its connections ({why}); "
         f"{kept} of {size} bytes are kept and the next run resumes each piece from there.",
         fix="Check the connection and run the same command again, or raise ZOO_HTTP_TIMEOUT / ZOO_HTTP_RETRIES "
         "(ZOO_DOWNLOAD_CONNECTIONS=1 fetches on one connection).",
@@ -330,7 +330,7 @@ class _PieceFetcher:
             request_headers["Range"] = f"bytes={r.frontier}-{r.end - 1}"
             request_headers.update(self.remote.condition())  # this range of the same object, or the whole new one
             try:
-                response = _get_following_same_origin(self.pool, self.url, request_headers, self.timeout)
+                response = get_following_same_origin(self.pool, self.url, request_headers, self.timeout)
                 try:
                     self._receive(response, r, buffer)
                 finally:
@@ -338,19 +338,19 @@ class _PieceFetcher:
                         response.release_conn()
                     else:
                         response.close()
-            except (_RetryLater, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
-                # OSError: the socket's own errors; the disk's are _LocalWriteFailed by then.
+            except (RetryLater, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+                # OSError: the socket's own errors; the disk's are LocalWriteFailed by then.
                 attempt += 1
                 if attempt >= self.retries:
-                    raise _GaveUp(_reason(exc)) from None
+                    raise _GaveUp(reason(exc)) from None
                 self.stop.wait(min(8.0, 0.25 * 2**attempt) * (0.5 + random.random() / 2))
 
     def _receive(self, response, r: _Piece, buffer: memoryview) -> None:
-        _refuse_status(response, self.url, self.what)
+        refuse_status(response, self.url, self.what)
         if response.status == 200:
             raise RangesRefused()
         if response.status != 206:
-            raise _ServerMisbehaved(f"unexpected HTTP status {response.status}")
+            raise ServerMisbehaved(f"unexpected HTTP status {response.status}")
         self.remote.observe(response)  # ObjectChanged: this piece is of another object than the others
         wanted = f"bytes {r.frontier}-{r.end - 1}/{self.size}"
         content_range = response.headers.get("Content-Range", "")
@@ -359,18 +359,18 @@ class _PieceFetcher:
             if total.isdigit() and int(total) != self.size:
                 raise SizeDiffers(f"The server announces {total} bytes for {self.what} where {self.size} were expected.",
                                   announced=int(total), expected=self.size)
-            raise _ServerMisbehaved(f"asked for {wanted.replace(' ', '=', 1)} but got Content-Range '{content_range}'")
+            raise ServerMisbehaved(f"asked for {wanted.replace(' ', '=', 1)} but got Content-Range '{content_range}'")
         length = response.headers.get("Content-Length")
         if length is not None and length.strip() != str(r.end - r.frontier):
-            raise _ServerMisbehaved(f"it announced {length} bytes for a range of {r.end - r.frontier}")
+            raise ServerMisbehaved(f"it announced {length} bytes for a range of {r.end - r.frontier}")
         read_into = _piece_reader(response)
         while not r.complete and not self.stop.is_set():
             received = read_into(buffer[: min(len(buffer), r.end - r.frontier)])
             if not received:
-                raise _RetryLater(f"connection closed {r.end - r.frontier} bytes before the end of its range")
+                raise RetryLater(f"connection closed {r.end - r.frontier} bytes before the end of its range")
             view, at = buffer[:received], r.frontier
             while view:
-                written = _local_write(os.pwrite, self.fd, view, at)
+                written = local_write(os.pwrite, self.fd, view, at)
                 view, at = view[written:], at + written
             with self.changed:
                 r.done += received
@@ -387,4 +387,4 @@ def _piece_reader(response) -> Callable[[memoryview], int]:
     message = getattr(response, "_fp", None)
     if message is not None and hasattr(message, "readinto") and getattr(message, "chunked", True) is False:
         return message.readinto
-    return _body_reader(response)
+    return body_reader(response)

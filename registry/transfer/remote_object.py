@@ -27,7 +27,7 @@ from pathlib import Path
 
 import google_crc32c
 
-from .fsutil import write_atomically
+from ..fsutil import write_atomically
 
 _RECORD_LIMIT = 8 << 10
 _HEADER_LIMIT = 1024
