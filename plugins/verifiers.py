@@ -296,8 +296,8 @@ class LiteRTLMGeneration(Verifier):
 
 
 QUANTIZED_LIMITS = {
-    "int8": {"max_mean_gap": 0.3, "min_reference_choice_share": 0.75},
-    "int4": {"max_mean_gap": 0.6, "min_reference_choice_share": 0.7},
+    "int8": {"max_mean_gap": 0.3, "min_reference_choice_share": 0.75, "max_nll_excess": 0.2},
+    "int4": {"max_mean_gap": 0.6, "min_reference_choice_share": 0.7, "max_nll_excess": 0.4},
 }
 """How far a quantized export_hf build's tokens may lie from the checkpoint's own choices (teacher-forced,
 over every prompt and the chat), by the width its recipe stores weights in. Measured on SmolLM2-135M and

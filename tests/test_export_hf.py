@@ -598,4 +598,5 @@ def test_a_real_int4_build_is_refused_by_the_check_with_its_scores(smollm2, zoo,
     message = " ".join(refused["stderr"].split())
     assert refused["returncode"] != 0 and "hf-cpu-int4.litertlm: hf-generation:" in message
     assert "logits below the reference's choice on average" in message and "--quant int8" in message
+    assert "nats per token less likely than its own greedy texts" in message  # the likelihood limit, too
     assert "nothing was installed" in message

@@ -14,8 +14,9 @@ below it), which a first-difference rule cannot tell from a broken model. So its
 by the reference model, teacher-forced, in one forward pass per text: at each of LiteRT-LM's tokens,
 how far its logit lies below the reference's best (the gap), whether it is the reference's choice,
 and its log-likelihood against that of the reference's own greedy text. The build passes when, over
-all prompts and the chat, the mean gap and the share of reference choices stay within the recipe's
-limits (the request's `limits`, set from measurements: docs/export-hf.md). Empty output always fails.
+all prompts and the chat, the mean gap, the share of reference choices and how much less likely its
+texts are than the reference's own (nats per token) stay within the recipe's limits (the request's
+`limits`, set from measurements: docs/export-hf.md). Empty output always fails.
 """
 
 import time
@@ -174,6 +175,9 @@ def judge(request, comparisons, scores):
         if scores["reference_choice_share"] < limits["min_reference_choice_share"]:
             beyond.append(f"only {scores['reference_choice_share']:.0%} of LiteRT-LM's tokens are the reference's choice, "
                             f"fewer than the {limits['min_reference_choice_share']:.0%} this recipe keeps")
+        if "max_nll_excess" in limits and scores["nll_excess"] > limits["max_nll_excess"]:
+            beyond.append(f"the checkpoint finds LiteRT-LM's texts {scores['nll_excess']:.2f} nats per token less likely than "
+                            f"its own greedy texts, more than the {limits['max_nll_excess']} this recipe's noise costs")
     return problems + beyond, bool(beyond)
 
 
