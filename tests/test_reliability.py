@@ -258,3 +258,4 @@ def test_trust_round3_classes_counted_in_a_small_run(tmp_path):
     assert round3.orphans(tmp_path / "orphans", runs=1) == {"runs": 1, "left_after_sigterm": 0, "left_after_sigkill": 0}
     assert round3.damaged_cache_hits(tmp_path / "cache", runs=2)["cache_hits_on_damage"] == 0
     assert round3.planted_hard_links(tmp_path / "links", runs=2)["written_through"] == 0
+    assert round3.skipped_path_signatures(tmp_path / "signatures", folders=(".github",))["accepted_uncovered"] == 0

@@ -174,6 +174,41 @@ def planted_hard_links(root: Path, runs: int = 5) -> dict:
     return {"runs": runs, "written_through": written_through}
 
 
+def skipped_path_signatures(root: Path, folders: tuple[str, ...] = (".git", ".github")) -> dict:
+    """An artifact whose main file sits in a folder model-signing's default hashing skips, signed the default
+    way (model-signing's own API): how often `zoo verify --signature` accepted bytes the signature never covered."""
+    from helpers import toolchain_python
+    from reliability_scenarios import LOCAL_MANIFEST
+    from registry import signing
+    from registry.testing.plugins import write_plugin_distribution
+    from registry.testing.tflite_builder import build_tflite
+
+    accepted = 0
+    for folder in folders:
+        case = root / folder.strip(".")
+        site, home = case / "site", case / "home"
+        write_plugin_distribution(site, "zoo-localrel", "zoo_localrel",
+                                  manifest=LOCAL_MANIFEST.replace('path = "model.tflite"', f'path = "{folder}/model.tflite"'))
+        (site / "zoo_localrel" / "files" / folder).mkdir(parents=True)
+        (site / "zoo_localrel" / "files" / folder / "model.tflite").write_bytes(build_tflite(tensor_names=["w"]) + b"\1" * 300)
+        env = os.environ | {"PYTHONPATH": str(site), "ZOO_LOAD_PLUGINS": "zoo_localrel", "ZOO_HOME": str(home)}
+        zoo = [sys.executable, "-m", "zoo_cli"]
+        subprocess.run(zoo + ["pull", "localrel-cpu-fp32"], env=env, check=True, capture_output=True)
+        key, pub = case / "k.pem", case / "k.pub.pem"
+        subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key)], check=True)
+        subprocess.run(["openssl", "ec", "-in", str(key), "-pubout", "-out", str(pub)], check=True, capture_output=True)
+        target = home / "signatures" / "localrel-cpu-fp32.sig"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([str(toolchain_python(signing.SIGNING)), "-c", "import sys, model_signing; model_signing.signing."
+                        "Config().use_elliptic_key_signer(private_key=sys.argv[1]).sign(sys.argv[2], sys.argv[3])",
+                        str(key), str(home / "store" / "artifacts" / "localrel-cpu-fp32"), str(target)],
+                       check=True, capture_output=True)
+        verified = subprocess.run(zoo + ["verify", "localrel-cpu-fp32", "--signature", str(pub)], env=env,
+                                  capture_output=True, text=True, timeout=300)
+        accepted += verified.returncode == 0
+    return {"folders": len(folders), "accepted_uncovered": accepted}
+
+
 def all_counts(root: Path) -> dict[str, dict]:
     return {
         "Kaggle bit flips on a first pull": kaggle_bit_flips(root / "flips"),
@@ -181,5 +216,6 @@ def all_counts(root: Path) -> dict[str, dict]:
         "steps left running after zoo is stopped": orphans(root / "orphans"),
         "damaged builds answered as cache hits": damaged_cache_hits(root / "cache"),
         "hard links planted at a partial's name": planted_hard_links(root / "links"),
+        "signatures over paths the signer skips": skipped_path_signatures(root / "signatures"),
     }
 
