@@ -25,7 +25,7 @@ class LiteRTLM(Runtime):
     name = "litert-lm"
     description = "LiteRT-LM's Python engine on CPU, greedy sampling (.task and .litertlm)."
     formats = ("litertlm", "task")
-    toolchain = toolchains.LITERT_TORCH
+    toolchain = toolchains.LITERT_LM  # the engine alone, not the converter stack
     supports_chat = True
 
     def plan_chat(self, artifact, max_tokens, context, prompt=None):

@@ -56,6 +56,16 @@ LITERT_TORCH = Toolchain(
     locks=LOCKS / "litert-torch",
 )
 
+LITERT_LM = Toolchain(
+    name="litert-lm",
+    # What running a stored .litertlm or .task needs: LiteRT-LM's Python engine (and litert-lm-builder, to
+    # read a bundle's metadata), without the ~4 GB converter stack (torch, TensorFlow, transformers).
+    requirements=("litert-lm-api==0.18.1", "litert-lm-builder==0.18.1"),
+    notes=("The runtime alone: `zoo run`, `zoo verify --run` and `zoo pull --run-check` use it; builds use litert-torch.",),
+    probe="import litert_lm, litert_lm_builder; print('litert_lm imports')",
+    locks=LOCKS / "litert-lm",
+)
+
 WEB = Toolchain(
     name="web",
     kind="npm",

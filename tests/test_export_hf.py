@@ -600,3 +600,18 @@ def test_a_real_int4_build_is_refused_by_the_check_with_its_scores(smollm2, zoo,
     assert "logits below the reference's choice on average" in message and "--quant int8" in message
     assert "nats per token less likely than its own greedy texts" in message  # the likelihood limit, too
     assert "nothing was installed" in message
+
+
+@pytest.mark.slow
+def test_a_real_litertlm_imported_from_disk_runs_in_the_runtime_toolchain_alone(smollm2, smollm2_int8, zoo, tmp_path):
+    """`zoo import` of a .litertlm the user has (here: a copy of the real int8 build), checked by running
+    it (`--run-check`), then chatted with: all in the litert-lm toolchain, none of the converters."""
+    mine = tmp_path / "smollm2.litertlm"
+    mine.write_bytes(Path(smollm2_int8["path"]).read_bytes())
+    home = {"ZOO_HOME": str(tmp_path / "home")}
+    imported = zoo("import", str(mine), "--run-check", "--json", env=home, timeout=600)
+    assert imported.returncode == 0, imported.stderr
+    record = json.loads(imported.stdout)
+    assert record["ran"]["text"].strip() and record["source"]["path"] == str(mine)
+    chat = zoo("run", record["id"], "--chat", "--prompt", "What is the capital of France?", env=home, timeout=300)
+    assert chat.returncode == 0 and "Paris" in chat.stdout, chat.stderr  # LiteRT-LM's runtime is the litert-lm toolchain

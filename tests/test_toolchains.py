@@ -156,3 +156,15 @@ def test_each_builtin_toolchain_installs_from_its_lock_and_holds_exactly_it():
         installed = toolchains._npm_lock(env.path) if spec.kind == "npm" else toolchains._freeze(env.interpreter)
         assert toolchain_locks.differences(lock, toolchains._pins(spec, installed)) == [], name
         assert toolchains.doctor(env, spec.probe if spec.kind == "pip" else None) == [], name
+
+
+def test_running_a_stored_model_needs_none_of_the_converter_stacks():
+    """`zoo run`, `--chat`, `verify --run` and `pull --run-check` used the ~4 GB litert-torch toolchain
+    although they only call litert_lm; LiteRT-LM's runtime now has its own toolchain (issue 29)."""
+    from registry.catalog import get_catalog
+
+    runtime = get_catalog().component("runtime", "litert-lm")
+    assert runtime.toolchain.name == "litert-lm"
+    lock = (runtime.toolchain.locks / "linux-x86_64-py3.11.txt").read_text()
+    pinned = {line.split("==")[0] for line in lock.splitlines() if "==" in line and not line.startswith("#")}
+    assert "litert-lm-api" in pinned and not pinned & {"torch", "tensorflow", "tensorflow-cpu", "transformers", "jax"}

@@ -19,6 +19,7 @@ COMMANDS = {
     "plugins": "zoo_cli.plugins:plugins_command",
     "manifest": "zoo_cli.manifest:manifest_group",
     "pull": "zoo_cli.pull:pull_command",
+    "import": "zoo_cli.import_file:import_command",
     "ls": "zoo_cli.store_commands:ls_command",
     "path": "zoo_cli.store_commands:path_command",
     "rm": "zoo_cli.store_commands:rm_command",

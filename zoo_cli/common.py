@@ -64,3 +64,13 @@ def human_size(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return str(n)
+
+
+def names_a_file(query: str) -> bool:
+    """Whether what the user typed is a path to a file (a model file to `zoo import`), not an id."""
+    from pathlib import Path
+
+    try:
+        return ("/" in query or "." in query) and Path(query).expanduser().is_file()
+    except (OSError, ValueError):
+        return False

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from zoo_cli.common import filter_options, json_option, load_catalog, make_filters
+from zoo_cli.common import filter_options, json_option, load_catalog, make_filters, names_a_file
 from zoo_cli.list import how_to_get, summary
 from zoo_cli.terminal import terminal
 
@@ -245,6 +245,42 @@ def _stored_build(catalog, query: str):
     return entry if entry is not None and catalog.variant_id_of(entry) is not None else None
 
 
+def _imported(query: str, as_json: bool) -> bool:
+    """Show an artifact `zoo import` kept (no manifest describes it: what the file says, and where it came
+    from); False when `query` names none. A path to a file suggests importing it."""
+    from registry.errors import NotInStoreError
+    from registry.imports import IMPORT_KIND
+    from registry.store import default_store
+
+    if query not in load_catalog().names and names_a_file(query):
+        raise NotInStoreError(f"{query} is a file, not a variant or a stored artifact.",
+                              fix=f"Import it first: `zoo import {query}`, then `zoo info` the id it prints.")
+    store = default_store()
+    entry = store.entry(query)
+    if entry is None or entry.kind != IMPORT_KIND:
+        return False
+    path = store.artifact_dir(entry.id) / entry.main
+    if as_json:
+        from registry import litertlm
+
+        metadata = None
+        if entry.main.endswith(".litertlm"):
+            try:
+                metadata = litertlm.llm_metadata(path, litertlm.read(path))
+            except (litertlm.NotLiteRTLM, OSError):
+                metadata = None
+        terminal.json({"id": entry.id, "kind": entry.kind, "path": str(path), "source": entry.source,
+                       "files": [f.__dict__ for f in entry.files], "litertlm": metadata})
+        return True
+    rows = [["id", entry.id], ["kind", "imported with `zoo import`"], ["format", entry.source.get("format", "-")],
+            ["imported from", f"{entry.source.get('path')} (sha256 {str(entry.source.get('sha256'))[:12]})"],
+            ["local", f"{path} ({entry.size} bytes)"]]
+    if entry.main.endswith(".litertlm"):
+        rows += _litertlm_rows(path)
+    terminal.table(["FIELD", "VALUE"], rows)
+    return True
+
+
 @click.command("info")
 @click.argument("query")
 @filter_options
@@ -255,6 +291,8 @@ def info_command(query: str, as_json: bool, **filters) -> None:
 
     catalog = load_catalog()
     built = _stored_build(catalog, query)
+    if built is None and _imported(query, as_json):
+        return
     found = [catalog.rows[catalog.variant_id_of(built)]] if built else candidates(catalog, query, make_filters(**filters))
     found = sorted(found, key=lambda r: r["id"])
     if len(found) == 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from zoo_cli.common import human_size, json_option
+from zoo_cli.common import human_size, json_option, names_a_file
 from zoo_cli.terminal import terminal
 
 
@@ -49,6 +49,9 @@ def entry_for(query: str):
                 f"{', '.join(names)}.",
                 fix=f"Name one of them, e.g. `zoo path {names[0]}`; `zoo ls` lists everything local.",
             )
+        if names_a_file(query):  # a model file the user has: `zoo pull PATH` would fail
+            raise NotInStoreError(f"{query} is a file, not a stored artifact.",
+                                  fix=f"Import it first: `zoo import {query}`, then use the id it prints.")
         raise NotInStoreError(
             f"'{query}' is not in the store.",
             fix=f"Run `zoo pull {query}` (or `zoo build ...` for built variants); `zoo ls` lists what is local.",

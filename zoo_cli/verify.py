@@ -78,7 +78,8 @@ def verify_command(target: str | None, full: bool, run: bool, public_key: Path |
         found = find_entry_for_path(store, Path(target))
         if found is None:
             raise NotInStoreError(f"{target} is not a file of any stored artifact.",
-                                  fix="Pass an artifact id, or a path printed by `zoo path ID`.")
+                                  fix=f"Pass an artifact id, or a path printed by `zoo path ID`; to keep this file, "
+                                  f"`zoo import {target}`.")
         entries = [found[0]]
     else:
         entries = [entry_for(target)[1]]

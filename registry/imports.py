@@ -1,0 +1,108 @@
+"""`zoo import FILE`: a ready-made model file the user already has, checked and kept like a pull.
+
+The file is untrusted input, as a download is: zoo reads it without following a final link, only if
+it is a regular file, bounded by ZOO_MAX_DOWNLOAD_BYTES, and copies it into the store while hashing
+(never a link to the user's file, never a move). Its format's structural checks run on the copy
+before anything is stored (the checks a pull of that format runs); junk is refused with nothing
+kept. The entry records where the file came from and its digest, and every command that takes a
+stored artifact (run, verify, info, export, push, rm) takes its id.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from . import references, settings
+from .catalog import Catalog
+from .errors import FormatCheckError, ZooError
+from .fetch import copy_hashing, partial_key, run_structural_checks
+from .manifest import parse_manifest
+from .reporting import QuietReporter, Reporter
+from .store import Entry, EntryFile, default_store, valid_entry_id
+
+IMPORT_KIND = "imported"
+PLATFORMS = {"litertlm": ["android", "ios", "desktop"], "task": ["android", "ios"], "tflite": ["android", "ios"],
+             "bin": ["android", "ios"]}
+"""Where each format runs, for the entry's description (the file itself says no more)."""
+
+
+def import_file(catalog: Catalog, given: Path, *, entry_id: str | None = None, reporter: Reporter | None = None) -> Entry:
+    """Check `given` by its format and keep a copy in the store under `entry_id` (default: its name and digest)."""
+    reporter = reporter or QuietReporter()
+    source = given.expanduser().absolute()
+    fmt = _format_of(catalog, source)
+    store = default_store()
+    partial = store.partial_path(partial_key("import", str(source)))
+    with store.lock(f"partial-{partial.stem}"):
+        sha, size = copy_hashing(source, partial, settings.get().max_download_bytes)
+        try:
+            entry_id = _entry_id(store, source, sha, entry_id)
+            variant = _variant(entry_id, source.name, fmt, sha, size, _backend(partial, fmt))
+            problems = run_structural_checks(catalog, variant, variant.outputs[0], partial, pulled=True)
+            if problems:
+                raise FormatCheckError(f"{source} is not a .{fmt} file zoo can use: " + "; ".join(problems)
+                                       + ". Nothing was stored.",
+                                       fix=f"Check that it is the file you meant; a .{fmt} that its runtime loads passes.")
+            entry = Entry(id=entry_id, kind=IMPORT_KIND, files=[EntryFile(source.name, sha, size)], main=source.name,
+                          source={"kind": "import", "path": str(source), "sha256": sha, "format": fmt,
+                                  "backend": variant.backend},
+                          created_at=time.time(), verified_at=time.time())
+            with store.store_lock():
+                store.add_blob(partial, sha)
+                store.install(entry)
+            store.record_fingerprints({sha: store.stat_fingerprint(store.blob_path(sha))})
+        finally:
+            partial.unlink(missing_ok=True)
+    reporter.message(f"{entry_id}: imported {source.name} ({size} bytes, sha256 {sha[:12]}), checked as .{fmt}.")
+    return entry
+
+
+def _format_of(catalog: Catalog, source: Path) -> str:
+    fmt = source.suffix.lower().lstrip(".")
+    known = sorted(f for f in catalog.default_checks if f in PLATFORMS)
+    if fmt not in known:
+        raise ZooError(f"{source.name} is no {', '.join('.' + f for f in known)} file, the formats zoo imports.",
+                       fix="Import a ready-made model file by its usual name; `zoo build` converts checkpoints.")
+    return fmt
+
+
+def _entry_id(store, source: Path, sha: str, wanted: str | None) -> str:
+    """The id the user asked for, or one made of the file's name and digest (the same bytes, the same id)."""
+    entry_id = wanted or references.checkpoint_slug(source.stem, sha)
+    if not valid_entry_id(entry_id) or entry_id.endswith(".inputs"):
+        raise ZooError(f"--as {entry_id[:80]!r} is no id zoo can keep an artifact under.",
+                       fix="Use letters, digits, '.', '_' and '-', e.g. --as my-gemma-int4.")
+    existing = store.entry(entry_id)
+    if existing is not None and {(f.path, f.sha256) for f in existing.files} != {(source.name, sha)}:
+        raise ZooError(f"The store already holds another artifact called {entry_id}; zoo keeps it and stored nothing.",
+                       fix="Import under another name: `zoo import FILE --as ID` (`zoo ls` lists what is taken).")
+    return entry_id
+
+
+def _backend(path: Path, fmt: str) -> str:
+    """What a MediaPipe .bin says it was converted for (its `backend` metadata); cpu for the other formats."""
+    if fmt != "bin":
+        return "cpu"
+    from . import tflite
+
+    try:
+        backend = tflite.read(path).metadata.get("backend", b"").decode()
+    except Exception:  # noqa: BLE001 - the structural checks say what is wrong with the file
+        return "cpu"
+    return backend if backend in ("cpu", "gpu") else "cpu"
+
+
+def _variant(entry_id: str, name: str, fmt: str, sha: str, size: int, backend: str):
+    """The imported file as a ready-made variant, validated like any manifest's, so its format's checks see
+    what they see on a pull."""
+    manifest = parse_manifest({
+        "schema_version": 1, "family": "imported", "description": "Files imported with `zoo import`.",
+        "models": [{
+            "name": entry_id, "description": f"{name}, imported", "platforms": PLATFORMS[fmt],
+            "source": {"kind": "local"}, "license": {"name": "as its publisher licenses it"},
+            "variants": [{"id": entry_id, "ready_made": True, "backend": backend, "quantization": "fp32", "format": fmt,
+                          "files": [{"path": name, "role": "weights", "sha256": sha, "size": size}]}],
+        }],
+    }, f"<import of {name}>")
+    return manifest.variants(plugin="", manifest_path="")[0]
