@@ -258,3 +258,37 @@ FUZZ_MANIFEST = {
         "variants": [{"id": "fuzz-lm-cpu-int8", "backend": "cpu", "quantization": "int8", "format": "tflite"}],
     }],
 }
+
+
+def start_hanging_build(env: dict, home: Path, **popen) -> tuple[subprocess.Popen, int]:
+    """`zoo build hanger` (the pack test plugin's step that runs until stopped), started, and the pid of
+    its step once the step is running."""
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "zoo_cli", "build", "hanger"],
+                               env=os.environ | env | {"ZOO_HOME": str(home)}, **popen)
+    deadline = time.monotonic() + 60
+    while not list(home.glob("builds/*/hang.pid")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [pid_file] = list(home.glob("builds/*/hang.pid"))
+    return process, int(pid_file.read_text())
+
+
+def ends_soon(pid: int, seconds: float = 5.0) -> bool:
+    """Whether `pid` stops running within `seconds`; a zombie (dead, not yet reaped by whoever adopted
+    it) counts as stopped. A process still running then is killed, so no test leaves one behind."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    return False
+

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import install_pack_plugin, pure_wheel
+from helpers import ends_soon, install_pack_plugin, pure_wheel, start_hanging_build
 from registry import safetensors_file
 from registry.errors import BuildError, ExitCode
 from registry.testing.tflite_builder import mediapipe_like_bin
@@ -486,58 +486,26 @@ def test_sigterm_ends_zoo_and_the_step_it_runs_with_nothing_left(tmp_path):
     """A child job runs in its own session (so Ctrl-C reaches zoo first); SIGTERM ended zoo at once and left
     the child running, orphaned (issue 27: `zoo web`'s node server kept serving). Now zoo stops it too."""
     import signal
-    import time
 
     env, _ = install_pack_plugin(tmp_path)
     home = Path(os.environ["ZOO_HOME"])
-    process = subprocess.Popen([sys.executable, "-m", "zoo_cli", "build", "hanger"], env=os.environ | env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not list(home.glob("builds/*/hang.pid")) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    [pid_file] = list(home.glob("builds/*/hang.pid"))
-    child = int(pid_file.read_text())
+    process, child = start_hanging_build(env, home, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 128 + signal.SIGTERM and "Stopped by signal 15" in stderr, stderr
-    for _ in range(50):
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        os.kill(child, signal.SIGKILL)
-        raise AssertionError("the step's process outlived zoo")
+    assert ends_soon(child), "the step's process outlived zoo"
     assert not list(home.glob("builds/*"))  # the work folder went with it
 
 
 def test_a_step_never_outlives_a_zoo_that_was_killed_outright(tmp_path):
     """SIGKILL (or the OOM killer) gives zoo no chance to stop its job: the job ran on, orphaned. The
     kernel now ends it with zoo (PR_SET_PDEATHSIG)."""
-    import signal
-    import time
-
     env, _ = install_pack_plugin(tmp_path)
-    home = Path(os.environ["ZOO_HOME"])
-    process = subprocess.Popen([sys.executable, "-m", "zoo_cli", "build", "hanger"], env=os.environ | env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not list(home.glob("builds/*/hang.pid")) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    [pid_file] = list(home.glob("builds/*/hang.pid"))
-    child = int(pid_file.read_text())
+    process, child = start_hanging_build(env, Path(os.environ["ZOO_HOME"]), stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
     process.kill()
     process.wait(timeout=30)
-    for _ in range(50):
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        os.kill(child, signal.SIGKILL)
-        raise AssertionError("the step's process outlived a zoo killed with SIGKILL")
+    assert ends_soon(child), "the step's process outlived a zoo killed with SIGKILL"
 
 
 def test_each_from_checkpoint_is_its_own_entry_found_by_its_id_or_the_variant_while_alone(pack_env, tmp_path, zoo):

@@ -13,7 +13,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from reliability_scenarios import world
@@ -75,39 +74,19 @@ def replaced_midway(root: Path, runs: int = 6, seed: int = 9) -> dict:
 
 def orphans(root: Path, runs: int = 4) -> dict:
     """A build step running when zoo is stopped by SIGTERM, or killed by SIGKILL: steps left running."""
-    from helpers import install_pack_plugin
+    from helpers import ends_soon, install_pack_plugin, start_hanging_build
 
     left = {"SIGTERM": 0, "SIGKILL": 0}
     root.mkdir(parents=True, exist_ok=True)
     env, _ = install_pack_plugin(root)
     for name in left:
         for run in range(runs):
-            home = root / f"home-{name}-{run}"
-            process = subprocess.Popen([sys.executable, "-m", "zoo_cli", "build", "hanger"],
-                                       env=os.environ | env | {"ZOO_HOME": str(home)},
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            deadline = time.monotonic() + 60
-            while not list(home.glob("builds/*/hang.pid")) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            child = int(next(home.glob("builds/*/hang.pid")).read_text())
+            process, child = start_hanging_build(env, root / f"home-{name}-{run}", stdout=subprocess.DEVNULL,
+                                                 stderr=subprocess.DEVNULL)
             process.send_signal(getattr(signal, name))
             process.wait(timeout=30)
-            deadline = time.monotonic() + 5
-            while _running(child) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if _running(child):
-                left[name] += 1
-                os.kill(child, signal.SIGKILL)
+            left[name] += not ends_soon(child)
     return {"runs": runs, "left_after_sigterm": left["SIGTERM"], "left_after_sigkill": left["SIGKILL"]}
-
-
-def _running(pid: int) -> bool:
-    """Whether `pid` still runs: a zombie (dead, not yet reaped by whoever adopted it) does not."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 def damaged_cache_hits(root: Path, runs: int = 5, seed: int = 3) -> dict:
