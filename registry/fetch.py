@@ -29,9 +29,9 @@ from .errors import (
     UpstreamChangedError,
     ZooError,
 )
+from .fsutil import temp_beside
 from .manifest import FileSpec, Variant
 from .reporting import QuietReporter, Reporter
-from .fsutil import temp_beside
 from .store import Entry, EntryFile, Lease, Store, default_store
 
 
@@ -158,16 +158,20 @@ def claim_remote_id(variant: Variant, url: str, *, local_id: str | None = None, 
         raise ZooError(f"{url} calls its artifact {variant.id}, a name zoo keeps for the inputs of a build; "
                        "zoo fetched nothing.", fix=f"Pull it under a name of your own: `zoo pull {url} --as ID`.")
     existing = default_store().entry(variant.id)
-    same_files = {(f.path, f.sha256) for f in existing.files} == {(f.path, f.sha256) for f in variant.files} if existing else False
-    if existing is None or replace or same_files or _same_remote(existing, variant):
+    if existing is None or replace or _same_remote(existing, variant) or \
+            {(f.path, f.sha256) for f in existing.files} == {(f.path, f.sha256) for f in variant.files}:
         return variant
-    came = {"built": "was built here", "inputs": "holds a build's inputs"}.get(
-        existing.kind, f"was pulled from {existing.source.get('kind', 'elsewhere')}"
-        + (f" ({existing.source.get('repo') or existing.source.get('reference') or existing.source.get('handle')})"
-           if existing.source.get("repo") or existing.source.get("reference") or existing.source.get("handle") else ""))
-    raise ZooError(f"{url} calls its artifact {variant.id}, but this store's {variant.id} {came}; zoo keeps that one "
-                   "and fetched nothing.",
+    raise ZooError(f"{url} calls its artifact {variant.id}, but this store's {variant.id} {_origin_of(existing)}; "
+                   "zoo keeps that one and fetched nothing.",
                    fix=f"Keep both: `zoo pull {url} --as ID`; or let it take that place: `zoo pull {url} --replace`.")
+
+
+def _origin_of(entry: Entry) -> str:
+    """Where a stored entry came from, in words: 'was pulled from huggingface (acme/tiny-lm)'."""
+    if entry.kind in ("built", "inputs"):
+        return "was built here" if entry.kind == "built" else "holds a build's inputs"
+    where = entry.source.get("repo") or entry.source.get("reference") or entry.source.get("handle")
+    return f"was pulled from {entry.source.get('kind', 'elsewhere')}" + (f" ({where})" if where else "")
 
 
 def _same_remote(entry: Entry, variant: Variant) -> bool:

@@ -1,8 +1,9 @@
 """`zoo import FILE`: a ready-made model file the user already has, checked and kept like a pull.
 
-The file is untrusted input, as a download is: zoo reads it without following a final link, only if
-it is a regular file, bounded by ZOO_MAX_DOWNLOAD_BYTES, and copies it into the store while hashing
-(never a link to the user's file, never a move). Its format's structural checks run on the copy
+The file is untrusted input, as a download is: zoo reads it only if it is a regular file, bounded by
+ZOO_MAX_DOWNLOAD_BYTES, and copies it into the store while hashing (never a link to the user's file,
+never a move). A path that is a link (a Hugging Face cache's snapshot file) is the user's choice and
+is followed once, up front; the file it names is then opened without following links. Its format's structural checks run on the copy
 before anything is stored (the checks a pull of that format runs); junk is refused with nothing
 kept. The entry records where the file came from and its digest, and every command that takes a
 stored artifact (run, verify, info, export, push, rm) takes its id.
@@ -35,7 +36,7 @@ def import_file(catalog: Catalog, given: Path, *, entry_id: str | None = None, r
     store = default_store()
     partial = store.partial_path(partial_key("import", str(source)))
     with store.lock(f"partial-{partial.stem}"):
-        sha, size = copy_hashing(source, partial, settings.get().max_download_bytes)
+        sha, size = copy_hashing(source.resolve(), partial, settings.get().max_download_bytes)
         try:
             entry_id = _entry_id(store, source, sha, entry_id)
             variant = _variant(entry_id, source.name, fmt, sha, size, _backend(partial, fmt))

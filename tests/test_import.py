@@ -84,11 +84,21 @@ def test_a_path_given_where_an_id_goes_suggests_zoo_import(tmp_path, zoo):
     assert verified.returncode != 0 and f"zoo import {given}" in " ".join(verified.stderr.split())
 
 
-def test_a_fifo_or_a_link_is_never_read(tmp_path, zoo):
+def test_a_fifo_is_never_waited_on_and_a_link_is_taken_for_what_it_names(tmp_path, zoo):
+    """A link is the user's own choice (a Hugging Face cache's snapshot files are links): the file it
+    names is checked as any other, so a link to something that is no model is refused."""
     fifo = tmp_path / "pipe.litertlm"
     os.mkfifo(fifo)
-    link = tmp_path / "link.litertlm"
-    link.symlink_to("/etc/passwd")
-    for path in (fifo, link):
-        result = zoo("import", str(path), timeout=30)
-        assert result.returncode != 0 and "internal error" not in result.stderr, result.stderr
+    refused = zoo("import", str(fifo), timeout=30)
+    assert refused.returncode != 0 and "not a regular file" in refused.stderr, refused.stderr
+    not_a_model = tmp_path / "passwd.litertlm"
+    not_a_model.symlink_to("/etc/passwd")
+    refused = zoo("import", str(not_a_model), timeout=30)
+    assert refused.returncode == ExitCode.INTEGRITY and "internal error" not in refused.stderr, refused.stderr
+    blob = tmp_path / "blobs" / "abc123"
+    blob.parent.mkdir()
+    blob.write_bytes(build_valid_litertlm())
+    snapshot = tmp_path / "snapshot.litertlm"
+    snapshot.symlink_to(blob)
+    taken = json.loads(zoo("import", str(snapshot), "--json", check=True).stdout)
+    assert Path(taken["path"]).read_bytes() == blob.read_bytes() and taken["id"].startswith("snapshot-")
