@@ -206,10 +206,12 @@ def test_a_gpu_build_is_converted_then_run_in_mediapipes_web_runtime(built, falc
 @pytest.mark.slow
 def test_zoo_verify_run_runs_the_stored_gpu_bin_in_the_browser(built):
     env, result, _ = built
+    entry = result["entry"]  # a --from build's own id; the variant's name finds it while it is the only one
+    assert entry.startswith("falcon-rw-1b-gpu-int8.")
     verified = run_zoo("verify", "--run", "falcon-rw-1b-gpu-int8", env=env, timeout=600)
     assert verified.returncode == 0, verified.stderr
-    assert "ran     falcon-rw-1b-gpu-int8 in mediapipe-web 0.10.29" in verified.stdout and "tokens/s" in verified.stdout
-    record = json.loads((Path(env["ZOO_HOME"]) / "run-checks" / "falcon-rw-1b-gpu-int8.json").read_text())
+    assert f"ran     {entry} in mediapipe-web 0.10.29" in verified.stdout and "tokens/s" in verified.stdout
+    record = json.loads((Path(env["ZOO_HOME"]) / "run-checks" / f"{entry}.json").read_text())
     assert record["runtime"] == "mediapipe-web" and record["text"] and record["details"]["load_seconds"] > 0
 
 
@@ -260,7 +262,7 @@ def test_zoo_web_serves_a_page_a_person_can_use_and_nothing_else(built):
                                str(SCREENSHOTS / "zoo-web.png")], capture_output=True, text=True, env=node_env, timeout=900)
         assert used.returncode == 0, used.stderr[-3000:]
         seen = json.loads(used.stdout.strip().splitlines()[-1])
-        assert seen["title"] == "falcon-rw-1b-gpu-int8" and seen["no_webgpu_shown"] is False
+        assert seen["title"] == result["entry"] and seen["no_webgpu_shown"] is False
         assert seen["controls"] == {"max-tokens": "512", "top-k": "40", "temperature": "0.8", "seed": "0"}  # the manifest's
         assert seen["loaded"].startswith("Loaded falcon-rw-1b-gpu-int8.bin in ")
         assert seen["streamed"] and seen["output"].startswith(seen["streamed"]) and seen["status"] == "Done."
