@@ -59,6 +59,12 @@ def import_file(catalog: Catalog, given: Path, *, entry_id: str | None = None, r
     return entry
 
 
+def variant_of(entry: Entry):
+    """The ready-made variant an imported entry is, for checks that run again later (`zoo verify`)."""
+    main = next(f for f in entry.files if f.path == entry.main)
+    return _variant(entry.id, main.path, entry.source["format"], main.sha256, main.size, entry.source.get("backend", "cpu"))
+
+
 def _format_of(catalog: Catalog, source: Path) -> str:
     fmt = source.suffix.lower().lstrip(".")
     known = sorted(f for f in catalog.default_checks if f in PLATFORMS)

@@ -34,7 +34,8 @@ def test_an_imported_file_is_checked_copied_and_usable_by_its_id(tmp_path, zoo, 
     kept = Path(imported["path"])
     assert kept.read_bytes() == data and not os.path.samefile(kept, given)  # the store's own copy
     given.write_bytes(b"changed afterwards")  # the user's file is theirs to change
-    assert zoo("verify", imported["id"]).returncode == 0
+    verified = zoo("verify", imported["id"], "--full")
+    assert verified.returncode == 0 and "hashed" in verified.stdout, verified.stderr
     assert zoo("path", imported["id"], check=True).stdout.strip() == imported["path"]
     shown = zoo("info", imported["id"], check=True).stdout
     assert "imported with `zoo import`" in shown and str(given) in " ".join(shown.split())

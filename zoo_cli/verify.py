@@ -12,15 +12,20 @@ from zoo_cli.terminal import terminal
 
 
 def _format_checker(entry, directory: Path) -> list[str]:
-    """Structural checks for entries the catalog still knows (plugins load only when a file changed)."""
+    """Structural checks for entries the catalog still knows, and imported ones (plugins load only when a
+    file changed)."""
     from registry.catalog import get_catalog
     from registry.fetch import run_structural_checks
+    from registry.imports import IMPORT_KIND, variant_of
 
     catalog = get_catalog()
     variant_id = catalog.variant_id_of(entry)
-    if variant_id is None:
+    if variant_id is not None:
+        variant = catalog.variant(variant_id)
+    elif entry.kind == IMPORT_KIND:  # no manifest describes it: the variant its import made
+        variant = variant_of(entry)
+    else:
         return []
-    variant = catalog.variant(variant_id)
     problems = []
     for output in variant.outputs:
         path = directory / output.path
