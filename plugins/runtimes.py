@@ -27,6 +27,12 @@ class LiteRTLM(Runtime):
     formats = ("litertlm", "task")
     toolchain = toolchains.LITERT_LM  # the engine alone, not the converter stack
     supports_chat = True
+    supports_bench = True
+
+    def plan_bench(self, artifact, runs, prefill_tokens, decode_tokens, context):
+        request = {"mode": "bench", "artifact": str(artifact), "runs": runs, "prefill_tokens": prefill_tokens,
+                   "decode_tokens": decode_tokens, "context": context, "cache_dir": str(_engine_cache())}
+        return Job(RUNNER, request, f"benchmarking {Path(artifact).name}")
 
     def plan_chat(self, artifact, max_tokens, context, prompt=None):
         request = {"mode": "chat", "artifact": str(artifact), "prompt": prompt, "max_tokens": max_tokens,

@@ -324,6 +324,8 @@ class Runtime(Component):
     """What `zoo verify --run` asks it to generate (`max_tokens` of `plan`): enough to prove decoding."""
     serves_page: ClassVar[bool] = False
     """True when it implements `plan_page` (`zoo web ID`)."""
+    supports_bench: ClassVar[bool] = False
+    """True when it implements `plan_bench` (`zoo bench ID`)."""
 
     def ready(self, environment: Any) -> None:
         """Before a job: raise a ZooError saying what to install when this machine cannot run it."""
@@ -336,6 +338,12 @@ class Runtime(Component):
     def plan(self, artifact: Path, prompt: str, max_tokens: int, context: int) -> Job:
         """The job that prints the generated text; its result holds {"text": ...}."""
         raise NotImplementedError(f"runtime '{self.name}' cannot generate")
+
+    def plan_bench(self, artifact: Path, runs: int, prefill_tokens: int, decode_tokens: int, context: int) -> Job:
+        """The job that measures the artifact `runs` times on this machine; its result holds {"runs": [{
+        "load_seconds", "time_to_first_token_seconds", "prefill_tokens_per_second", "decode_tokens_per_second"},
+        ...], "runtime_version": ...}."""
+        raise NotImplementedError(f"runtime '{self.name}' has no benchmark")
 
     def plan_chat(self, artifact: Path, max_tokens: int, context: int, prompt: str | None = None) -> Job:
         """The job that holds a conversation through the artifact's own chat template: it asks for each

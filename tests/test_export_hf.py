@@ -615,3 +615,9 @@ def test_a_real_litertlm_imported_from_disk_runs_in_the_runtime_toolchain_alone(
     assert record["ran"]["text"].strip() and record["source"]["path"] == str(mine)
     chat = zoo("run", record["id"], "--chat", "--prompt", "What is the capital of France?", env=home, timeout=300)
     assert chat.returncode == 0 and "Paris" in chat.stdout, chat.stderr  # LiteRT-LM's runtime is the litert-lm toolchain
+    table = zoo("bench", record["id"], "--runs", "2", env=home, timeout=600)  # the real model's speed on this machine
+    assert table.returncode == 0, table.stderr
+    [row] = [line for line in table.stdout.splitlines() if line.startswith(record["id"])]
+    assert "DECODE TOK/S" in table.stdout and row.split()[-1] == "2", table.stdout
+    measured = json.loads((tmp_path / "home" / "benchmarks" / f"{record['id']}.json").read_text())
+    assert measured["context"] == 1280 and measured["metrics"]["decode_tokens_per_second"]["median"] > 1

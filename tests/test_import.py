@@ -103,3 +103,24 @@ def test_a_fifo_is_never_waited_on_and_a_link_is_taken_for_what_it_names(tmp_pat
     snapshot.symlink_to(blob)
     taken = json.loads(zoo("import", str(snapshot), "--json", check=True).stdout)
     assert Path(taken["path"]).read_bytes() == blob.read_bytes() and taken["id"].startswith("snapshot-")
+
+
+def test_bench_says_what_it_cannot_measure_before_running_anything(tmp_path, zoo):
+    """zoo bench measures .litertlm and .task with LiteRT-LM; anything else, or a request that does not fit
+    the artifact's context, is one clear error before any toolchain starts."""
+    tflite = tmp_path / "a.tflite"
+    tflite.write_bytes(build_tflite(tensor_names=["w"]) + b"\1" * 100)
+    litertlm = tmp_path / "b.litertlm"
+    litertlm.write_bytes(build_valid_litertlm())
+    ids = [json.loads(zoo("import", str(p), "--json", check=True).stdout)["id"] for p in (tflite, litertlm)]
+    empty = {"ZOO_TOOLCHAINS": str(tmp_path / "no-toolchains")}  # nothing may be created for these
+    cases = [(["bench", ids[0]], "No loaded runtime benchmarks .tflite files"),
+             (["bench", ids[1], "--prefill", "600", "--decode", "10"], "do not fit"),
+             (["bench", ids[1], "--runs", "0"], "--runs 0 is outside"),
+             (["bench", "nothing-here"], "is not in the store"),
+             (["bench", "gemma-2b-it-gpu-int4", "--all"], "No variant of gemma-2b-it is in the store")]
+    for command, words in cases:
+        result = zoo(*command, env=empty)
+        message = " ".join(result.stderr.split())
+        assert result.returncode != 0 and words in message and "internal error" not in message, (command, message)
+    assert not (tmp_path / "no-toolchains").exists()

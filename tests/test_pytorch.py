@@ -88,6 +88,13 @@ def test_the_demo_builds_offline_end_to_end_and_runs(litert_python, zoo):
     again = json.loads(zoo("build", "zoo-demo", "--json", check=True).stdout)
     assert again["cache_hit"] is True
     zoo("verify", "--full", check=True)
+    # zoo bench: LiteRT-LM's own benchmark, repeated, kept beside the store and shown by zoo info
+    [bench] = json.loads(zoo("bench", "zoo-demo", "--runs", "2", "--json", check=True, timeout=300).stdout)
+    assert bench["runtime"] == "litert-lm" and bench["runs"] == 2 and bench["context"] == 64
+    for name in ("load_seconds", "time_to_first_token_seconds", "prefill_tokens_per_second", "decode_tokens_per_second"):
+        assert len(bench["metrics"][name]["values"]) == 2 and bench["metrics"][name]["median"] > 0, name
+    assert bench["peak_rss_bytes"] > 10e6 and bench["machine"]["cpus"] >= 1
+    assert "bench" in zoo("info", "zoo-demo-cpu-int8", check=True).stdout
 
 
 @pytest.mark.parametrize("quant", ["fp32", "int8", "fp16", "int4"])

@@ -159,6 +159,7 @@ def _local_rows(local: list[dict], row: dict) -> list[list[str]]:
         rows.append(["local", f"{item['path']} ({item['kind']}, {main} bytes{versus})"])
         if item["path"].endswith(".litertlm"):
             rows += _litertlm_rows(Path(item["path"]))
+        rows += _bench_rows(item["entry"])
         record = item.get("provenance")
         if not record:
             continue
@@ -188,6 +189,19 @@ def _local_rows(local: list[dict], row: dict) -> list[list[str]]:
         if record.get("command"):
             rows.append(["command", record["command"]])
     return rows
+
+
+def _bench_rows(entry_id: str) -> list[list[str]]:
+    """The latest `zoo bench` of a stored artifact on this machine."""
+    from registry.bench import latest
+    from zoo_cli.bench import describe
+
+    record = latest(entry_id)
+    if record is None:
+        return []
+    load, ttft, prefill, decode = describe(record)
+    return [["bench", f"load {load} s, first token {ttft} ms, prefill {prefill} tok/s, decode {decode} tok/s "
+                      f"({record['runs']} runs, {record['runtime']} {record.get('runtime_version') or ''})"]]
 
 
 def _litertlm_rows(path: Path) -> list[list[str]]:
@@ -277,6 +291,7 @@ def _imported(query: str, as_json: bool) -> bool:
             ["local", f"{path} ({entry.size} bytes)"]]
     if entry.main.endswith(".litertlm"):
         rows += _litertlm_rows(path)
+    rows += _bench_rows(entry.id)
     terminal.table(["FIELD", "VALUE"], rows)
     return True
 

@@ -124,21 +124,52 @@ def chat(request):
     emit("result", data={"turns": turns, "sampler": sampler})
 
 
+def bench(request):
+    """LiteRT-LM's own benchmark (its C API: engine settings with benchmarking on), run `runs` times:
+    load, time to first token, prefill and decode speed, as the runtime measures them."""
+    import litert_lm
+
+    Path(request["cache_dir"]).mkdir(parents=True, exist_ok=True)
+    measured = []
+    for number in range(request["runs"]):
+        emit("progress", message=f"run {number + 1} of {request['runs']}")
+        try:
+            info = litert_lm.Benchmark(request["artifact"], litert_lm.Backend.CPU(),
+                                       prefill_tokens=request["prefill_tokens"], decode_tokens=request["decode_tokens"],
+                                       max_num_tokens=request["context"], cache_dir=request["cache_dir"]).run()
+        except Exception as exc:
+            fail(f"LiteRT-LM could not benchmark {Path(request['artifact']).name}: {type(exc).__name__}: {str(exc)[:300]}",
+                 "Check it runs (`zoo run ID --prompt TEXT`); fewer --prefill or --decode tokens fit a small context.")
+        measured.append({"load_seconds": info.init_time_in_second,
+                         "time_to_first_token_seconds": info.time_to_first_token_in_second,
+                         "prefill_tokens": info.last_prefill_token_count,
+                         "prefill_tokens_per_second": info.last_prefill_tokens_per_second,
+                         "decode_tokens": info.last_decode_token_count,
+                         "decode_tokens_per_second": info.last_decode_tokens_per_second})
+    emit("result", data={"runs": measured, "runtime_version": runtime_version()})
+
+
+def runtime_version():
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("litert-lm-api")
+    except PackageNotFoundError:
+        return None
+
+
 def main():
     request = json.loads(Path(sys.argv[1]).read_text())
     if request["mode"] == "chat":
         chat(request)
         return
+    if request["mode"] == "bench":
+        bench(request)
+        return
     prompt, max_tokens = request["prompt"], request["max_tokens"]
     got = engine_text(request["artifact"], prompt, max_tokens, request["context"], request.get("cache_dir"))
     if request["mode"] == "run":
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            runtime_version = version("litert-lm-api")
-        except PackageNotFoundError:
-            runtime_version = None
-        emit("result", data={"text": got, "runtime_version": runtime_version})
+        emit("result", data={"text": got, "runtime_version": runtime_version()})
         return
     want = pytorch_text(request["checkpoint"], request["tokenizer"], prompt, max_tokens)
     problems = []
