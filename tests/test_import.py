@@ -39,6 +39,9 @@ def test_an_imported_file_is_checked_copied_and_usable_by_its_id(tmp_path, zoo, 
     assert zoo("path", imported["id"], check=True).stdout.strip() == imported["path"]
     shown = zoo("info", imported["id"], check=True).stdout
     assert "imported with `zoo import`" in shown and str(given) in " ".join(shown.split())
+    described = json.loads(zoo("info", imported["id"], "--json", check=True).stdout)
+    if name.endswith(".litertlm"):  # what the file says of itself, in --json as in the text view
+        assert {"TFLiteModel", "SP_Tokenizer", "LlmMetadataProto"} <= set(described["litertlm"]["sections"]), described
     listed = {row["id"]: row for row in json.loads(zoo("ls", "--json", check=True).stdout)}
     assert listed[imported["id"]]["kind"] == "imported"
     if name.endswith(".bin"):

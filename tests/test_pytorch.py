@@ -95,6 +95,8 @@ def test_the_demo_builds_offline_end_to_end_and_runs(litert_python, zoo):
         assert len(bench["metrics"][name]["values"]) == 2 and bench["metrics"][name]["median"] > 0, name
     assert bench["peak_rss_bytes"] > 10e6 and bench["machine"]["cpus"] >= 1
     assert "bench" in zoo("info", "zoo-demo-cpu-int8", check=True).stdout
+    [local] = json.loads(zoo("info", "zoo-demo-cpu-int8", "--json", check=True).stdout)["local"]
+    assert local["bench"]["runs"] == 2 and local["bench"]["entry"] == "zoo-demo-cpu-int8"
 
 
 @pytest.mark.parametrize("quant", ["fp32", "int8", "fp16", "int4"])

@@ -129,8 +129,24 @@ def local_artifacts(variant_id: str) -> list[dict]:
         record = store.artifact_dir(entry.id) / "provenance.json"
         if record.is_file():
             item["provenance"] = json.loads(record.read_text())
+        if entry.main.endswith(".litertlm"):  # what the file says of itself, as the text view shows it
+            item["litertlm"] = litertlm_metadata(Path(item["path"]))
+        from registry.bench import latest
+
+        item["bench"] = latest(entry.id)
         found.append(item)
     return found
+
+
+def litertlm_metadata(path: Path) -> dict | None:
+    """A stored .litertlm's own LlmMetadata (sections, tokens, template, context, sampler), or None."""
+    from registry import litertlm
+
+    try:
+        info = litertlm.read(path)
+        return {"sections": [s.kind for s in info.sections]} | (litertlm.llm_metadata(path, info) or {})
+    except (litertlm.NotLiteRTLM, OSError):
+        return None
 
 
 def _float32_size(row: dict, entry_id: str) -> int | None:
@@ -275,16 +291,12 @@ def _imported(query: str, as_json: bool) -> bool:
         return False
     path = store.artifact_dir(entry.id) / entry.main
     if as_json:
-        from registry import litertlm
+        from registry.bench import latest
 
-        metadata = None
-        if entry.main.endswith(".litertlm"):
-            try:
-                metadata = litertlm.llm_metadata(path, litertlm.read(path))
-            except (litertlm.NotLiteRTLM, OSError):
-                metadata = None
         terminal.json({"id": entry.id, "kind": entry.kind, "path": str(path), "source": entry.source,
-                       "files": [f.__dict__ for f in entry.files], "litertlm": metadata})
+                       "files": [f.__dict__ for f in entry.files],
+                       "litertlm": litertlm_metadata(path) if entry.main.endswith(".litertlm") else None,
+                       "bench": latest(entry.id)})
         return True
     rows = [["id", entry.id], ["kind", "imported with `zoo import`"], ["format", entry.source.get("format", "-")],
             ["imported from", f"{entry.source.get('path')} (sha256 {str(entry.source.get('sha256'))[:12]})"],
