@@ -1,0 +1,105 @@
+"""`zoo run` and `zoo bench` against calling LiteRT-LM directly, in one run, on the same stored file.
+
+Target (issue 29): `zoo run ID --prompt TEXT` within 1.1x of a Python process that calls litert_lm
+itself (load the engine, prefill the prompt, decode) in the same litert-lm toolchain; what zoo adds
+(resolving the id, checking the store, starting its job) must stay small next to the model's own work.
+`zoo bench` is shown beside it: LiteRT-LM's own figures for the same file.
+
+    python benchmarks/run.py [--runs 7] [--max-tokens 16] [--home DIR]
+
+Without --home it builds the demo (`zoo build zoo-demo`, offline, about 30 s once the toolchains exist)
+in a temporary ZOO_HOME; with --home it uses the stored artifact QUERY (--query) there, e.g. a real model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+DIRECT = """
+import sys, litert_lm
+artifact, prompt, tokens, context, cache = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+engine = litert_lm.Engine(artifact, backend=litert_lm.Backend.CPU(), max_num_tokens=context, cache_dir=cache)
+session = engine.create_session(apply_prompt_template=False, max_output_tokens=tokens,
+                                sampler_config=litert_lm.SamplerConfig(top_k=1, temperature=0.0))
+session.run_prefill([prompt])
+print("".join(session.run_decode().texts))
+"""
+
+
+def timed(command: list[str], env: dict) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    return time.perf_counter() - started, done.stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--max-tokens", type=int, default=16)
+    parser.add_argument("--home", type=Path, help="a ZOO_HOME holding --query already")
+    parser.add_argument("--query", default="zoo-demo")
+    parser.add_argument("--prompt", default="the zoo keeps")
+    args = parser.parse_args()
+
+    home = args.home or Path(tempfile.mkdtemp(prefix="zoo-bench-run-"))
+    env = os.environ | {"ZOO_HOME": str(home)}
+    zoo = [sys.executable, "-m", "zoo_cli"]
+    if args.home is None:
+        subprocess.run(zoo + ["build", args.query, "-q"], env=env | {"ZOO_OFFLINE": "1"}, check=True)
+    path = Path(subprocess.run(zoo + ["path", args.query], env=env, capture_output=True, text=True, check=True).stdout.strip())
+
+    from registry import settings, toolchains
+    from registry.bench import artifact_context
+    from registry.catalog import get_catalog
+    from registry.store import default_store
+
+    os.environ["ZOO_HOME"] = str(home)
+    settings.reload()
+    store = default_store()
+    entry = next(e for e in store.entries() if store.artifact_dir(e.id) / e.main == path)
+    runtime = get_catalog().component("runtime", "litert-lm")
+    python = toolchains.ensure(runtime.toolchain, print).interpreter
+    context = artifact_context(store, entry)
+    cache = settings.get().cache_dir / "litert-lm"
+    cache.mkdir(parents=True, exist_ok=True)
+    direct = [str(python), "-c", DIRECT, str(path), args.prompt, str(args.max_tokens), str(context), str(cache)]
+    ours = zoo + ["run", entry.id, "--prompt", args.prompt, "--max-tokens", str(args.max_tokens)]
+
+    timed(direct, env), timed(ours, env)  # one untimed round: caches warm for both
+    rows = {"direct": [], "zoo": []}
+    texts = set()
+    for _ in range(args.runs):
+        for name, command in (("direct", direct), ("zoo", ours)):
+            seconds, text = timed(command, env)
+            rows[name].append(seconds)
+            texts.add((name, text))
+    bench = json.loads(subprocess.run(zoo + ["bench", entry.id, "--runs", "3", "--json"], env=env, capture_output=True,
+                                      text=True, check=True).stdout)[0]
+
+    base, mine = statistics.median(rows["direct"]), statistics.median(rows["zoo"])
+    print(f"{'measure':52} {'seconds':>8}  {'zoo vs':>7}  target")
+    print(f"{'litert_lm called directly (same toolchain, same file)':52} {base:8.3f}")
+    print(f"{'zoo run ' + entry.id:52} {mine:8.3f}  {mine / base:6.2f}x  <= 1.1x")
+    print(f"runs (s): direct {' '.join(f'{s:.2f}' for s in sorted(rows['direct']))}; "
+          f"zoo {' '.join(f'{s:.2f}' for s in sorted(rows['zoo']))}")
+    metrics = bench["metrics"]
+    print(f"zoo bench (LiteRT-LM's own, median of 3): load {metrics['load_seconds']['median']:.3f} s, first token "
+          f"{metrics['time_to_first_token_seconds']['median'] * 1000:.1f} ms, prefill "
+          f"{metrics['prefill_tokens_per_second']['median']:.0f} tok/s, decode {metrics['decode_tokens_per_second']['median']:.0f} tok/s")
+    if len({text for _, text in texts}) != 1:
+        print(f"note: the texts differ between the two ({sorted(texts)})")
+
+
+if __name__ == "__main__":
+    main()
