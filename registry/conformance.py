@@ -116,6 +116,12 @@ def _component_problems(kind: str, name: str, component) -> list[str]:
             if not _is_exact(parsed):
                 problems.append(f"{kind} '{name}': toolchain requirement {requirement!r} is not an exact pin; pin "
                                 "one version (e.g. 'numpy==2.4.6'), and ship a lock made with `zoo toolchain lock`")
+    from .params import type_problem
+
+    for key, param in (getattr(component, "parameters", None) or {}).items():
+        problem = type_problem(getattr(param, "type", None))
+        if problem:  # a dict type passed, and delivered the user's text as a string
+            problems.append(f"{kind} '{name}': option {key!r}: {problem}")
     if kind in ("verifier", "runtime") and not getattr(component, "formats", ()):
         problems.append(f"{kind} '{name}' lists no formats")
     if kind == "source" and component.options is not None and not _is_options_model(component.options):

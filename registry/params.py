@@ -16,6 +16,18 @@ from .errors import BuildError
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
 
+PARAM_TYPES = (str, int, float, bool, list[int], list[str], list[float])
+"""The types a `Param` may declare: what `--param KEY=VALUE` text converts to."""
+
+
+def type_problem(kind: Any) -> str | None:
+    """Why a declared Param type cannot be given on the command line, or None when it can."""
+    if kind in PARAM_TYPES:
+        return None
+    return (f"its type {getattr(kind, '__name__', kind)!r} is none zoo converts --param text to "
+            "(str, int, float, bool, list[int], list[str], list[float])")
+
+
 def type_name(kind: Any) -> str:
     if get_origin(kind) is list:
         return f"a comma-separated list of {type_name(get_args(kind)[0]).removeprefix('a ')}s"

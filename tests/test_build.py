@@ -568,3 +568,14 @@ def test_a_damaged_build_is_no_cache_hit_and_verify_says_to_build_it_again(pack_
     assert rebuilt["cache_hit"] is False and "changed in the store since it was verified" in again.stderr
     assert output.read_bytes() == good
     assert zoo("verify", "--full", env=env).returncode == 0
+
+
+def test_a_bug_in_a_plugins_own_code_names_the_plugin(pack_env, zoo):
+    """An exception raised in a plugin's plan() was reported as zoo's internal error, naming no plugin."""
+    env, _ = pack_env
+    result = zoo("build", "planbug", env=env)
+    message = " ".join(result.stderr.split())
+    assert result.returncode == ExitCode.PLUGIN_ERROR, message
+    assert "The plugin 'zoo_pack_test' (package zoo-pack-test) failed in its own code (KeyError: 'missing key')" in message, message
+    assert "internal error" not in message
+    assert_nothing_stored()

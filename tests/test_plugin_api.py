@@ -354,3 +354,28 @@ def test_every_fixture_and_builder_is_documented():
     for name in ("build_tflite", "build_mediapipe_bin", "build_task", "build_litertlm", "write_plugin_distribution",
                  "assert_conforms", "hf_hub.add_repo", "kaggle_hub.add_model", ".litertlm"):
         assert name in text, name
+
+
+def test_plugins_check_refuses_an_option_type_the_command_line_cannot_give():
+    """`Param(type=dict)` passed `zoo plugins check` and delivered the user's text as a string (issue 30)."""
+    from registry.api import Converter, Param, Toolchain
+    from registry.conformance import _component_problems
+
+    def problems(**params):
+        converter = type("C", (Converter,), {"name": "c", "description": "d", "toolchain": Toolchain("t", ("x==1",)),
+                                             "parameters": params})()
+        return _component_problems("converter", "c", converter)
+
+    assert problems(n=Param("a count", int), sizes=Param("sizes", list[int]), name=Param("a name")) == []
+    [refused] = problems(mapping=Param("a mapping", dict))
+    assert "option 'mapping'" in refused and "'dict' is none zoo converts --param text to" in refused
+
+
+def test_zoo_plugin_new_refuses_a_name_zoo_already_knows(tmp_path, zoo):
+    """`zoo plugin new gemma` scaffolded a package whose tests failed on the built-in family's name."""
+    for taken in ("gemma", "phi", "hf"):
+        result = zoo("plugin", "new", taken, "--dir", str(tmp_path))
+        message = " ".join(result.stderr.split())
+        assert result.returncode != 0 and "zoo knows" in message and f"my-{taken}" in message, message
+        assert not (tmp_path / f"zoo-{taken}").exists()
+    assert zoo("plugin", "new", "my-gemma", "--dir", str(tmp_path)).returncode == 0

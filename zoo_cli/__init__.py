@@ -146,12 +146,36 @@ def main(argv: list[str] | None = None) -> int:
         if disk is not None:  # a full disk can strike at any write; that is the user's to fix, not a bug
             terminal.error(f"{disk.message} {disk.fix}")
             return int(disk.exit_code)
+        plugin = _plugin_in_traceback(exc)
+        if plugin is not None:  # a bug in a plugin's code: name it, so the user knows whose it is and can leave it out
+            terminal.error(
+                f"The plugin '{plugin[0]}' (package {plugin[1]}) failed in its own code ({type(exc).__name__}: {exc}), "
+                "so the command did not finish. This is a bug in that plugin: report it to its authors with the "
+                "traceback ZOO_DEBUG=1 shows; ZOO_LOAD_PLUGINS or ZOO_DISABLE_PLUGIN_AUTOLOAD=1 run zoo without it."
+            )
+            return int(ExitCode.PLUGIN_ERROR)
         terminal.error(
             f"zoo hit an internal error ({type(exc).__name__}: {exc}). This is a bug in zoo or a plugin. "
             "Run again with ZOO_DEBUG=1 to see the full traceback, and include it in a bug report."
         )
         return int(ExitCode.ERROR)
     return returned if isinstance(returned, int) else int(ExitCode.OK)
+
+
+def _plugin_in_traceback(exc: BaseException) -> tuple[str, str] | None:
+    """(plugin, distribution) whose module raised `exc` or called what did: the innermost frame of a
+    loaded plugin's package in the traceback; None when no plugin's code was on the way."""
+    from registry.plugins import discover_entry_points
+
+    packages = {ep.value.split(":", 1)[0]: (ep.name, ep.distribution) for ep in discover_entry_points()}
+    found, tb = None, exc.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        for package, plugin in packages.items():
+            if module == package or module.startswith(package + "."):
+                found = plugin
+        tb = tb.tb_next
+    return found
 
 
 def _innermost_module(exc: BaseException) -> str:

@@ -27,6 +27,14 @@ def new_command(name: str, parent: Path) -> None:
 
     if not re.fullmatch(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*", name):
         raise ZooError(f"'{name}' is not a usable plugin name.", fix="Use lowercase letters, digits and dashes, e.g. `zoo plugin new tinystories`.")
+    from zoo_cli.common import load_catalog
+
+    catalog = load_catalog()
+    taken = [what for what, names in (("a plugin", catalog.records), ("a family", catalog.families),
+                                      ("a model or variant", catalog.names)) if name in names or f"{name}-lm" in names]
+    if taken:  # the scaffold's family, model (NAME-lm) and tests would clash with what is installed
+        raise ZooError(f"'{name}' is already {taken[0]} zoo knows, so a plugin of that name would not load beside it.",
+                       fix=f"Pick a name of your own, e.g. `zoo plugin new my-{name}`; `zoo list` shows the names taken.")
     module = "zoo_" + name.replace("-", "_")
     root = parent / f"zoo-{name}"
     if root.exists():
