@@ -96,7 +96,7 @@ def _component_problems(kind: str, name: str, component) -> list[str]:
         problems.append(f"{kind} '{name}' has no description (shown by `zoo plugins` and the docs)")
     toolchain = getattr(component, "toolchain", None)
     if kind == "converter" and toolchain is None:
-        problems.append(f"converter '{name}' declares no toolchain; converters run in one (registry.components.Toolchain)")
+        problems.append(f"converter '{name}' declares no toolchain; converters run in one (registry.api.Toolchain)")
     if toolchain is not None and toolchain.kind == "npm":
         for requirement in toolchain.requirements:
             if not _NPM_PINNED.fullmatch(requirement):

@@ -36,7 +36,7 @@ def register_sources(register):
     """Register source kinds, the places files are fetched from (``kind`` in a manifest's source).
 
     :param register: call ``register(source)`` with an instance of
-        :class:`registry.components.SourceKind`; its ``name`` is the manifest's ``kind``.
+        :class:`registry.api.SourceKind`; its ``name`` is the manifest's ``kind``.
     """
 
 
@@ -48,7 +48,7 @@ def register_converters(register):
     """Register converters, named by a recipe's ``converter`` key.
 
     :param register: call ``register(converter)`` with an instance of
-        :class:`registry.components.Converter`, declaring the toolchain it runs in.
+        :class:`registry.api.Converter`, declaring the toolchain it runs in.
     """
 
 
@@ -56,7 +56,7 @@ def register_converters(register):
 def register_bundlers(register):
     """Register bundlers, named in a recipe's ``bundle.bundlers`` list.
 
-    :param register: call ``register(bundler)`` with an instance of :class:`registry.components.Bundler`.
+    :param register: call ``register(bundler)`` with an instance of :class:`registry.api.Bundler`.
     """
 
 
@@ -68,7 +68,7 @@ def register_verifiers(register):
     """Register verifiers, named in an output's ``checks`` list.
 
     :param register: call ``register(verifier)`` with an instance of
-        :class:`registry.components.Verifier`; its ``name`` is the check's name.
+        :class:`registry.api.Verifier`; its ``name`` is the check's name.
     """
 
 
@@ -79,5 +79,5 @@ def register_verifiers(register):
 def register_runtimes(register):
     """Register runtimes: what `zoo run` uses to generate text with a stored artifact of a format.
 
-    :param register: call ``register(runtime)`` with an instance of :class:`registry.components.Runtime`.
+    :param register: call ``register(runtime)`` with an instance of :class:`registry.api.Runtime`.
     """

@@ -379,3 +379,16 @@ def test_zoo_plugin_new_refuses_a_name_zoo_already_knows(tmp_path, zoo):
         assert result.returncode != 0 and "zoo knows" in message and f"my-{taken}" in message, message
         assert not (tmp_path / f"zoo-{taken}").exists()
     assert zoo("plugin", "new", "my-gemma", "--dir", str(tmp_path)).returncode == 0
+
+
+def test_what_plugin_authors_read_names_only_the_public_api():
+    """Hook docstrings and conformance messages named internal modules (registry.components) that a plugin
+    must not import; they name registry.api, the one module a plugin imports."""
+    import inspect
+
+    from registry import conformance, hookspecs
+    from registry.catalog import registration
+
+    for module in (hookspecs, conformance, registration):
+        text = inspect.getsource(module)
+        assert "registry.components." not in text and "{base.__module__}" not in text, module.__name__

@@ -93,7 +93,7 @@ def component_acceptor(catalog: "Catalog", kind: str) -> Callable:
             if not isinstance(item, base):
                 raise PluginError(
                     f"plugin '{plugin}' registered {item!r} as a {kind}, but it is not a "
-                    f"{base.__module__}.{base.__name__} instance",
+                    f"registry.api.{base.__name__} instance",
                     fix=f"Register an instance of a {base.__name__} subclass.",
                 )
             try:
