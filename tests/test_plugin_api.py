@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -392,3 +393,23 @@ def test_what_plugin_authors_read_names_only_the_public_api():
     for module in (hookspecs, conformance, registration):
         text = inspect.getsource(module)
         assert "registry.components." not in text and "{base.__module__}" not in text, module.__name__
+
+
+def test_the_test_kit_example_in_the_docs_passes_against_the_scaffolded_package(tmp_path):
+    """docs/testing.md's example is a test module for the package `zoo plugin new acme` writes; it never ran."""
+    import re
+    import subprocess
+
+    from zoo_cli import main
+
+    assert main(["plugin", "new", "acme", "--dir", str(tmp_path)]) == 0
+    package, site = tmp_path / "zoo-acme", tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site),
+                    str(package)], check=True, capture_output=True)
+    text = (REPO / "docs" / "testing.md").read_text().split("## An example", 1)[1]
+    [example] = re.findall(r"```python\n(.*?)```", text, re.S)
+    (package / "tests" / "test_docs_example.py").write_text(example)
+    ran = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(package / "tests")],
+                         capture_output=True, text=True, cwd=tmp_path,
+                         env=os.environ | {"PYTHONPATH": os.pathsep.join([str(site), str(REPO)])})
+    assert ran.returncode == 0 and "passed" in ran.stdout, ran.stdout[-3000:] + ran.stderr[-2000:]
