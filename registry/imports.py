@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import references, settings
-from .catalog import Catalog
 from .errors import FormatCheckError, ZooError
-from .fetch import copy_hashing, partial_key, run_structural_checks
-from .manifest import parse_manifest
 from .reporting import QuietReporter, Reporter
 from .store import Entry, EntryFile, default_store, valid_entry_id
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
 
 IMPORT_KIND = "imported"
 PLATFORMS = {"litertlm": ["android", "ios", "desktop"], "task": ["android", "ios"], "tflite": ["android", "ios"],
@@ -28,8 +29,10 @@ PLATFORMS = {"litertlm": ["android", "ios", "desktop"], "task": ["android", "ios
 """Where each format runs, for the entry's description (the file itself says no more)."""
 
 
-def import_file(catalog: Catalog, given: Path, *, entry_id: str | None = None, reporter: Reporter | None = None) -> Entry:
+def import_file(catalog: "Catalog", given: Path, *, entry_id: str | None = None, reporter: Reporter | None = None) -> Entry:
     """Check `given` by its format and keep a copy in the store under `entry_id` (default: its name and digest)."""
+    from .fetch import copy_hashing, partial_key, run_structural_checks  # the pull's machinery, not `zoo info`'s
+
     reporter = reporter or QuietReporter()
     source = given.expanduser().absolute()
     fmt = _format_of(catalog, source)
@@ -65,7 +68,7 @@ def variant_of(entry: Entry):
     return _variant(entry.id, main.path, entry.source["format"], main.sha256, main.size, entry.source.get("backend", "cpu"))
 
 
-def _format_of(catalog: Catalog, source: Path) -> str:
+def _format_of(catalog: "Catalog", source: Path) -> str:
     fmt = source.suffix.lower().lstrip(".")
     known = sorted(f for f in catalog.default_checks if f in PLATFORMS)
     if fmt not in known:
@@ -103,6 +106,8 @@ def _backend(path: Path, fmt: str) -> str:
 def _variant(entry_id: str, name: str, fmt: str, sha: str, size: int, backend: str):
     """The imported file as a ready-made variant, validated like any manifest's, so its format's checks see
     what they see on a pull."""
+    from .manifest import parse_manifest
+
     manifest = parse_manifest({
         "schema_version": 1, "family": "imported", "description": "Files imported with `zoo import`.",
         "models": [{
