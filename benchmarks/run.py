@@ -60,7 +60,7 @@ def main() -> None:
     path = Path(subprocess.run(zoo + ["path", args.query], env=env, capture_output=True, text=True, check=True).stdout.strip())
 
     from registry import settings, toolchains
-    from registry.bench import artifact_context
+    from registry.run_check import artifact_context
     from registry.catalog import get_catalog
     from registry.store import default_store
 
@@ -70,7 +70,7 @@ def main() -> None:
     entry = next(e for e in store.entries() if store.artifact_dir(e.id) / e.main == path)
     runtime = get_catalog().component("runtime", "litert-lm")
     python = toolchains.ensure(runtime.toolchain, print).interpreter
-    context = artifact_context(store, entry)
+    context = artifact_context(store, entry, default=512)
     cache = settings.get().cache_dir / "litert-lm"
     cache.mkdir(parents=True, exist_ok=True)
     direct = [str(python), "-c", DIRECT, str(path), args.prompt, str(args.max_tokens), str(context), str(cache)]

@@ -21,6 +21,7 @@ from . import __version__, settings, toolchains
 from .child import machine_ram_bytes, run_job
 from .errors import ZooError
 from .fsutil import write_atomically
+from .run_check import artifact_context
 
 METRICS = ("load_seconds", "time_to_first_token_seconds", "prefill_tokens_per_second", "decode_tokens_per_second")
 MAX_RUNS = 50
@@ -50,7 +51,7 @@ def bench(catalog, store, entry, *, runs: int = 5, prefill_tokens: int | None = 
         raise ZooError(f"No loaded runtime benchmarks .{fmt} files, so zoo cannot measure {entry.id}.",
                        fix="`zoo bench` measures .litertlm and .task files with LiteRT-LM; `zoo run ID --prompt TEXT` "
                        "runs the others.")
-    context = artifact_context(store, entry)
+    context = artifact_context(store, entry, default=512)
     prefill = prefill_tokens or max(1, min(256, context // 2))
     decode = decode_tokens or max(1, min(128, context - prefill - 1))
     if prefill + decode > context:
@@ -93,25 +94,3 @@ def machine() -> dict:
         pass
     return {"system": platform.system(), "machine": platform.machine(), "cpu": model, "cpus": os.cpu_count(),
             "ram_bytes": machine_ram_bytes(), "python": platform.python_version()}
-
-
-def artifact_context(store, entry) -> int:
-    """The context the artifact was built for: its build's record, else a .litertlm's own metadata, else 512."""
-    directory = store.artifact_dir(entry.id)
-    try:
-        recorded = json.loads((directory / "provenance.json").read_text()).get("context_length")
-    except (OSError, ValueError, AttributeError):
-        recorded = None
-    if isinstance(recorded, int) and recorded > 0:
-        return recorded
-    if entry.main.endswith(".litertlm"):
-        from . import litertlm
-
-        path = directory / entry.main
-        try:
-            found = litertlm.llm_metadata(path, litertlm.read(path)).get("max_num_tokens")
-        except (litertlm.NotLiteRTLM, OSError):
-            found = None
-        if isinstance(found, int) and found > 0:
-            return found
-    return 512

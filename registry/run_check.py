@@ -33,15 +33,7 @@ def run_check(catalog, store, entry, reporter_message=lambda text: None) -> dict
                        fix="Verify its structure with `zoo verify ID`; `zoo plugins` lists the loaded runtimes.")
     row = catalog.rows.get(catalog.variant_id_of(entry), {})
     prompt = str((row.get("expect") or {}).get("prompt") or "Hello")
-    context = int((row.get("inference") or {}).get("max_tokens") or 512)
-    if fmt == "litertlm":  # the context the file was built for, from its own metadata
-        from . import litertlm
-
-        path = store.artifact_dir(entry.id) / entry.main
-        try:
-            context = litertlm.llm_metadata(path, litertlm.read(path)).get("max_num_tokens") or context
-        except (litertlm.NotLiteRTLM, OSError):
-            pass
+    context = artifact_context(store, entry, default=int((row.get("inference") or {}).get("max_tokens") or 512))
     python, variables = toolchains.for_job(runtime, reporter_message)
     job = runtime.plan(store.artifact_dir(entry.id) / entry.main, prompt, runtime.check_tokens, context)
     started = time.monotonic()
@@ -64,3 +56,26 @@ def run_check(catalog, store, entry, reporter_message=lambda text: None) -> dict
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, json.dumps(record, indent=2))
     return record
+
+
+def artifact_context(store, entry, *, default: int) -> int:
+    """The context a stored artifact runs with: what its build recorded, else what a .litertlm says of
+    itself, else `default` (zoo run, zoo verify --run and zoo bench all ask this one question)."""
+    directory = store.artifact_dir(entry.id)
+    try:
+        recorded = json.loads((directory / "provenance.json").read_text()).get("context_length")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if isinstance(recorded, int) and recorded > 0:
+        return recorded
+    if entry.main.endswith(".litertlm"):
+        from . import litertlm
+
+        path = directory / entry.main
+        try:
+            found = litertlm.llm_metadata(path, litertlm.read(path)).get("max_num_tokens")
+        except (litertlm.NotLiteRTLM, OSError):
+            found = None
+        if isinstance(found, int) and found > 0:
+            return found
+    return default

@@ -22,13 +22,13 @@ def run_command(query: str, prompt: str | None, chat: bool, max_tokens: int, run
     Prints the continuation alone, for every runtime: a tokenizer that decodes only the new tokens
     drops the space that joined them to the prompt, so prompt + text read "once uponvery".
     """
-    import json
     import tempfile
     from pathlib import Path
 
     from registry import toolchains
     from registry.child import run_job
     from registry.errors import ZooError
+    from registry.run_check import artifact_context
     from zoo_cli.common import load_catalog
     from zoo_cli.store_commands import entry_for
 
@@ -57,14 +57,7 @@ def run_command(query: str, prompt: str | None, chat: bool, max_tokens: int, run
             fix="`zoo plugins` lists the loaded runtimes: LiteRT-LM runs .task and .litertlm files, MediaPipe's Web runtime "
             "gpu .bin files; other formats run on the device.",
         )
-    context = 64
-    record = directory / "provenance.json"
-    if record.is_file():
-        try:
-            recorded = json.loads(record.read_text()).get("context_length")
-        except ValueError:
-            recorded = None
-        context = recorded if isinstance(recorded, int) and recorded > 0 else context
+    context = artifact_context(store, entry, default=64)
     # A runtime without a toolchain runs its job with zoo's own interpreter.
     python, variables = toolchains.for_job(runtime, terminal.message)
     if chat:
