@@ -125,119 +125,164 @@ def stream(url: str, partial: Path, pool, remote: RemoteObject, expected_size: i
     a stream that finishes within seconds gains nothing from them and would lose the in-flight
     hash (measured on loopback: 8 connections took 1.4x the time of one).
     """
-    import http.client
+    transfer = _Stream(url, partial, pool, remote, expected_size, headers, timeout, on_bytes, what, max_bytes, probe)
+    return transfer.run(retries)
 
-    import urllib3
 
-    resumed_from = partial.stat().st_size if partial.exists() else 0
-    if resumed_from > (expected_size if expected_size is not None else max_bytes):
-        partial.unlink()
-        resumed_from = 0
-    checksummed = remote.crc32c is not None
-    hasher, offset = hash_existing(partial, crc32c=checksummed) if resumed_from else (Digests(checksummed), 0)
-    if on_bytes and offset:
-        on_bytes(offset)
-    attempt = 0
-    last_error: Exception | None = None
-    while True:
-        if expected_size is not None and offset == expected_size:
-            if offset == 0:  # an empty file has no body to append: the partial must exist all the same
-                local_write(os.close, local_write(os.open, partial, os.O_WRONLY | os.O_CREAT, 0o644))
-            return DownloadResult(hasher.hexdigest(), offset, resumed_from, hasher.crc32c_base64())
-        request_headers = urllib3.HTTPHeaderDict({"Accept-Encoding": "identity", "User-Agent": f"zoo/{__version__}"})
-        request_headers.update(headers or {})  # case-insensitive: the hub client's user-agent wins
-        if offset:
-            request_headers["Range"] = f"bytes={offset}-"
-            request_headers.update(remote.condition())  # the rest of the same object, or the whole new one
-        try:
-            with get_following_same_origin(pool, url, request_headers, timeout) as response:
-                if response.status == 416 and expected_size is not None and offset >= expected_size:
-                    return DownloadResult(hasher.hexdigest(), offset, resumed_from, hasher.crc32c_base64())
-                refuse_status(response, url, what)
-                if response.status not in (200, 206):
-                    raise ServerMisbehaved(f"unexpected HTTP status {response.status}")
-                if offset and response.status == 200:
-                    # The server ignored Range, or the object changed (If-Range): start over rather than append.
-                    offset, hasher = 0, Digests()
-                    local_write(os.truncate, partial, 0)
-                    remote.forget()
-                remote.observe(response)
-                if offset == 0 and remote.crc32c is not None and hasher.crc32c is None:
-                    hasher = Digests(crc32c=True)  # the storage's checksum, computed as the bytes arrive
-                if response.status == 206:
-                    content_range = response.headers.get("Content-Range", "")
-                    if not content_range.startswith(f"bytes {offset}-"):
-                        raise ServerMisbehaved(f"asked for bytes {offset}- but got Content-Range '{content_range}'")
-                length = response.headers.get("Content-Length")
-                announced = offset + int(length) if length is not None else None
-                if expected_size is not None and announced is not None and announced != expected_size:
-                    partial.unlink(missing_ok=True)
-                    raise SizeDiffers(f"The server announces {announced} bytes for {what} where {expected_size} were expected.",
-                                      announced=announced, expected=expected_size)
-                limit = expected_size if expected_size is not None else announced
-                if expected_size is None and limit is not None and limit > max_bytes:
-                    raise ServerMisbehaved(f"the server announces {limit} bytes, more than the {max_bytes} zoo accepts "
-                                            "for a file of unknown size (ZOO_MAX_DOWNLOAD_BYTES)")
-                read_some = body_reader(response)
-                probe_at = time.monotonic() + PROBE_SECONDS if probe and limit is not None else None
-                probe_from = offset
-                blocks = BlockHasher(hasher, None if limit is None else limit - offset)
-                buffer, filled = blocks.buffer(), 0
-                try:
-                    out = local_write(os.open, partial, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-                    try:
-                        while True:
-                            received = read_some(buffer[filled:])
-                            if not received:
-                                break
-                            if limit is not None and offset + received > limit:
-                                raise ServerMisbehaved(f"the server sent more than the {limit} bytes announced")
-                            if offset + received > max_bytes:
-                                raise ServerMisbehaved(f"the server sent more than {max_bytes} bytes without saying how many "
-                                                        "(the ceiling is ZOO_MAX_DOWNLOAD_BYTES)")
-                            write_all(out, buffer[filled : filled + received])
-                            offset += received
-                            filled += received
-                            if on_bytes:
-                                on_bytes(received)
-                            if filled == len(buffer):
-                                blocks.hash(buffer, filled)
-                                buffer, filled = blocks.buffer(), 0
-                            if probe_at is not None and time.monotonic() >= probe_at:
-                                rate = (offset - probe_from) / (PROBE_SECONDS + time.monotonic() - probe_at)
-                                probe_at = None
-                                if (limit - offset) > rate * SPLIT_WHEN_SECONDS:
-                                    raise SplitNow()
-                        if limit is None or offset == limit:
-                            local_write(os.fsync, out)  # durable before the rename into the store; overlaps the hash
-                    finally:
-                        local_write(os.close, out)
-                finally:
-                    blocks.hash(buffer, filled)  # every byte written is hashed, even when the loop stops early
-                    hasher = blocks.finish()
-                if limit is not None and offset < limit:
-                    raise RetryLater(f"connection closed after {offset} of {limit} bytes")
-                return DownloadResult(hasher.hexdigest(), offset, resumed_from, hasher.crc32c_base64())
-        except ServerMisbehaved as exc:
-            partial.unlink(missing_ok=True)
-            raise NetworkError(
-                f"The server misbehaved while sending {what}: {exc}. The partial download was discarded.",
-                fix="Try again later; if it persists the server or a proxy in between is broken.",
-            ) from None
-        except LocalWriteFailed as failed:
-            # Not the network's fault and not worth retrying; a full disk keeps no partial behind.
-            partial.unlink(missing_ok=True)
-            raise DiskError.writing(failed.__cause__, what, partial.parent) from None
-        except (RetryLater, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
-            # OSError: the socket's own errors (reset, timeout, unreachable), as the body is read
-            # from it directly; the disk's are LocalWriteFailed by then.
-            attempt += 1
-            last_error = exc
-            if attempt >= retries:
+class _Stream:
+    """The state one stream carries across its attempts: how far the partial file got, and its digests."""
+
+    def __init__(self, url, partial: Path, pool, remote: RemoteObject, expected_size: int | None, headers,
+                 timeout: float, on_bytes, what: str, max_bytes: int, probe: bool) -> None:
+        self.url, self.partial, self.pool, self.remote = url, partial, pool, remote
+        self.expected_size, self.headers, self.timeout = expected_size, headers, timeout
+        self.on_bytes, self.what, self.max_bytes, self.probe = on_bytes, what, max_bytes, probe
+        self.resumed_from = self._resume_point()
+        checksummed = remote.crc32c is not None
+        if self.resumed_from:
+            self.hasher, self.offset = hash_existing(partial, crc32c=checksummed)
+        else:
+            self.hasher, self.offset = Digests(checksummed), 0
+        if on_bytes and self.offset:
+            on_bytes(self.offset)
+
+    def _resume_point(self) -> int:
+        """The partial file's size, or 0 (the file removed) when it is larger than the download can be."""
+        resumed_from = self.partial.stat().st_size if self.partial.exists() else 0
+        if resumed_from > (self.expected_size if self.expected_size is not None else self.max_bytes):
+            self.partial.unlink()
+            return 0
+        return resumed_from
+
+    def result(self) -> DownloadResult:
+        return DownloadResult(self.hasher.hexdigest(), self.offset, self.resumed_from, self.hasher.crc32c_base64())
+
+    def run(self, retries: int) -> DownloadResult:
+        """Attempts until the file is whole; network failures are retried with backoff, others end it."""
+        import http.client
+
+        import urllib3
+
+        attempt = 0
+        while True:
+            try:
+                return self._attempt()
+            except ServerMisbehaved as exc:
+                self.partial.unlink(missing_ok=True)
                 raise NetworkError(
-                    f"Downloading {what} failed {attempt} times ({reason(last_error)}); "
-                    f"{offset} bytes are kept and the next run resumes from there.",
-                    fix="Check the connection and run the same command again, or raise ZOO_HTTP_TIMEOUT / ZOO_HTTP_RETRIES.",
+                    f"The server misbehaved while sending {self.what}: {exc}. The partial download was discarded.",
+                    fix="Try again later; if it persists the server or a proxy in between is broken.",
                 ) from None
-            time.sleep(min(8.0, 0.25 * 2**attempt) * (0.5 + random.random() / 2))
+            except LocalWriteFailed as failed:
+                # Not the network's fault and not worth retrying; a full disk keeps no partial behind.
+                self.partial.unlink(missing_ok=True)
+                raise DiskError.writing(failed.__cause__, self.what, self.partial.parent) from None
+            except (RetryLater, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+                # OSError: the socket's own errors (reset, timeout, unreachable), as the body is read
+                # from it directly; the disk's are LocalWriteFailed by then.
+                attempt += 1
+                if attempt >= retries:
+                    raise NetworkError(
+                        f"Downloading {self.what} failed {attempt} times ({reason(exc)}); "
+                        f"{self.offset} bytes are kept and the next run resumes from there.",
+                        fix="Check the connection and run the same command again, or raise ZOO_HTTP_TIMEOUT / "
+                            "ZOO_HTTP_RETRIES.",
+                    ) from None
+                time.sleep(min(8.0, 0.25 * 2**attempt) * (0.5 + random.random() / 2))
 
+    def _attempt(self) -> DownloadResult:
+        """One request for what is still missing."""
+        if self.expected_size is not None and self.offset == self.expected_size:
+            if self.offset == 0:  # an empty file has no body to append: the partial must exist all the same
+                local_write(os.close, local_write(os.open, self.partial, os.O_WRONLY | os.O_CREAT, 0o644))
+            return self.result()
+        with get_following_same_origin(self.pool, self.url, self._request_headers(), self.timeout) as response:
+            if response.status == 416 and self.expected_size is not None and self.offset >= self.expected_size:
+                return self.result()
+            limit = self._accept(response)
+            self._receive(response, limit)
+            if limit is not None and self.offset < limit:
+                raise RetryLater(f"connection closed after {self.offset} of {limit} bytes")
+            return self.result()
+
+    def _request_headers(self):
+        import urllib3
+
+        request_headers = urllib3.HTTPHeaderDict({"Accept-Encoding": "identity", "User-Agent": f"zoo/{__version__}"})
+        request_headers.update(self.headers or {})  # case-insensitive: the hub client's user-agent wins
+        if self.offset:
+            request_headers["Range"] = f"bytes={self.offset}-"
+            request_headers.update(self.remote.condition())  # the rest of the same object, or the whole new one
+        return request_headers
+
+    def _accept(self, response) -> int | None:
+        """Checks the answer (status, range, announced size); returns the size the file will have, if known."""
+        refuse_status(response, self.url, self.what)
+        if response.status not in (200, 206):
+            raise ServerMisbehaved(f"unexpected HTTP status {response.status}")
+        if self.offset and response.status == 200:
+            # The server ignored Range, or the object changed (If-Range): start over rather than append.
+            self.offset, self.hasher = 0, Digests()
+            local_write(os.truncate, self.partial, 0)
+            self.remote.forget()
+        self.remote.observe(response)
+        if self.offset == 0 and self.remote.crc32c is not None and self.hasher.crc32c is None:
+            self.hasher = Digests(crc32c=True)  # the storage's checksum, computed as the bytes arrive
+        if response.status == 206:
+            content_range = response.headers.get("Content-Range", "")
+            if not content_range.startswith(f"bytes {self.offset}-"):
+                raise ServerMisbehaved(f"asked for bytes {self.offset}- but got Content-Range '{content_range}'")
+        length = response.headers.get("Content-Length")
+        announced = self.offset + int(length) if length is not None else None
+        expected_size = self.expected_size
+        if expected_size is not None and announced is not None and announced != expected_size:
+            self.partial.unlink(missing_ok=True)
+            raise SizeDiffers(f"The server announces {announced} bytes for {self.what} where {expected_size} were "
+                              "expected.", announced=announced, expected=expected_size)
+        limit = expected_size if expected_size is not None else announced
+        if expected_size is None and limit is not None and limit > self.max_bytes:
+            raise ServerMisbehaved(f"the server announces {limit} bytes, more than the {self.max_bytes} zoo accepts "
+                                    "for a file of unknown size (ZOO_MAX_DOWNLOAD_BYTES)")
+        return limit
+
+    def _receive(self, response, limit: int | None) -> None:
+        """Appends the body to the partial file, hashing each full buffer in the second thread.
+
+        The loop keeps its state in locals (it runs once per socket read) and hands it back to
+        the stream when it ends, however it ends.
+        """
+        read_some, on_bytes, max_bytes = body_reader(response), self.on_bytes, self.max_bytes
+        offset = self.offset
+        probe_at = time.monotonic() + PROBE_SECONDS if self.probe and limit is not None else None
+        blocks = BlockHasher(self.hasher, None if limit is None else limit - offset)
+        buffer, filled = blocks.buffer(), 0
+        try:
+            out = local_write(os.open, self.partial, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            try:
+                while received := read_some(buffer[filled:]):
+                    if limit is not None and offset + received > limit:
+                        raise ServerMisbehaved(f"the server sent more than the {limit} bytes announced")
+                    if offset + received > max_bytes:
+                        raise ServerMisbehaved(f"the server sent more than {max_bytes} bytes without saying how many "
+                                                "(the ceiling is ZOO_MAX_DOWNLOAD_BYTES)")
+                    write_all(out, buffer[filled : filled + received])
+                    offset += received
+                    filled += received
+                    if on_bytes:
+                        on_bytes(received)
+                    if filled == len(buffer):
+                        blocks.hash(buffer, filled)
+                        buffer, filled = blocks.buffer(), 0
+                    if probe_at is not None and time.monotonic() >= probe_at:
+                        rate = (offset - self.offset) / (PROBE_SECONDS + time.monotonic() - probe_at)
+                        probe_at = None
+                        if (limit - offset) > rate * SPLIT_WHEN_SECONDS:
+                            raise SplitNow()
+                if limit is None or offset == limit:
+                    local_write(os.fsync, out)  # durable before the rename into the store; overlaps the hash
+            finally:
+                local_write(os.close, out)
+        finally:
+            self.offset = offset
+            blocks.hash(buffer, filled)  # every byte written is hashed, even when the loop stops early
+            self.hasher = blocks.finish()
