@@ -203,15 +203,38 @@ def run_job(
     A conversation (`next_turn`) gets a pipe for stdin: each "turn" event is answered with the next
     line `next_turn` returns, and None closes the pipe. Other jobs read nothing (stdin is /dev/null).
     """
+    started = time.monotonic()
+    process = _start(python, runner, request, work_dir, env, conversation=next_turn is not None)
+    output = _JobOutput(process, what, on_progress, on_text, next_turn)
+    try:
+        output.read()
+        _, status, usage = os.wait4(process.pid, 0)
+    except BaseException:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+        output.whole.close()
+        raise
+    output.finish()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    _refuse_failure(status, output, what, ram_gb)
+    peak = usage.ru_maxrss * 1024  # kilobytes on Linux
+    return JobResult(time.monotonic() - started, peak, output.result, list(output.log))
+
+
+def _start(python: Path, runner: Path, request: dict, work_dir: Path, env: dict[str, str] | None, *,
+           conversation: bool) -> subprocess.Popen:
+    """The child, in its own session, with the request in a file beside its work."""
     work_dir.mkdir(parents=True, exist_ok=True)
     request_file = work_dir / f"{runner.stem}.request.json"
     request_file.write_text(json.dumps(request))
     child_env = child_environment()
     child_env.update(env or {})
-    started = time.monotonic()
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [str(python), str(runner), str(request_file)],
-        stdin=subprocess.PIPE if next_turn else subprocess.DEVNULL,
+        stdin=subprocess.PIPE if conversation else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -220,78 +243,98 @@ def run_job(
         start_new_session=True,  # Ctrl-C reaches zoo, which then stops the whole job
         preexec_fn=_ends_with_zoo(),  # and a zoo killed outright (SIGKILL, OOM) takes the job with it
     )
-    log: deque[str] = deque(maxlen=200)
-    stderr_tail: deque[str] = deque(maxlen=40)
-    result: dict = {}
-    error: dict = {}
-    whole = JobLog(what)
 
-    def drain_stderr() -> None:
-        assert process.stderr is not None
-        for line in process.stderr:
-            stderr_tail.append(line.rstrip())
-            whole.write("stderr", line.rstrip())
 
-    reader = threading.Thread(target=drain_stderr, daemon=True)
-    reader.start()
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
+class _JobOutput:
+    """What a job says: its JSON events on stdout, anything else kept as log lines, stderr drained beside."""
+
+    def __init__(self, process: subprocess.Popen, what: str, on_progress, on_text, next_turn) -> None:
+        self.process = process
+        self.on_progress, self.on_text, self.next_turn = on_progress, on_text, next_turn
+        self.log: deque[str] = deque(maxlen=200)
+        self.stderr_tail: deque[str] = deque(maxlen=40)
+        self.result: dict = {}
+        self.error: dict = {}
+        self.whole = JobLog(what)
+        self.reader = threading.Thread(target=self._drain_stderr, daemon=True)
+        self.reader.start()
+
+    def _drain_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.stderr_tail.append(line.rstrip())
+            self.whole.write("stderr", line.rstrip())
+
+    def read(self) -> None:
+        """Until the child closes its stdout."""
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
             line = line.rstrip()
-            event = None
-            if line.startswith("{"):
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    event = None
-            if not isinstance(event, dict) or "event" not in event:
-                log.append(line)
-                whole.write("stdout", line)
-                continue
-            if event["event"] == "progress" and on_progress:
-                on_progress(str(event.get("message", "")))
-            elif event["event"] == "text" and on_text:
-                on_text(str(event.get("text", "")))
-            elif event["event"] == "turn" and next_turn and process.stdin is not None and not process.stdin.closed:
-                turn = next_turn()
-                try:
-                    if turn is None:
-                        process.stdin.close()
-                    else:
-                        process.stdin.write(turn.replace("\n", " ") + "\n")
-                        process.stdin.flush()
-                except BrokenPipeError:
-                    pass
-            elif event["event"] == "result":
-                result = event.get("data") or {}
-            elif event["event"] == "error":
-                error = event
-        _, status, usage = os.wait4(process.pid, 0)
-    except BaseException:
+            event = _event(line)
+            if event is None:
+                self.log.append(line)
+                self.whole.write("stdout", line)
+            else:
+                self._handle(event)
+
+    def _handle(self, event: dict) -> None:
+        kind = event["event"]
+        if kind == "progress" and self.on_progress:
+            self.on_progress(str(event.get("message", "")))
+        elif kind == "text" and self.on_text:
+            self.on_text(str(event.get("text", "")))
+        elif kind == "turn" and self.next_turn:
+            self._answer_turn()
+        elif kind == "result":
+            self.result = event.get("data") or {}
+        elif kind == "error":
+            self.error = event
+
+    def _answer_turn(self) -> None:
+        stdin = self.process.stdin
+        if stdin is None or stdin.closed:
+            return
+        turn = self.next_turn()
         try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
+            if turn is None:
+                stdin.close()
+            else:
+                stdin.write(turn.replace("\n", " ") + "\n")
+                stdin.flush()
+        except BrokenPipeError:
             pass
-        process.wait()
-        whole.close()
-        raise
-    reader.join(timeout=5)
-    whole.close()
-    seconds = time.monotonic() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    peak = usage.ru_maxrss * 1024  # kilobytes on Linux
+
+    def finish(self) -> None:
+        self.reader.join(timeout=5)
+        self.whole.close()
+
+
+def _event(line: str) -> dict | None:
+    """The JSON event a line carries, or None for a plain log line."""
+    if not line.startswith("{"):
+        return None
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) and "event" in event else None
+
+
+def _refuse_failure(status: int, output: _JobOutput, what: str, ram_gb: float | None) -> None:
+    """A BuildError for a job killed by a signal or ending with a non-zero status."""
     if os.WIFSIGNALED(status):
         message, fix = explain_signal(os.WTERMSIG(status), what, ram_gb)
-        raise BuildError(message + _tail(stderr_tail) + whole.where(), fix=fix)
-    if process.returncode != 0:
-        if error:
-            raise BuildError(f"The {what} step failed: {error.get('message')}" + whole.where(),
-                             fix=error.get("fix") or "See the message above.")
-        raise BuildError(
-            f"The {what} step exited with status {process.returncode}." + _tail(stderr_tail) + whole.where(),
-            fix="Read the log named above; `zoo toolchain doctor` checks the toolchain.",
-        )
-    return JobResult(seconds, peak, result, list(log))
+        raise BuildError(message + _tail(output.stderr_tail) + output.whole.where(), fix=fix)
+    code = os.waitstatus_to_exitcode(status)
+    if code == 0:
+        return
+    if output.error:
+        raise BuildError(f"The {what} step failed: {output.error.get('message')}" + output.whole.where(),
+                         fix=output.error.get("fix") or "See the message above.")
+    raise BuildError(
+        f"The {what} step exited with status {code}." + _tail(output.stderr_tail) + output.whole.where(),
+        fix="Read the log named above; `zoo toolchain doctor` checks the toolchain.",
+    )
 
 
 def _tail(lines: deque[str]) -> str:
