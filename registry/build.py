@@ -207,111 +207,163 @@ def check_resources(variant: Variant, force: bool) -> None:
 
 
 def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None, reporter: Reporter | None = None) -> BuildResult:
+    """Build `variant`: its plan, its inputs, its toolchains, then the steps, unless the store already holds the
+    same build (same key) whole."""
     options = options or BuildFlags()
     reporter = reporter or QuietReporter()
     started = time.monotonic()
-    if variant.prebuilt:
-        raise ReadyMadeError(f"{variant.id} is published ready-made; there is nothing to build.", fix=f"Run `zoo pull {variant.id}`.")
-    converter = catalog.component("converter", variant.recipe.converter)
-    if converter is None:
-        raise ZooError(f"{variant.id} is built with the '{variant.recipe.converter}' converter, which no loaded plugin provides.",
-                       fix="Install the plugin that provides it; `zoo plugins` shows what is loaded.")
-    adapter = _lora_adapter(catalog, variant, options, converter)
-    merged = params.merge(converter.name, converter.parameters, variant.recipe.params, options.params, variant=variant.id)
-    from_dir = options.from_dir.expanduser().resolve() if options.from_dir is not None else None
-    typed = BuildOptions(merged, adapter, from_dir, options.force)
-    converter.validate(variant, typed)
-    notes = converter.notes(variant, typed)
-    for note in notes:
-        reporter.message(note)
-    bundlers = [_component(catalog, "bundler", name, variant) for name in (variant.bundle.bundlers if variant.bundle else [])]
-    runtime_checks = [
-        _component(catalog, "verifier", check, variant)
-        for output in variant.outputs for check in catalog.build_checks_for(variant, output)
-        if options.run_checks and getattr(catalog.component("verifier", check), "runs_model", False)
-    ]
+    plan = _plan(catalog, variant, options, reporter)
     timings: dict[str, float] = {}
-
     step = time.monotonic()
-    derived_from = None
-    if from_dir is not None and from_dir.is_file():
-        derived_from, from_dir = _checkpoint_from_file(converter, from_dir, reporter)
-        typed = dataclasses.replace(typed, from_dir=from_dir)
-    local = _local_directory(catalog, variant, from_dir)
-    if local is not None:
-        # A directory on this machine is read in place and checked against the manifest's pins;
-        # copying a multi-GB checkpoint into the store first would only cost time and disk.
-        inputs_dir = local
-        inputs = local_inputs(variant, inputs_dir, users=options.from_dir is not None)
-        source = {"kind": "local", "path": str(inputs_dir)} | ({"derived_from": derived_from} if derived_from else {})
-    else:
-        fetched = fetch_inputs(catalog, variant, reporter=reporter)
-        inputs_dir = default_store().artifact_dir(fetched.variant_id)
-        inputs = [f.__dict__ for f in fetched.entry.files]
-        source = fetched.entry.source | {"store_entry": fetched.variant_id}
+    inputs = _gather_inputs(catalog, variant, plan, options, reporter)
     timings["fetch"] = time.monotonic() - step
-    for note in (found := converter.check_inputs(variant, inputs_dir, typed)):
-        reporter.message(note)
-    notes += found
-
-    specs = {}
-    for component in [converter] + bundlers + runtime_checks:
-        if component.toolchain is not None:
-            specs[component.toolchain.name] = component.toolchain
-    environments = {name: toolchains.ensure(spec, reporter.message) for name, spec in specs.items()}
-    for check in runtime_checks:  # a check this machine cannot run fails now, not after the conversion
-        check.ready(environments.get(check.toolchain.name) if check.toolchain is not None else None)
-
+    environments = _ready_toolchains(plan, reporter)
     lora = None
-    if adapter is not None:
-        lora = {"file": adapter.path.name, "sha256": lora_files.digest(adapter), "rank": adapter.rank,
-                "config": adapter.config is not None}
-    key = build_key(variant, inputs, environments, lora, dict(merged) | ({} if options.run_checks else {"(no run check)": True}))
-    entry_id = _entry_id(variant, options.from_dir, derived_from, inputs, lora)
+    if plan.adapter is not None:
+        lora = {"file": plan.adapter.path.name, "sha256": lora_files.digest(plan.adapter), "rank": plan.adapter.rank,
+                "config": plan.adapter.config is not None}
+    key_params = dict(plan.merged) | ({} if options.run_checks else {"(no run check)": True})
+    key = build_key(variant, inputs.files, environments, lora, key_params)
+    entry_id = _entry_id(variant, options.from_dir, inputs.derived_from, inputs.files, lora)
     store = default_store()
     with store.lock(f"variant-{entry_id}"):
         existing = store.entry(entry_id)
         if existing is not None and not options.rebuild and existing.source.get("build_key") == key:
-            cached = _cached_build(store, existing, reporter)
-            if cached:
+            if _cached_build(store, existing, reporter):
                 return BuildResult(variant.id, existing, store.artifact_dir(entry_id) / existing.main, True,
                                    time.monotonic() - started, _read_provenance(store, existing))
         check_resources(variant, options.force)
         work = settings.get().home / "builds" / f"{entry_id}.{os.getpid()}"
         shutil.rmtree(work, ignore_errors=True)
         try:
-            result = _run_steps(store, catalog, variant, converter, bundlers, environments, inputs_dir, work, typed,
-                                reporter, timings, options.run_checks)
-            outputs, output_specs, steps, checks = result
-            provenance = {
-                "format": 1,
-                "variant": variant.id,
-                "entry": entry_id,
-                "zoo_version": __version__,
-                "command": " ".join(["zoo", *sys.argv[1:]]) if Path(sys.argv[0]).name in ("zoo", "__main__.py") else None,
-                "build_key": key,
-                "built_at": time.time(),
-                "inputs": {"source": source, "files": inputs},
-                "recipe": variant.recipe.model_dump(mode="json"),
-                "backend": variant.backend,
-                "quantization": variant.quantization_label,
-                "bundle": variant.bundle.model_dump(mode="json") if variant.bundle else None,
-                "lora": lora,
-                "params": dict(options.params),
-                "options": dict(merged),
-                "context_length": merged.get(converter.context_option) if converter.context_option else None,
-                "notes": notes,
-                "run_checks": options.run_checks,
-                "toolchains": {name: env.describe() for name, env in environments.items()},
-                "steps": steps,
-                "checks": checks,
-                "timings": {k: round(v, 3) for k, v in timings.items()},
-                "outputs": [],
-            }
+            outputs, output_specs, steps, checks = _run_steps(
+                store, catalog, variant, plan.converter, plan.bundlers, environments, inputs.directory, work,
+                plan.options, reporter, timings, options.run_checks)
+            provenance = _provenance(variant, entry_id, key, plan, inputs, options, lora, environments, steps, checks,
+                                     timings)
             entry = _install(store, variant, entry_id, key, outputs, output_specs, provenance, started)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    return BuildResult(variant.id, entry, store.artifact_dir(entry_id) / entry.main, False, time.monotonic() - started, provenance)
+    return BuildResult(variant.id, entry, store.artifact_dir(entry_id) / entry.main, False, time.monotonic() - started,
+                       provenance)
+
+
+@dataclass
+class _Plan:
+    """The components a build uses and the options they get, settled before any byte is fetched."""
+
+    converter: object
+    adapter: LoraAdapter | None
+    merged: dict
+    options: BuildOptions
+    notes: list[str]
+    bundlers: list
+    runtime_checks: list
+
+
+def _plan(catalog: Catalog, variant: Variant, flags: BuildFlags, reporter: Reporter) -> _Plan:
+    if variant.prebuilt:
+        raise ReadyMadeError(f"{variant.id} is published ready-made; there is nothing to build.",
+                             fix=f"Run `zoo pull {variant.id}`.")
+    converter = catalog.component("converter", variant.recipe.converter)
+    if converter is None:
+        raise ZooError(f"{variant.id} is built with the '{variant.recipe.converter}' converter, which no loaded plugin "
+                       "provides.", fix="Install the plugin that provides it; `zoo plugins` shows what is loaded.")
+    adapter = _lora_adapter(catalog, variant, flags, converter)
+    merged = params.merge(converter.name, converter.parameters, variant.recipe.params, flags.params, variant=variant.id)
+    from_dir = flags.from_dir.expanduser().resolve() if flags.from_dir is not None else None
+    typed = BuildOptions(merged, adapter, from_dir, flags.force)
+    converter.validate(variant, typed)
+    notes = list(converter.notes(variant, typed))
+    for note in notes:
+        reporter.message(note)
+    bundlers = [_component(catalog, "bundler", name, variant) for name in (variant.bundle.bundlers if variant.bundle else [])]
+    runtime_checks = [
+        _component(catalog, "verifier", check, variant)
+        for output in variant.outputs for check in catalog.build_checks_for(variant, output)
+        if flags.run_checks and getattr(catalog.component("verifier", check), "runs_model", False)
+    ]
+    return _Plan(converter, adapter, merged, typed, notes, bundlers, runtime_checks)
+
+
+@dataclass
+class _Inputs:
+    directory: Path
+    files: list[dict]
+    source: dict
+    derived_from: dict | None
+
+
+def _gather_inputs(catalog: Catalog, variant: Variant, plan: _Plan, flags: BuildFlags, reporter: Reporter) -> _Inputs:
+    """The checkpoint the converter reads: a `--from` file or folder, or the manifest's inputs fetched into the store.
+
+    A `--from` file becomes a folder the converter can read (plan.options follows it)."""
+    from_dir = plan.options.from_dir
+    derived_from = None
+    if from_dir is not None and from_dir.is_file():
+        derived_from, from_dir = _checkpoint_from_file(plan.converter, from_dir, reporter)
+        plan.options = dataclasses.replace(plan.options, from_dir=from_dir)
+    local = _local_directory(catalog, variant, from_dir)
+    if local is not None:
+        # A directory on this machine is read in place and checked against the manifest's pins;
+        # copying a multi-GB checkpoint into the store first would only cost time and disk.
+        files = local_inputs(variant, local, users=flags.from_dir is not None)
+        source = {"kind": "local", "path": str(local)} | ({"derived_from": derived_from} if derived_from else {})
+        inputs = _Inputs(local, files, source, derived_from)
+    else:
+        fetched = fetch_inputs(catalog, variant, reporter=reporter)
+        inputs = _Inputs(default_store().artifact_dir(fetched.variant_id), [f.__dict__ for f in fetched.entry.files],
+                         fetched.entry.source | {"store_entry": fetched.variant_id}, None)
+    found = plan.converter.check_inputs(variant, inputs.directory, plan.options)
+    for note in found:
+        reporter.message(note)
+    plan.notes += found
+    return inputs
+
+
+def _ready_toolchains(plan: _Plan, reporter: Reporter) -> dict:
+    """Each toolchain the build's components need, created from its lock when missing; a run check this
+    machine cannot run fails now, not after the conversion."""
+    specs = {}
+    for component in [plan.converter] + plan.bundlers + plan.runtime_checks:
+        if component.toolchain is not None:
+            specs[component.toolchain.name] = component.toolchain
+    environments = {name: toolchains.ensure(spec, reporter.message) for name, spec in specs.items()}
+    for check in plan.runtime_checks:
+        check.ready(environments.get(check.toolchain.name) if check.toolchain is not None else None)
+    return environments
+
+
+def _provenance(variant: Variant, entry_id: str, key: str, plan: _Plan, inputs: _Inputs, flags: BuildFlags,
+                lora: dict | None, environments: dict, steps: list, checks: list, timings: dict) -> dict:
+    """What provenance.json says of a build: enough to know what went in and to run it again."""
+    converter = plan.converter
+    command = " ".join(["zoo", *sys.argv[1:]]) if Path(sys.argv[0]).name in ("zoo", "__main__.py") else None
+    return {
+        "format": 1,
+        "variant": variant.id,
+        "entry": entry_id,
+        "zoo_version": __version__,
+        "command": command,
+        "build_key": key,
+        "built_at": time.time(),
+        "inputs": {"source": inputs.source, "files": inputs.files},
+        "recipe": variant.recipe.model_dump(mode="json"),
+        "backend": variant.backend,
+        "quantization": variant.quantization_label,
+        "bundle": variant.bundle.model_dump(mode="json") if variant.bundle else None,
+        "lora": lora,
+        "params": dict(flags.params),
+        "options": dict(plan.merged),
+        "context_length": plan.merged.get(converter.context_option) if converter.context_option else None,
+        "notes": plan.notes,
+        "run_checks": flags.run_checks,
+        "toolchains": {name: env.describe() for name, env in environments.items()},
+        "steps": steps,
+        "checks": checks,
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+        "outputs": [],
+    }
 
 
 def _cached_build(store, entry: Entry, reporter: Reporter) -> bool:
