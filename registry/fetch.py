@@ -217,54 +217,70 @@ def fetch_files(
                 signing.verify(store, existing, signed_by, reporter.message)
             return PullResult(entry_id, existing, store.artifact_dir(entry_id) / existing.main,
                               already_present=True, seconds=time.monotonic() - started)
-        if settings.get().offline:
-            raise OfflineError(
-                f"{entry_id} is not in the store, and zoo is offline (ZOO_OFFLINE or HF_HUB_OFFLINE is set).",
-                fix="Unset ZOO_OFFLINE / HF_HUB_OFFLINE and run the command again while online; `zoo ls` shows what is local.",
-            )
-        expected = expected_digests(variant, lock_key=entry_id, use_lock=not update)
-        unpinned = [p for p, (sha, _, _) in expected.items() if not sha]
-        if locked and unpinned:
-            raise IntegrityError(
-                variant.id, ", ".join(unpinned), "pinned-digest", "a sha256 in the manifest or zoo.lock", "none",
-                fix=f"Pull once without --locked to pin them on first use (or add sha256 to the manifest; "
-                f"maintainers can run `zoo manifest pin {variant.id}`).",
-            )
-        source = catalog.component("source", variant.source.kind)
-        if source is None:
-            raise ZooError(
-                f"{variant.id} comes from a '{variant.source.kind}' source, and no loaded plugin provides it.",
-                fix="Install the plugin that provides it; `zoo plugins` shows what is loaded.",
-            )
-        context = FetchContext(variant, list(variant.files), timeout=settings.get().http_timeout)
-        plan = source.prepare(context)
-        files = plan.files or list(variant.files)
-        _refuse_clashing_paths(variant, [f.path for f in files])
-        if plan.files:
-            expected = expected_digests(variant, files, lock_key=entry_id, use_lock=not update)
-        _refuse_changed_upstream(variant, plan, expected)
-        if signed_by is not None and plan.signature is None and not signing.signature_path(entry_id).is_file():
-            raise IntegrityError(entry_id, "(signature)", "signature", "a signature by the given key", "no signature",
-                                 fix=f"Ask its publisher to sign it (`zoo sign {entry_id} --key KEY`) and push it again. "
-                                 "Nothing was downloaded.")
-        with store.lease() as lease:
-            installed = False
-            try:
-                arrived = _transfer_all(store, lease, variant, files, plan, expected, reporter)
-                if kind == "pulled":
-                    _format_checks(catalog, store, variant, arrived, expected)
-                result = _commit(store, variant, entry_id, kind, files, plan, arrived, expected, reporter)
-                installed = True
-                _keep_signature(store, result.entry, plan.signature, signed_by, reporter)
-            except BaseException:  # nothing that did not pass stays: the entry, its new blobs, a signature
-                if installed:
-                    store.remove(entry_id)
-                store.discard_unreferenced(lease)
-                raise
+        plan, files, expected = _plan_transfer(catalog, variant, entry_id, locked=locked, update=update,
+                                               signed_by=signed_by)
+        result = _transfer_and_install(catalog, store, variant, entry_id, kind, files, plan, expected, reporter,
+                                       signed_by)
         result.seconds = time.monotonic() - started
         return result
     finally:
         entry_lock.release()
+
+
+def _plan_transfer(catalog: Catalog, variant: Variant, entry_id: str, *, locked: bool, update: bool,
+                   signed_by: Path | None) -> tuple[FetchPlan, list, dict]:
+    """What to download and the digests each file must have, settled (and refused) before a byte moves."""
+    if settings.get().offline:
+        raise OfflineError(
+            f"{entry_id} is not in the store, and zoo is offline (ZOO_OFFLINE or HF_HUB_OFFLINE is set).",
+            fix="Unset ZOO_OFFLINE / HF_HUB_OFFLINE and run the command again while online; `zoo ls` shows what is local.",
+        )
+    expected = expected_digests(variant, lock_key=entry_id, use_lock=not update)
+    unpinned = [p for p, (sha, _, _) in expected.items() if not sha]
+    if locked and unpinned:
+        raise IntegrityError(
+            variant.id, ", ".join(unpinned), "pinned-digest", "a sha256 in the manifest or zoo.lock", "none",
+            fix=f"Pull once without --locked to pin them on first use (or add sha256 to the manifest; "
+            f"maintainers can run `zoo manifest pin {variant.id}`).",
+        )
+    source = catalog.component("source", variant.source.kind)
+    if source is None:
+        raise ZooError(
+            f"{variant.id} comes from a '{variant.source.kind}' source, and no loaded plugin provides it.",
+            fix="Install the plugin that provides it; `zoo plugins` shows what is loaded.",
+        )
+    context = FetchContext(variant, list(variant.files), timeout=settings.get().http_timeout)
+    plan = source.prepare(context)
+    files = plan.files or list(variant.files)
+    _refuse_clashing_paths(variant, [f.path for f in files])
+    if plan.files:
+        expected = expected_digests(variant, files, lock_key=entry_id, use_lock=not update)
+    _refuse_changed_upstream(variant, plan, expected)
+    if signed_by is not None and plan.signature is None and not signing.signature_path(entry_id).is_file():
+        raise IntegrityError(entry_id, "(signature)", "signature", "a signature by the given key", "no signature",
+                             fix=f"Ask its publisher to sign it (`zoo sign {entry_id} --key KEY`) and push it again. "
+                             "Nothing was downloaded.")
+    return plan, files, expected
+
+
+def _transfer_and_install(catalog: Catalog, store, variant: Variant, entry_id: str, kind: str, files: list,
+                          plan: FetchPlan, expected: dict, reporter: Reporter, signed_by: Path | None) -> PullResult:
+    """The files into the store under a lease; anything that did not pass leaves nothing behind."""
+    with store.lease() as lease:
+        installed = False
+        try:
+            arrived = _transfer_all(store, lease, variant, files, plan, expected, reporter)
+            if kind == "pulled":
+                _format_checks(catalog, store, variant, arrived, expected)
+            result = _commit(store, variant, entry_id, kind, files, plan, arrived, expected, reporter)
+            installed = True
+            _keep_signature(store, result.entry, plan.signature, signed_by, reporter)
+        except BaseException:  # nothing that did not pass stays: the entry, its new blobs, a signature
+            if installed:
+                store.remove(entry_id)
+            store.discard_unreferenced(lease)
+            raise
+    return result
 
 
 def _refuse_clashing_paths(variant: Variant, paths: list[str]) -> None:

@@ -61,52 +61,59 @@ def cross_checks(manifest: Manifest) -> list[ManifestProblem]:
                 claim(spec.id, f"{vpath}.id")
             for a, alias in enumerate(spec.aliases):
                 claim(alias, f"{vpath}.aliases[{a}]")
-            variant = Variant.from_specs(manifest, model, spec, plugin="", manifest_path="")
-            if spec.ready_made and spec.files is None:
+            problems += _variant_problems(manifest, model, spec, vpath)
+    return problems
+
+
+def _variant_problems(manifest: Manifest, model, spec, vpath: str) -> list[ManifestProblem]:
+    """The rules one variant must meet once its model's defaults are applied to it."""
+    problems: list[ManifestProblem] = []
+    variant = Variant.from_specs(manifest, model, spec, plugin="", manifest_path="")
+    if spec.ready_made and spec.files is None:
+        problems.append(ManifestProblem(
+            f"{vpath}.files", "a ready_made variant of a model with a recipe must list the files it downloads",
+            "add files = [{ path = ..., role = 'weights', size = ... }] to this variant"))
+    if variant.accelerator == "web" and "web" not in variant.platforms:
+        problems.append(ManifestProblem(f"{vpath}.accelerator", "a file compiled for the web must list the web platform",
+                                        "set platforms = ['web'] on this variant"))
+    if "web" in variant.platforms and variant.backend != "gpu":
+        problems.append(
+            ManifestProblem(
+                f"{vpath}.platforms",
+                "the web runtime runs only models encoded for the gpu backend, but this variant is 'cpu'",
+                "drop 'web' from platforms for this variant, or list platforms on the variant itself",
+            )
+        )
+    if variant.recipe is None and not any(f.role == "weights" for f in variant.files):
+        problems.append(
+            ManifestProblem(
+                f"{vpath}.files",
+                "a prebuilt variant (no recipe) must list the weights file it downloads",
+                "add a [[...files]] entry with role = 'weights', or add a recipe to build it",
+            )
+        )
+    names = [f.path for f in variant.files]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(ManifestProblem(f"{vpath}.files", f"'{dup}' is listed twice", "list each file once"))
+    if variant.recipe is None:
+        for o, output in enumerate(variant.outputs):
+            if output.path not in names:
+                where = f"{vpath}.outputs[{o}].path" if spec.outputs else f"{vpath}.files"
                 problems.append(ManifestProblem(
-                    f"{vpath}.files", "a ready_made variant of a model with a recipe must list the files it downloads",
-                    "add files = [{ path = ..., role = 'weights', size = ... }] to this variant"))
-            if variant.accelerator == "web" and "web" not in variant.platforms:
-                problems.append(ManifestProblem(f"{vpath}.accelerator", "a file compiled for the web must list the web platform",
-                                                "set platforms = ['web'] on this variant"))
-            if "web" in variant.platforms and variant.backend != "gpu":
-                problems.append(
-                    ManifestProblem(
-                        f"{vpath}.platforms",
-                        "the web runtime runs only models encoded for the gpu backend, but this variant is 'cpu'",
-                        "drop 'web' from platforms for this variant, or list platforms on the variant itself",
-                    )
-                )
-            if variant.recipe is None and not any(f.role == "weights" for f in variant.files):
-                problems.append(
-                    ManifestProblem(
-                        f"{vpath}.files",
-                        "a prebuilt variant (no recipe) must list the weights file it downloads",
-                        "add a [[...files]] entry with role = 'weights', or add a recipe to build it",
-                    )
-                )
-            names = [f.path for f in variant.files]
-            for dup in sorted({n for n in names if names.count(n) > 1}):
-                problems.append(ManifestProblem(f"{vpath}.files", f"'{dup}' is listed twice", "list each file once"))
-            if variant.recipe is None:
-                for o, output in enumerate(variant.outputs):
-                    if output.path not in names:
-                        where = f"{vpath}.outputs[{o}].path" if spec.outputs else f"{vpath}.files"
-                        problems.append(ManifestProblem(
-                            where,
-                            f"the output '{output.path}' is none of the files this ready-made variant downloads "
-                            f"({', '.join(names) or 'none'}), so its checks could never run",
-                            "name the downloaded file in outputs (or list it in files)",
-                        ))
-            first = variant.outputs[0].path
-            if not first.endswith(f".{variant.format}"):
-                problems.append(
-                    ManifestProblem(
-                        f"{vpath}.outputs[0].path",
-                        f"the main output '{first}' does not end in .{variant.format}, the variant's format",
-                        f"rename it to end in .{variant.format}, or change format",
-                    )
-                )
+                    where,
+                    f"the output '{output.path}' is none of the files this ready-made variant downloads "
+                    f"({', '.join(names) or 'none'}), so its checks could never run",
+                    "name the downloaded file in outputs (or list it in files)",
+                ))
+    first = variant.outputs[0].path
+    if not first.endswith(f".{variant.format}"):
+        problems.append(
+            ManifestProblem(
+                f"{vpath}.outputs[0].path",
+                f"the main output '{first}' does not end in .{variant.format}, the variant's format",
+                f"rename it to end in .{variant.format}, or change format",
+            )
+        )
     return problems
 
 
