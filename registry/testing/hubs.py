@@ -172,22 +172,14 @@ class _Handler(BaseHTTPRequestHandler):
             view = view[step:]
 
     def send_blob(self, blob: Blob, fault_key: str, extra_headers: dict[str, str] | None = None, head: bool = False) -> None:
-        size = blob.size
-        start, stop, status = 0, size, 200
-        match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", "") or "")
+        """A GET or HEAD of a blob as a CDN answers it (ranges, If-Range), with the fault set for it, if any."""
         headers = {"Accept-Ranges": "bytes" if self.hub.accept_ranges else "none", "ETag": f'"{blob.digest("md5")}"',
                    **(extra_headers or {})}
-        validator = self.headers.get("If-Range")
-        if validator is not None and self.hub.honours_if_range and validator != headers["ETag"]:
-            match = None  # RFC 9110: the range was of another object; the whole current one comes instead
-        if match and self.hub.accept_ranges:
-            start = int(match.group(1))
-            stop = min(size, int(match.group(2)) + 1) if match.group(2) else size
-            if start >= size or stop <= start:
-                self.reply(416, headers={"Content-Range": f"bytes */{size}"}, head=head)
-                return
-            status = 206
-            headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+        wanted = self._wanted_range(blob.size, headers)
+        if wanted is None:
+            self.reply(416, headers={"Content-Range": f"bytes */{blob.size}"}, head=head)
+            return
+        start, stop, status = wanted
         fault = self.hub.take_fault(fault_key)
         if fault and fault.redirect_to:
             self.reply(302, headers={"Location": fault.redirect_to}, head=head)
@@ -211,29 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault and fault.cut_after is not None:
             limit = max(0, min(count, fault.cut_after - start if fault.cut_after > start else 0))
         try:
-            if blob.data is not None:
-                body = blob.data[start : start + limit]
-                if fault and fault.corrupt and body:
-                    at = len(body) - 1 if fault.corrupt_at is None else fault.corrupt_at - start
-                    if 0 <= at < len(body):
-                        body = body[:at] + bytes([body[at] ^ 0x01]) + body[at + 1:]
-                if fault and fault.pause_after is not None and start < fault.pause_after < start + len(body):
-                    head_part = fault.pause_after - start
-                    self._write_paced(body[:head_part])
-                    time.sleep(fault.pause_seconds)
-                    body = body[head_part:]
-                self._write_paced(body)
-            else:
-                with open(blob.path, "rb") as fh:
-                    offset, left = start, limit
-                    while left > 0:
-                        sent = os.sendfile(self.connection.fileno(), fh.fileno(), offset, min(left, self._allowance()))
-                        if sent == 0:
-                            break
-                        offset += sent
-                        left -= sent
-            if fault and fault.extra_bytes:
-                self.wfile.write(b"\0" * fault.extra_bytes)
+            self._send_body(blob, start, limit, fault)
         except (BrokenPipeError, ConnectionResetError):
             pass
         if (fault and fault.cut_after is not None) or limit < announced:
@@ -243,6 +213,45 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
 
+    def _wanted_range(self, size: int, headers: dict[str, str]) -> tuple[int, int, int] | None:
+        """(start, stop, status) the request asks for; None when its range cannot be served (416)."""
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", "") or "")
+        validator = self.headers.get("If-Range")
+        if validator is not None and self.hub.honours_if_range and validator != headers["ETag"]:
+            match = None  # RFC 9110: the range was of another object; the whole current one comes instead
+        if not (match and self.hub.accept_ranges):
+            return 0, size, 200
+        start = int(match.group(1))
+        stop = min(size, int(match.group(2)) + 1) if match.group(2) else size
+        if start >= size or stop <= start:
+            return None
+        headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+        return start, stop, 206
+
+    def _send_body(self, blob: Blob, start: int, limit: int, fault) -> None:
+        if blob.data is None:
+            with open(blob.path, "rb") as fh:
+                offset, left = start, limit
+                while left > 0:
+                    sent = os.sendfile(self.connection.fileno(), fh.fileno(), offset, min(left, self._allowance()))
+                    if sent == 0:
+                        break
+                    offset += sent
+                    left -= sent
+        else:
+            body = blob.data[start : start + limit]
+            if fault and fault.corrupt and body:
+                at = len(body) - 1 if fault.corrupt_at is None else fault.corrupt_at - start
+                if 0 <= at < len(body):
+                    body = body[:at] + bytes([body[at] ^ 0x01]) + body[at + 1:]
+            if fault and fault.pause_after is not None and start < fault.pause_after < start + len(body):
+                head_part = fault.pause_after - start
+                self._write_paced(body[:head_part])
+                time.sleep(fault.pause_seconds)
+                body = body[head_part:]
+            self._write_paced(body)
+        if fault and fault.extra_bytes:
+            self.wfile.write(b"\0" * fault.extra_bytes)
 
 class _Hub:
     """Shared plumbing: servers on port 0, a request log, faults."""

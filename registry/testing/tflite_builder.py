@@ -22,60 +22,21 @@ def build_tflite(
     `weights` are constant tensors (name, TensorType code such as 0 float32 or 9 int8, their bytes)."""
     import flatbuffers
 
-    b = flatbuffers.Builder(4096)
-
-    def table_vector(offsets: list[int]) -> int:
-        b.StartVector(4, len(offsets), 4)
-        for off in reversed(offsets):
-            b.PrependUOffsetTRelative(off)
-        return b.EndVector()
-
-    def buffer(data: bytes) -> int:
-        vec = b.CreateByteVector(data) if data else None
-        b.StartObject(3)
-        if vec is not None:
-            b.PrependUOffsetTRelativeSlot(0, vec, 0)
-        return b.EndObject()
-
     metadata = metadata or {}
     weights = weights or []
-    buffers = [buffer(b"")] + [buffer(data) for data in metadata.values()] + [buffer(data) for _, _, data in weights]
-    entries = []
+    w = _Writer(flatbuffers.Builder(4096))
+    buffers = [w.buffer(b"")] + [w.buffer(data) for data in metadata.values()] + [w.buffer(data) for _, _, data in weights]
     slots = [(name, index) for index, name in enumerate(metadata, start=1)] + list((index_metadata or {}).items())
-    for name, index in slots:
-        n = b.CreateString(name)
-        b.StartObject(2)
-        b.PrependUOffsetTRelativeSlot(0, n, 0)
-        b.PrependUint32Slot(1, index, 0)
-        entries.append(b.EndObject())
-    tensors = []
-    for name in tensor_names or []:
-        n = b.CreateString(name)
-        b.StartObject(4)
-        b.PrependUOffsetTRelativeSlot(3, n, 0)
-        tensors.append(b.EndObject())
-    for index, (name, tensor_type, _) in enumerate(weights, start=1 + len(metadata)):
-        n = b.CreateString(name)
-        b.StartObject(4)
-        b.PrependUOffsetTRelativeSlot(3, n, 0)
-        b.PrependUint32Slot(2, index, 0)
-        b.PrependInt8Slot(1, tensor_type, 0)
-        tensors.append(b.EndObject())
-    tensor_vec = table_vector(tensors)
-    sg_name = b.CreateString(subgraph_name)
-    b.StartObject(5)
-    b.PrependUOffsetTRelativeSlot(0, tensor_vec, 0)
-    b.PrependUOffsetTRelativeSlot(4, sg_name, 0)
-    subgraph = b.EndObject()
-    signatures = []
-    for key in signature_keys or []:
-        k = b.CreateString(key)
-        b.StartObject(5)
-        b.PrependUOffsetTRelativeSlot(2, k, 0)
-        signatures.append(b.EndObject())
+    entries = [w.metadata_entry(name, index) for name, index in slots]
+    tensors = [w.tensor(name) for name in tensor_names or []]
+    tensors += [w.tensor(name, tensor_type, index)
+                for index, (name, tensor_type, _) in enumerate(weights, start=1 + len(metadata))]
+    subgraph = w.subgraph(w.table_vector(tensors), subgraph_name)
+    signatures = [w.signature(key) for key in signature_keys or []]
     subgraphs_vec, buffers_vec, metadata_vec, signatures_vec = (
-        table_vector([subgraph]), table_vector(buffers), table_vector(entries), table_vector(signatures),
+        w.table_vector([subgraph]), w.table_vector(buffers), w.table_vector(entries), w.table_vector(signatures),
     )
+    b = w.b
     b.StartObject(8)
     b.PrependUint32Slot(0, 3, 0)
     b.PrependUOffsetTRelativeSlot(2, subgraphs_vec, 0)
@@ -86,6 +47,60 @@ def build_tflite(
     b.Finish(model, file_identifier=b"TFL3")
     return bytes(b.Output())
 
+
+class _Writer:
+    """The schema's tables, each written with its field slots as schema.fbs numbers them."""
+
+    def __init__(self, builder) -> None:
+        self.b = builder
+
+    def table_vector(self, offsets: list[int]) -> int:
+        b = self.b
+        b.StartVector(4, len(offsets), 4)
+        for off in reversed(offsets):
+            b.PrependUOffsetTRelative(off)
+        return b.EndVector()
+
+    def buffer(self, data: bytes) -> int:
+        b = self.b
+        vec = b.CreateByteVector(data) if data else None
+        b.StartObject(3)
+        if vec is not None:
+            b.PrependUOffsetTRelativeSlot(0, vec, 0)
+        return b.EndObject()
+
+    def metadata_entry(self, name: str, index: int) -> int:
+        b = self.b
+        n = b.CreateString(name)
+        b.StartObject(2)
+        b.PrependUOffsetTRelativeSlot(0, n, 0)
+        b.PrependUint32Slot(1, index, 0)
+        return b.EndObject()
+
+    def tensor(self, name: str, tensor_type: int | None = None, buffer_index: int | None = None) -> int:
+        b = self.b
+        n = b.CreateString(name)
+        b.StartObject(4)
+        b.PrependUOffsetTRelativeSlot(3, n, 0)
+        if buffer_index is not None:
+            b.PrependUint32Slot(2, buffer_index, 0)
+            b.PrependInt8Slot(1, tensor_type, 0)
+        return b.EndObject()
+
+    def subgraph(self, tensor_vec: int, name: str) -> int:
+        b = self.b
+        sg_name = b.CreateString(name)
+        b.StartObject(5)
+        b.PrependUOffsetTRelativeSlot(0, tensor_vec, 0)
+        b.PrependUOffsetTRelativeSlot(4, sg_name, 0)
+        return b.EndObject()
+
+    def signature(self, key: str) -> int:
+        b = self.b
+        k = b.CreateString(key)
+        b.StartObject(5)
+        b.PrependUOffsetTRelativeSlot(2, k, 0)
+        return b.EndObject()
 
 def _varint(value: int) -> bytes:
     out = bytearray()

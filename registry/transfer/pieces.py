@@ -200,38 +200,15 @@ def ranged_download(
     resumed_from = sum(r.done for r in pieces)
     if on_bytes and resumed_from and report_resumed:
         on_bytes(resumed_from)
-    try:
-        _save_state(partial, size, pieces)
-        fd = os.open(partial, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    except OSError as exc:
-        raise DiskError.writing(exc, what, partial.parent) from None
+    fd = _open_partial(partial, size, pieces, what)
     changed, stop = threading.Condition(), threading.Event()
-    todo = deque(r for r in pieces if not r.complete)
     hasher = _Hasher(fd, pieces, changed, stop, crc32c=remote.crc32c is not None)
     hasher.start()
-    outcome: BaseException | None = None
     try:
-        with ThreadPoolExecutor(max_workers=max(1, min(connections, len(todo))), thread_name_prefix="zoo-range") as workers:
-            try:
-                fetch = _PieceFetcher(pool, url, fd, size, remote, headers, timeout, retries, on_bytes, changed, stop, what)
-                pending = {workers.submit(fetch.work, todo) for _ in range(min(connections, len(todo)))}
-                while pending and outcome is None:
-                    finished, pending = wait(pending, timeout=_SAVE_EVERY, return_when=FIRST_EXCEPTION)
-                    _save_progress(partial, size, pieces)
-                    outcome = next((f.exception() for f in finished if f.exception() is not None), None)
-            finally:  # a failure, Ctrl-C or the end: every worker stops at its next block
-                stop.set()
-                with changed:
-                    changed.notify_all()
-        _save_progress(partial, size, pieces)
+        fetch = _PieceFetcher(pool, url, fd, size, remote, headers, timeout, retries, on_bytes, changed, stop, what)
+        outcome = _fetch_pieces(fetch, pieces, partial, size, connections, changed, stop)
         if outcome is None:
-            hasher.join()
-            if hasher.error is None and hasher.hashed != size:  # every piece landed, so every byte must be hashed
-                hasher.error = OSError(f"hashed {hasher.hashed} of the {size} bytes written")
-            if hasher.error is not None:
-                outcome = LocalWriteFailed(hasher.error)
-            else:
-                local_write(os.fsync, fd)  # durable before the rename into the store
+            outcome = _hashed_whole(hasher, size, fd)
     except LocalWriteFailed as failed:
         outcome = failed
     finally:
@@ -241,6 +218,49 @@ def ranged_download(
         state_path(partial).unlink(missing_ok=True)
         return DownloadResult(hasher.digests.hexdigest(), size, resumed_from, hasher.digests.crc32c_base64())
     return _fail(outcome, partial, pieces, size, retries, what)
+
+
+def _open_partial(partial: Path, size: int, pieces: list[_Piece], what: str) -> int:
+    """The partial file, opened for writes at any offset, its plan saved beside it first."""
+    try:
+        _save_state(partial, size, pieces)
+        return os.open(partial, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise DiskError.writing(exc, what, partial.parent) from None
+
+
+def _fetch_pieces(fetch: _PieceFetcher, pieces: list[_Piece], partial: Path, size: int, connections: int,
+                  changed: threading.Condition, stop: threading.Event) -> BaseException | None:
+    """Workers take the missing pieces until none is left or one fails (its exception is returned);
+    the progress is saved every few seconds, and once more at the end."""
+    todo = deque(r for r in pieces if not r.complete)
+    outcome: BaseException | None = None
+    workers_wanted = max(1, min(connections, len(todo)))
+    with ThreadPoolExecutor(max_workers=workers_wanted, thread_name_prefix="zoo-range") as workers:
+        try:
+            pending = {workers.submit(fetch.work, todo) for _ in range(min(connections, len(todo)))}
+            while pending and outcome is None:
+                finished, pending = wait(pending, timeout=_SAVE_EVERY, return_when=FIRST_EXCEPTION)
+                _save_progress(partial, size, pieces)
+                outcome = next((f.exception() for f in finished if f.exception() is not None), None)
+        finally:  # a failure, Ctrl-C or the end: every worker stops at its next block
+            stop.set()
+            with changed:
+                changed.notify_all()
+    _save_progress(partial, size, pieces)
+    return outcome
+
+
+def _hashed_whole(hasher: _Hasher, size: int, fd: int) -> BaseException | None:
+    """Once every piece landed, every byte must have been hashed; the file is made durable before
+    the rename into the store."""
+    hasher.join()
+    if hasher.error is None and hasher.hashed != size:
+        hasher.error = OSError(f"hashed {hasher.hashed} of the {size} bytes written")
+    if hasher.error is not None:
+        return LocalWriteFailed(hasher.error)
+    local_write(os.fsync, fd)
+    return None
 
 
 def _resume_or_plan(partial: Path, size: int, piece_bytes: int) -> list[_Piece]:
