@@ -122,44 +122,55 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP turned into one by run()
         return _interrupted(exc)
     except SystemExit as exc:
-        # zoo's commands return their exit code; only a plugin (or a library it called) exits
-        # midway, and "exit 0 having done nothing" must never pass for success, debug or not.
-        if settings.debug():
-            import traceback
-
-            traceback.print_exc()
-        from zoo_cli.terminal import terminal
-
-        culprit = _innermost_module(exc)
-        terminal.error(
-            f"Code in {culprit} tried to end zoo (SystemExit({exc.code!r})) in the middle of the command, "
-            "so the command did not finish. This is a bug in that plugin: `zoo plugins` shows which package provides it, "
-            "and ZOO_LOAD_PLUGINS / ZOO_DISABLE_PLUGIN_AUTOLOAD=1 run zoo without it."
-        )
-        return int(ExitCode.PLUGIN_ERROR)
+        return _ended_midway(exc)
     except Exception as exc:  # a bug, not a known failure: say so, and how to see the traceback
         if settings.debug():
             raise
-        from zoo_cli.terminal import terminal
-
-        disk = DiskError.from_os_error(exc) if isinstance(exc, OSError) else None
-        if disk is not None:  # a full disk can strike at any write; that is the user's to fix, not a bug
-            terminal.error(f"{disk.message} {disk.fix}")
-            return int(disk.exit_code)
-        plugin = _plugin_in_traceback(exc)
-        if plugin is not None:  # a bug in a plugin's code: name it, so the user knows whose it is and can leave it out
-            terminal.error(
-                f"The plugin '{plugin[0]}' (package {plugin[1]}) failed in its own code ({type(exc).__name__}: {exc}), "
-                "so the command did not finish. This is a bug in that plugin: report it to its authors with the "
-                "traceback ZOO_DEBUG=1 shows; ZOO_LOAD_PLUGINS or ZOO_DISABLE_PLUGIN_AUTOLOAD=1 run zoo without it."
-            )
-            return int(ExitCode.PLUGIN_ERROR)
-        terminal.error(
-            f"zoo hit an internal error ({type(exc).__name__}: {exc}). This is a bug in zoo or a plugin. "
-            "Run again with ZOO_DEBUG=1 to see the full traceback, and include it in a bug report."
-        )
-        return int(ExitCode.ERROR)
+        return _unexpected(exc)
     return returned if isinstance(returned, int) else int(ExitCode.OK)
+
+
+def _ended_midway(exc: SystemExit) -> int:
+    """zoo's commands return their exit code; only a plugin (or a library it called) exits midway,
+    and "exit 0 having done nothing" must never pass for success, debug or not."""
+    from registry import settings
+    from zoo_cli.terminal import terminal
+
+    if settings.debug():
+        import traceback
+
+        traceback.print_exc()
+    culprit = _innermost_module(exc)
+    terminal.error(
+        f"Code in {culprit} tried to end zoo (SystemExit({exc.code!r})) in the middle of the command, "
+        "so the command did not finish. This is a bug in that plugin: `zoo plugins` shows which package provides it, "
+        "and ZOO_LOAD_PLUGINS / ZOO_DISABLE_PLUGIN_AUTOLOAD=1 run zoo without it."
+    )
+    return int(ExitCode.PLUGIN_ERROR)
+
+
+def _unexpected(exc: Exception) -> int:
+    """An exception no command turned into a ZooError: a full disk is the user's to fix, a plugin's bug
+    names the plugin, and anything else is zoo's own bug."""
+    from zoo_cli.terminal import terminal
+
+    disk = DiskError.from_os_error(exc) if isinstance(exc, OSError) else None
+    if disk is not None:  # a full disk can strike at any write
+        terminal.error(f"{disk.message} {disk.fix}")
+        return int(disk.exit_code)
+    plugin = _plugin_in_traceback(exc)
+    if plugin is not None:  # name it, so the user knows whose it is and can leave it out
+        terminal.error(
+            f"The plugin '{plugin[0]}' (package {plugin[1]}) failed in its own code ({type(exc).__name__}: {exc}), "
+            "so the command did not finish. This is a bug in that plugin: report it to its authors with the "
+            "traceback ZOO_DEBUG=1 shows; ZOO_LOAD_PLUGINS or ZOO_DISABLE_PLUGIN_AUTOLOAD=1 run zoo without it."
+        )
+        return int(ExitCode.PLUGIN_ERROR)
+    terminal.error(
+        f"zoo hit an internal error ({type(exc).__name__}: {exc}). This is a bug in zoo or a plugin. "
+        "Run again with ZOO_DEBUG=1 to see the full traceback, and include it in a bug report."
+    )
+    return int(ExitCode.ERROR)
 
 
 def _plugin_in_traceback(exc: BaseException) -> tuple[str, str] | None:

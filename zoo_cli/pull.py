@@ -65,10 +65,27 @@ def pull_command(queries, locked, repair, update, run_check_, public_key, insecu
     A QUERY may also be a URL a source plugin reads, e.g. oci://REGISTRY/REPO:TAG for an artifact
     `zoo push` shared."""
     from registry.fetch import pull
-    from registry.resolver import resolve
     from zoo_cli.progress import reporter
 
     catalog = load_catalog()
+    variants, defaults = _variants_to_pull(catalog, queries, insecure, local_id, replace, quiet or as_json, filters)
+    results = []
+    with reporter(quiet, bars=not as_json) as progress:
+        for variant in variants:
+            result = pull(catalog, variant, locked=locked, repair=repair, update=update, reporter=progress,
+                          signed_by=public_key)
+            results.append(result)
+            if run_check_:
+                _run_check(catalog, result, progress, quiet=quiet or as_json)
+            if not as_json and not quiet:
+                _say_pulled(result)
+    _show_results(results, defaults, as_json)
+
+
+def _variants_to_pull(catalog, queries, insecure, local_id, replace, quiet: bool, filters) -> tuple[list, dict]:
+    """The variant each query names (a URL becomes a variant of its own), and what was chosen by default."""
+    from registry.resolver import resolve
+
     if local_id is not None and [("://" in q) for q in queries] != [True]:
         from registry.errors import ZooError
 
@@ -82,30 +99,34 @@ def pull_command(queries, locked, repair, update, run_check_, public_key, insecu
             continue
         _refuse_reference(catalog, query)
         row = resolve(catalog, query, make_filters(**filters), purpose="pull")
-        defaults[row["id"]] = say_default(row, quiet or as_json)
+        defaults[row["id"]] = say_default(row, quiet)
         variants.append(catalog.variant(row["id"]))
-    results = []
-    with reporter(quiet, bars=not as_json) as progress:
-        for variant in variants:
-            result = pull(catalog, variant, locked=locked, repair=repair, update=update, reporter=progress,
-                          signed_by=public_key)
-            results.append(result)
-            if run_check_:
-                from registry.run_check import run_check
-                from registry.store import default_store
+    return variants, defaults
 
-                record = run_check(catalog, default_store(), result.entry, progress.message)
-                if not as_json and not quiet:
-                    terminal.message(f"{result.variant_id}: ran in {record['runtime']}: {record['text'][:60]!r}")
-            if not as_json and not quiet:
-                state = "already in the store" if result.already_present else (
-                    f"downloaded {human_size(result.downloaded_bytes)}" + (f", reused {human_size(result.reused_bytes)}" if result.reused_bytes else "")
-                )
-                if result.unchecked:  # a first download no digest or checksum of the source's could check
-                    terminal.message(f"{result.variant_id}: {state}; unverified: nothing the source sent could check "
-                                     f"{', '.join(result.unchecked)} (pinned as it arrived).")
-                else:
-                    terminal.message(f"{result.variant_id}: {state}, verified.")
+
+def _run_check(catalog, result, progress, *, quiet: bool) -> None:
+    from registry.run_check import run_check
+    from registry.store import default_store
+
+    record = run_check(catalog, default_store(), result.entry, progress.message)
+    if not quiet:
+        terminal.message(f"{result.variant_id}: ran in {record['runtime']}: {record['text'][:60]!r}")
+
+
+def _say_pulled(result) -> None:
+    if result.already_present:
+        state = "already in the store"
+    else:
+        state = f"downloaded {human_size(result.downloaded_bytes)}" + (
+            f", reused {human_size(result.reused_bytes)}" if result.reused_bytes else "")
+    if result.unchecked:  # a first download no digest or checksum of the source's could check
+        terminal.message(f"{result.variant_id}: {state}; unverified: nothing the source sent could check "
+                         f"{', '.join(result.unchecked)} (pinned as it arrived).")
+    else:
+        terminal.message(f"{result.variant_id}: {state}, verified.")
+
+
+def _show_results(results: list, defaults: dict, as_json: bool) -> None:
     if as_json:
         terminal.json([
             {

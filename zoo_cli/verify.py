@@ -34,6 +34,54 @@ def _format_checker(entry, directory: Path) -> list[str]:
     return problems
 
 
+def _entries_to_verify(store, target: str | None) -> list:
+    """Every entry, the one an id names, or the one a stored file belongs to."""
+    from registry.errors import NotInStoreError
+    from registry.verify import find_entry_for_path
+    from zoo_cli.store_commands import entry_for
+
+    if target is None:
+        return store.entries()
+    if _names_a_file(target):
+        found = find_entry_for_path(store, Path(target))
+        if found is None:
+            raise NotInStoreError(f"{target} is not a file of any stored artifact.",
+                                  fix=f"Pass an artifact id, or a path printed by `zoo path ID`; to keep this file, "
+                                  f"`zoo import {target}`.")
+        return [found[0]]
+    return [entry_for(target)[1]]
+
+
+def _show_reports(reports: list) -> None:
+    for report in reports:
+        if report.ok:
+            how = "fingerprints unchanged" if all(f.from_fingerprint for f in report.files) else "hashed"
+            terminal.print(f"ok      {report.variant_id} ({len(report.files)} files, {how})", markup=False)
+        else:
+            terminal.print(f"FAILED  {report.variant_id}", markup=False)
+            for f in report.files:
+                if not f.ok:
+                    terminal.print(f"  {f.path}: {f.problem}", markup=False)
+            for problem in report.format_problems:
+                terminal.print(f"  {problem}", markup=False)
+    if not reports:
+        terminal.message("The store is empty: nothing to verify.")
+
+
+def _run_entries(store, entries: list, as_json: bool) -> None:
+    """Each artifact run in its runtime from the manifest's test prompt (`--run`)."""
+    from registry.run_check import run_check
+    from zoo_cli.common import load_catalog
+
+    catalog = load_catalog()
+    for entry in entries:
+        record = run_check(catalog, store, entry, terminal.message)
+        if not as_json:
+            rate = record["details"].get("tokens_per_second")
+            terminal.print(f"ran     {entry.id} in {record['runtime']} {record['runtime_version'] or ''}: "
+                           f"{record['text'][:60]!r}" + (f" ({rate:.2f} tokens/s)" if rate else ""), markup=False)
+
+
 def _names_a_file(target: str) -> bool:
     """Whether TARGET is a path to a file rather than an id (a name too long for the file system is not)."""
     try:
@@ -70,42 +118,19 @@ def _repair_advice(store, entry) -> str:
 @json_option
 def verify_command(target: str | None, full: bool, run: bool, public_key: Path | None, as_json: bool) -> None:
     """Re-check stored artifacts (all, one ID, or the stored file at PATH) against their digests."""
-    from registry.errors import ExitCode, NotInStoreError
+    from registry.errors import ExitCode
     from registry.store import default_store
-    from registry.verify import find_entry_for_path, verify_entries
-    from zoo_cli.store_commands import entry_for
+    from registry.verify import verify_entries
 
     started = time.perf_counter()
     store = default_store()
-    if target is None:
-        entries = store.entries()
-    elif _names_a_file(target):
-        found = find_entry_for_path(store, Path(target))
-        if found is None:
-            raise NotInStoreError(f"{target} is not a file of any stored artifact.",
-                                  fix=f"Pass an artifact id, or a path printed by `zoo path ID`; to keep this file, "
-                                  f"`zoo import {target}`.")
-        entries = [found[0]]
-    else:
-        entries = [entry_for(target)[1]]
+    entries = _entries_to_verify(store, target)
     reports = verify_entries(store, entries, full=full, format_check=_format_checker)
     seconds = time.perf_counter() - started
     if as_json:
         terminal.json([r.as_dict() | {"seconds": round(seconds, 4)} for r in reports])
     else:
-        for report in reports:
-            if report.ok:
-                how = "fingerprints unchanged" if all(f.from_fingerprint for f in report.files) else "hashed"
-                terminal.print(f"ok      {report.variant_id} ({len(report.files)} files, {how})", markup=False)
-            else:
-                terminal.print(f"FAILED  {report.variant_id}", markup=False)
-                for f in report.files:
-                    if not f.ok:
-                        terminal.print(f"  {f.path}: {f.problem}", markup=False)
-                for problem in report.format_problems:
-                    terminal.print(f"  {problem}", markup=False)
-        if not reports:
-            terminal.message("The store is empty: nothing to verify.")
+        _show_reports(reports)
     bad = [r.variant_id for r in reports if not r.ok]
     if public_key is not None and not bad:
         from registry.signing import verify
@@ -115,16 +140,7 @@ def verify_command(target: str | None, full: bool, run: bool, public_key: Path |
             if not as_json:
                 terminal.print(f"signed  {entry.id} (by the given key, over these files)", markup=False)
     if run and not bad:
-        from registry.run_check import run_check
-        from zoo_cli.common import load_catalog
-
-        catalog = load_catalog()
-        for entry in entries:
-            record = run_check(catalog, store, entry, terminal.message)
-            if not as_json:
-                rate = record["details"].get("tokens_per_second")
-                terminal.print(f"ran     {entry.id} in {record['runtime']} {record['runtime_version'] or ''}: "
-                               f"{record['text'][:60]!r}" + (f" ({rate:.2f} tokens/s)" if rate else ""), markup=False)
+        _run_entries(store, entries, as_json)
     if bad:
         by_id = {e.id: e for e in entries}
         terminal.error(
