@@ -103,3 +103,19 @@ def test_the_architecture_page_names_only_modules_that_exist():
     missing = [n for n in named if not any(p.as_posix().endswith(n) for p in (REPO / "registry").rglob("*.py"))
                and not any(p.as_posix().endswith(n) for f in ("plugins", "zoo_cli", "tests") for p in (REPO / f).rglob("*.py"))]
     assert missing == [], missing
+
+
+LONGEST_FUNCTION = 60
+
+
+def test_functions_read_in_steps_of_at_most_sixty_lines():
+    """A function longer than a screen is split into the steps it takes (issue 30): the limit counts
+    every line from `def` to the end, docstring included."""
+    too_long = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > LONGEST_FUNCTION:
+                    too_long.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name} ({length} lines)")
+    assert not too_long, "\n".join(too_long)
