@@ -9,7 +9,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from registry.components import Verifier
+from registry.components import Format, Verifier
 from registry.hookspecs import hookimpl
 
 from plugins import toolchains
@@ -344,6 +344,41 @@ class HFGeneration(Verifier):
             },
             f"the generation check of {output.path}",
         )
+
+
+class MediaPipeBin(Format):
+    name = "bin"
+    description = "A MediaPipe LLM Inference .bin (a TFLite flatbuffer with the model's metadata)."
+    suffix = ".bin"
+    verifier = "mediapipe-metadata"
+
+
+class TaskBundleFormat(Format):
+    name = "task"
+    description = "A MediaPipe .task bundle: the model and its tokenizer in one zip."
+    suffix = ".task"
+    verifier = "task-bundle"
+
+
+class TFLiteFormat(Format):
+    name = "tflite"
+    description = "A LiteRT (TFLite) model."
+    suffix = ".tflite"
+    verifier = "tflite-flatbuffer"
+
+
+class LiteRTLMFormat(Format):
+    name = "litertlm"
+    description = "A LiteRT-LM bundle: model, tokenizer and metadata sections in one file."
+    suffix = ".litertlm"
+    verifier = "litertlm-bundle"
+    platforms = ("android", "ios", "desktop")
+
+
+@hookimpl
+def register_formats(register):
+    for artifact_format in (MediaPipeBin(), TaskBundleFormat(), TFLiteFormat(), LiteRTLMFormat()):
+        register(artifact_format)
 
 
 @hookimpl

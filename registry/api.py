@@ -29,6 +29,7 @@ from .components import (
     Converter,
     FetchContext,
     FetchPlan,
+    Format,
     Job,
     LoraAdapter,
     Param,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from .manifest import FileSpec, OutputSpec, Variant
 
 API_VERSION = 1
+"""The plugin API's version: names in `__all__` keep their meaning within it."""
 TEST_KIT = "registry.testing.pytest_plugin"
 """The pytest plugin with zoo's fixtures: `pytest_plugins = [TEST_KIT]` (or its string) in conftest.py."""
 
@@ -61,6 +63,7 @@ __all__ = [
     "Converter",
     "Bundler",
     "Verifier",
+    "Format",
     "Runtime",
     "Toolchain",
     "Param",

@@ -19,8 +19,11 @@ class Component:
     """Base of everything a plugin registers by name."""
 
     kind: ClassVar[str] = "component"
+    """What it is: source, converter, bundler, verifier, runtime or format (set by each base class)."""
     name: ClassVar[str] = ""
+    """The name manifests and `zoo plugins` use for it; unique per kind across all plugins."""
     description: ClassVar[str] = ""
+    """One line `zoo plugins` shows."""
 
 
 @dataclass
@@ -32,12 +35,15 @@ class Transfer:
     path: str
     """The file's path inside the artifact (the manifest's `files.path`)."""
     size: int | None
+    """Its size in bytes when known; a download of another size is refused."""
     partial_key: str
     """Stable across runs, so a crashed download resumes from its partial file."""
     url: str | None = None
+    """Where zoo downloads it from (https, or http on a loopback address); None when `fetch` delivers it."""
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     """Sent with `url` only; may hold credentials, so never printed or recorded."""
     fetch: Callable[[], Path] | None = None
+    """Returns where the file already is on this machine (a local source); zoo copies it in, hashing."""
     hub_sha256: str | None = None
     """The hub's own claim of the content's sha256 (a Hugging Face LFS ETag), checked too."""
     hub_git_sha1: str | None = None
@@ -52,6 +58,7 @@ class Transfer:
 @dataclass
 class FetchPlan:
     transfers: list[Transfer]
+    """One Transfer per file to deliver."""
     resolved: dict[str, Any] = field(default_factory=dict)
     """What a floating reference resolved to (commit, version), recorded in the entry and lock file."""
     files: list["FileSpec"] | None = None
@@ -64,10 +71,13 @@ class FetchPlan:
 @dataclass
 class FetchContext:
     variant: "Variant"
+    """The variant being fetched or built."""
     files: list["FileSpec"]
+    """The files the manifest lists for it."""
     source_root: Path | None = None
     """For local sources: the directory given with --from, or the manifest's own directory."""
     timeout: float = 30.0
+    """Seconds a source's own HTTP requests may wait (ZOO_HTTP_TIMEOUT)."""
 
 
 class SourceKind(Component):
@@ -137,14 +147,20 @@ class Toolchain:
     """
 
     name: str
+    """The toolchain's name, also its folder under ZOO_TOOLCHAINS."""
     requirements: tuple[str, ...]
+    """pip requirement lines; installed with --require-hashes from the lock in `locks`."""
     python: str = "3.11"
+    """The Python version the environment is made with (uv finds or fetches it)."""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    """Lines `zoo toolchain list` shows (what the pins work around)."""
     probe: str | None = None
     """Code that must run in the environment (`zoo toolchain doctor`), e.g. an import: Python for a pip
     toolchain, an ES module for an npm one. What it prints on its last line is shown as a finding."""
     kind: str = "pip"
+    """pip: a venv from the lock; npm: a node_modules folder from package-lock.json."""
     locks: Path | None = None
+    """The folder holding its committed, hashed lock (requirements.lock or package-lock.json)."""
 
 
 @dataclass(frozen=True)
@@ -157,8 +173,11 @@ class Param:
     """
 
     description: str
+    """What the option does, shown by `zoo info` and in refusals."""
     type: Any = str
+    """str, int, float or bool: what `--param KEY=VALUE` text is turned into (`zoo plugins check` refuses others)."""
     default: Any = None
+    """The value when neither the recipe nor `--param` sets it."""
 
 
 @dataclass(frozen=True)
@@ -168,8 +187,11 @@ class LoraAdapter:
     gave the adapter's folder (or the config sits beside the file)."""
 
     path: Path
+    """The adapter_model.safetensors file the user gave."""
     rank: int
+    """Its LoRA rank, read from the file (or `--lora-rank`)."""
     config: Path | None = None
+    """PEFT's adapter_config.json when one sits beside it."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +201,7 @@ class BuildOptions:
     params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     """The declared options' defaults, overridden by the recipe's params, overridden by --param."""
     lora: LoraAdapter | None = None
+    """The adapter `--lora` gave, when the converter supports LoRA."""
     from_dir: Path | None = None
     """The user's checkpoint directory (`--from DIR`), before anything is read; else None."""
     force: bool = False
@@ -190,11 +213,13 @@ class BuildRequest:
     """What the build pipeline hands a converter, bundler or runtime check."""
 
     variant: "Variant"
+    """The variant being fetched or built."""
     inputs_dir: Path
     """The input files under their manifest names (the store's inputs entry, or --from DIR)."""
     work_dir: Path
     """Scratch space on the store's file system; deleted after the build."""
     options: BuildOptions = field(default_factory=BuildOptions)
+    """The converter's typed options (recipe params, --param, LoRA, --from)."""
     outputs: dict[str, Path] = field(default_factory=dict)
     """Artifact path -> produced file, filled in as steps run (bundlers and checks read it)."""
 
@@ -207,12 +232,15 @@ class Job:
     zoo puts on its path."""
 
     runner: Path
+    """The runner script the child Python executes; it reads the request with `zoo_runner.read_request()`."""
     request: dict[str, Any]
+    """JSON-serialisable data the runner receives."""
     what: str
     """Names the step in messages, e.g. 'FALCON_RW_1B conversion'."""
     outputs: dict[str, Path] = field(default_factory=dict)
     """Artifact path -> the file the step writes."""
     ram_gb: float | None = None
+    """Peak RAM the job needs, named when the kernel kills it for want of memory."""
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Outputs beyond the variant's (a LoRA weights file): artifact path -> the facts their checks
     verify (an output's `expect`). Each gets its format's default checks."""
@@ -223,7 +251,10 @@ class Converter(Component):
 
     kind = "converter"
     toolchain: ClassVar[Toolchain]
+    """The isolated environment its jobs run in, created from the toolchain's lock."""
     produces: ClassVar[tuple[str, ...]] = ()
+    """The formats its jobs write (registered format names); a job planning another file is refused, and a
+    recipe none of whose steps writes the variant's format is refused before anything is fetched."""
     parameters: ClassVar[Mapping[str, Param]] = MappingProxyType({})
     """The options it accepts (recipe params and --param); any other key is refused."""
     supports_lora: ClassVar[bool] = False
@@ -263,6 +294,8 @@ class Converter(Component):
         raise NotImplementedError(f"converter '{self.name}' takes no single-file inputs")
 
     def plan(self, request: BuildRequest) -> Job:
+        """The job that converts: a runner script, its request, and the outputs it writes into
+        `request.work_dir` (of the formats `produces` declares)."""
         raise NotImplementedError(f"converter '{self.name}' has no implementation yet")
 
 
@@ -271,10 +304,28 @@ class Bundler(Component):
 
     kind = "bundler"
     toolchain: ClassVar[Toolchain | None] = None
+    """The environment its jobs run in; None runs them with zoo's own Python."""
     produces: ClassVar[str] = ""
+    """The one format its job writes (a registered format's name), checked as a converter's `produces` is."""
 
     def plan(self, request: BuildRequest) -> Job:
+        """The job that bundles `request.outputs` (what the converter and earlier bundlers wrote) into one
+        file of the format `produces` names."""
         raise NotImplementedError(f"bundler '{self.name}' has no implementation yet")
+
+
+class Format(Component):
+    """A file format a variant's main artifact may have, registered like any component, so a plugin can
+    add one: its file names end in `suffix`, and every file of it gets the check `verifier` names."""
+
+    kind = "format"
+    suffix: ClassVar[str] = ""
+    """The ending of its files' names, dot included, e.g. ".litertlm"; a manifest's main output must end in it."""
+    verifier: ClassVar[str | None] = None
+    """The structural check (a registered verifier's name) every file of this format gets, pulled, built or
+    imported; None when only the verifiers that list it in `formats` with `by_default` check it."""
+    platforms: ClassVar[tuple[str, ...]] = ("android", "ios")
+    """Where its files run, said of a file `zoo import` takes (the file itself says no more)."""
 
 
 class Verifier(Component):
@@ -282,6 +333,7 @@ class Verifier(Component):
 
     kind = "verifier"
     formats: ClassVar[tuple[str, ...]] = ()
+    """The artifact formats (bin, task, tflite, litertlm, or a plugin's own) it handles."""
     by_default: ClassVar[bool] = False
     """True for a structural check every output of its `formats` gets, listed in `checks` or not
     (so no file of a known format goes unchecked). A default check that runs the model is run by
@@ -316,7 +368,9 @@ class Runtime(Component):
 
     kind = "runtime"
     formats: ClassVar[tuple[str, ...]] = ()
+    """The artifact formats (bin, task, tflite, litertlm, or a plugin's own) it handles."""
     toolchain: ClassVar[Toolchain | None] = None
+    """The environment its jobs run in; None runs them with zoo's own Python."""
 
     supports_chat: ClassVar[bool] = False
     """True when it implements `plan_chat` (`zoo run --chat`)."""

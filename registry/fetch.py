@@ -609,7 +609,8 @@ def run_structural_checks(catalog: Catalog, variant: Variant, output, path: Path
     if output.path == variant.outputs[0].path and not any(
             (v := catalog.component("verifier", c)) is not None and not v.runs_model for c in checks):
         # Fail closed: a main artifact no loaded plugin can read is not verified, whatever the manifest says.
-        problems.append(f"no loaded plugin checks the structure of .{variant.format} files, so {output.path} cannot be verified")
+        problems.append(f"no loaded plugin checks the structure of {variant.format} files, so {output.path} cannot be "
+                        "verified")
     for check in checks:
         verifier = catalog.component("verifier", check)
         if verifier is None:

@@ -64,6 +64,15 @@ def register_bundlers(register):
 
 
 @hookspec
+def register_formats(register):
+    """Register artifact formats, named in a variant's ``format``: a format names its files' suffix
+    and the check every file of it gets.
+
+    :param register: call ``register(format)`` with an instance of :class:`registry.api.Format`.
+    """
+
+
+@hookspec
 def register_verifiers(register):
     """Register verifiers, named in an output's ``checks`` list.
 

@@ -24,9 +24,6 @@ if TYPE_CHECKING:
     from .catalog import Catalog
 
 IMPORT_KIND = "imported"
-PLATFORMS = {"litertlm": ["android", "ios", "desktop"], "task": ["android", "ios"], "tflite": ["android", "ios"],
-             "bin": ["android", "ios"]}
-"""Where each format runs, for the entry's description (the file itself says no more)."""
 
 
 def import_file(catalog: "Catalog", given: Path, *, entry_id: str | None = None, reporter: Reporter | None = None) -> Entry:
@@ -42,7 +39,8 @@ def import_file(catalog: "Catalog", given: Path, *, entry_id: str | None = None,
         sha, size = copy_hashing(source.resolve(), partial, settings.get().max_download_bytes)
         try:
             entry_id = _entry_id(store, source, sha, entry_id)
-            variant = _variant(entry_id, source.name, fmt, sha, size, _backend(partial, fmt))
+            variant = _variant(entry_id, source.name, fmt, sha, size, _backend(partial, fmt),
+                               catalog.formats[fmt]["platforms"])
             problems = run_structural_checks(catalog, variant, variant.outputs[0], partial, pulled=True)
             if problems:
                 raise FormatCheckError(f"{source} is not a .{fmt} file zoo can use: " + "; ".join(problems)
@@ -62,17 +60,20 @@ def import_file(catalog: "Catalog", given: Path, *, entry_id: str | None = None,
     return entry
 
 
-def variant_of(entry: Entry):
+def variant_of(entry: Entry, catalog: "Catalog"):
     """The ready-made variant an imported entry is, for checks that run again later (`zoo verify`)."""
     main = next(f for f in entry.files if f.path == entry.main)
-    return _variant(entry.id, main.path, entry.source["format"], main.sha256, main.size, entry.source.get("backend", "cpu"))
+    fmt = entry.source["format"]
+    platforms = catalog.formats.get(fmt, {}).get("platforms") or ["android", "ios"]
+    return _variant(entry.id, main.path, fmt, main.sha256, main.size, entry.source.get("backend", "cpu"), platforms)
 
 
 def _format_of(catalog: "Catalog", source: Path) -> str:
-    fmt = source.suffix.lower().lstrip(".")
-    known = sorted(f for f in catalog.default_checks if f in PLATFORMS)
-    if fmt not in known:
-        raise ZooError(f"{source.name} is no {', '.join('.' + f for f in known)} file, the formats zoo imports.",
+    """The registered format the file's name says it is; a format no structural check proves is not imported."""
+    fmt = catalog.format_of(source.name)
+    known = sorted(f["suffix"] for name, f in catalog.formats.items() if catalog.default_checks.get(name))
+    if fmt is None or not catalog.default_checks.get(fmt):
+        raise ZooError(f"{source.name} is no {', '.join(known)} file, the formats zoo imports.",
                        fix="Import a ready-made model file by its usual name; `zoo build` converts checkpoints.")
     return fmt
 
@@ -103,7 +104,7 @@ def _backend(path: Path, fmt: str) -> str:
     return backend if backend in ("cpu", "gpu") else "cpu"
 
 
-def _variant(entry_id: str, name: str, fmt: str, sha: str, size: int, backend: str):
+def _variant(entry_id: str, name: str, fmt: str, sha: str, size: int, backend: str, platforms: list[str]):
     """The imported file as a ready-made variant, validated like any manifest's, so its format's checks see
     what they see on a pull."""
     from .manifest import parse_manifest
@@ -111,7 +112,7 @@ def _variant(entry_id: str, name: str, fmt: str, sha: str, size: int, backend: s
     manifest = parse_manifest({
         "schema_version": 1, "family": "imported", "description": "Files imported with `zoo import`.",
         "models": [{
-            "name": entry_id, "description": f"{name}, imported", "platforms": PLATFORMS[fmt],
+            "name": entry_id, "description": f"{name}, imported", "platforms": list(platforms),
             "source": {"kind": "local"}, "license": {"name": "as its publisher licenses it"},
             "variants": [{"id": entry_id, "ready_made": True, "backend": backend, "quantization": "fp32", "format": fmt,
                           "files": [{"path": name, "role": "weights", "sha256": sha, "size": size}]}],

@@ -42,7 +42,8 @@ def load_example(code: str, name: str, directory: Path | None = None) -> types.M
 
 
 def test_every_hook_is_documented_with_its_signature_and_tested():
-    assert HOOKS == ["register_bundlers", "register_converters", "register_families", "register_runtimes",
+    assert HOOKS == ["register_bundlers", "register_converters", "register_families", "register_formats",
+                     "register_runtimes",
                      "register_sources", "register_verifiers"]
     tests = {name for name, _ in inspect.getmembers(sys.modules[__name__], inspect.isfunction)}
     for hook in HOOKS:
@@ -96,6 +97,11 @@ def test_hook_register_converters(plugin_catalog, tmp_path):
 def test_hook_register_bundlers(plugin_catalog):
     catalog = run_hook_example("register_bundlers", plugin_catalog)
     assert catalog.component("bundler", "docs-zip").produces == "zip"
+
+
+def test_hook_register_formats(plugin_catalog):
+    catalog = run_hook_example("register_formats", plugin_catalog)
+    assert catalog.format_of("bundle.zip") == "zip" and catalog.formats["zip"]["suffix"] == ".zip"
 
 
 def test_hook_register_verifiers(plugin_catalog, tmp_path):

@@ -27,7 +27,7 @@ def filter_options(func):
             click.option("--backend", type=click.Choice(["cpu", "gpu"]), help="Only this backend."),
             click.option("--quant", "quant", help="Only this quantization (int4, int8, fp16, fp32)."),
             click.option("--platform", type=click.Choice(["android", "ios", "web", "desktop"]), help="Only variants that run there."),
-            click.option("--format", "format_", type=click.Choice(["bin", "task", "tflite", "litertlm"]), help="Only this artifact format."),
+            click.option("--format", "format_", help="Only this artifact format (bin, task, tflite, litertlm, or a plugin's)."),
             click.option("--accelerator", help="Only files compiled for it: cpu, gpu, web, npu, or npu:<soc>."),
         ]
     ):

@@ -23,7 +23,7 @@ def _format_checker(entry, directory: Path) -> list[str]:
     if variant_id is not None:
         variant = catalog.variant(variant_id)
     elif entry.kind == IMPORT_KIND:  # no manifest describes it: the variant its import made
-        variant = variant_of(entry)
+        variant = variant_of(entry, catalog)
     else:
         return []
     problems = []

@@ -32,8 +32,10 @@ class Catalog:
         """kind -> component name -> plugin that registered it."""
         self.descriptions: dict[str, dict[str, str]] = {kind: {} for kind in COMPONENT_HOOKS}
         """kind -> component name -> its description (`zoo plugins`)."""
+        self.formats: dict[str, dict[str, Any]] = {}
+        """Format name -> its suffix, its check and its platforms (`Format`), kept so light commands need no plugin."""
         self.default_checks: dict[str, list[str]] = {}
-        """File format (extension) -> the verifiers that check every file of it (`Verifier.by_default`)."""
+        """Format name -> the verifiers that check every file of it (`Format.verifier`, `Verifier.by_default`)."""
         self.default_run_checks: dict[str, list[str]] = {}
         """File format -> default checks that run the model: builds run them where `Verifier.applies_to`."""
         self.records: dict[str, PluginRecord] = {}
@@ -92,6 +94,7 @@ class Catalog:
             "rows": self.rows,
             "names": self.names,
             "components": self.components,
+            "formats": self.formats,
             "default_checks": self.default_checks,
             "default_run_checks": self.default_run_checks,
             "descriptions": self.descriptions,
@@ -106,6 +109,7 @@ class Catalog:
         catalog.rows = data["rows"]
         catalog.names = {n: Claim(*v) for n, v in data["names"].items()}
         catalog.components = data["components"]
+        catalog.formats = data["formats"]
         catalog.default_checks = data["default_checks"]
         catalog.default_run_checks = data.get("default_run_checks", {})
         catalog.descriptions = data["descriptions"]
@@ -119,10 +123,17 @@ class Catalog:
         self.components[kind].update({name: plugin for name in components})
         self.descriptions[kind].update({name: item.description for name, item in components.items()})
         for name, item in components.items():
+            if kind == "format":
+                self.formats[name] = {"suffix": item.suffix, "verifier": item.verifier, "platforms": list(item.platforms)}
+                if item.verifier:
+                    checks = self.default_checks.setdefault(name, [])
+                    if item.verifier not in checks:
+                        checks.insert(0, item.verifier)
             if kind == "verifier" and item.by_default:
                 defaults = self.default_run_checks if item.runs_model else self.default_checks
                 for fmt in item.formats:
-                    defaults.setdefault(fmt, []).append(name)
+                    if name not in defaults.setdefault(fmt, []):
+                        defaults[fmt].append(name)
 
     def add_families(self, families: dict[str, Family], variants: dict[str, "Variant"], names: dict[str, Claim],
                      read_from: list[str]) -> None:
@@ -212,16 +223,21 @@ class Catalog:
         """The checks a build runs on an output: `checks_for`, then each default check that runs the model
         and applies to this variant (the Web runtime for web-capable gpu variants). Pulls never run those."""
         checks = self.checks_for(variant, output)
-        fmt = output.path.rsplit(".", 1)[-1] if "." in output.path else ""
-        for name in self.default_run_checks.get(fmt, []):
+        for name in self.default_run_checks.get(self.format_of(output.path) or "", []):
             verifier = self.component("verifier", name)
             if name not in checks and verifier is not None and verifier.applies_to(variant, output):
                 checks.append(name)
         return checks
 
     def output_checks(self, path: str, listed: list[str]) -> list[str]:
-        fmt = path.rsplit(".", 1)[-1] if "." in path else ""
-        return [c for c in self.default_checks.get(fmt, []) if c not in listed] + list(listed)
+        defaults = self.default_checks.get(self.format_of(path) or "", [])
+        return [c for c in defaults if c not in listed] + list(listed)
+
+    def format_of(self, path: str) -> str | None:
+        """The registered format whose suffix the file name ends in (the longest such suffix), or None."""
+        name = path.rsplit("/", 1)[-1].lower()
+        matches = [(len(f["suffix"]), fmt) for fmt, f in self.formats.items() if name.endswith(f["suffix"])]
+        return max(matches)[1] if matches else None
 
     def toolchains(self) -> dict:
         """Every toolchain a loaded converter, bundler, verifier or runtime declares, and zoo's signing one, by name."""
@@ -262,6 +278,15 @@ class Catalog:
             if row["bundle"]:
                 wanted += [("bundler", b) for b in row["bundle"]["bundlers"]]
             wanted += [("verifier", check) for out in row["outputs"] for check in out["checks"]]
+            wanted.append(("format", row["format"]))
+            fmt = self.formats.get(row["format"])
+            if fmt is not None:
+                wanted += [("verifier", fmt["verifier"])] if fmt["verifier"] else []
+                main = row["outputs"][0]["path"]
+                if not main.lower().endswith(fmt["suffix"]):
+                    problems.append(ManifestProblem(vid, f"its main output '{main}' does not end in {fmt['suffix']}, "
+                                                    f"the suffix of its format '{row['format']}'",
+                                                    f"rename it to end in {fmt['suffix']}, or change format"))
             for kind, name in wanted:
                 if name not in self.components[kind]:
                     problems.append(

@@ -8,6 +8,7 @@ usable. Everything one plugin registers in a hook is staged first and committed 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
@@ -27,6 +28,7 @@ COMPONENT_HOOKS: dict[str, str] = {
     "bundler": "register_bundlers",
     "verifier": "register_verifiers",
     "runtime": "register_runtimes",
+    "format": "register_formats",
 }
 
 
@@ -82,10 +84,11 @@ def load_manifest_cached(path: Path) -> "Manifest":
 
 
 def component_acceptor(catalog: "Catalog", kind: str) -> Callable:
-    from ..components import Bundler, Converter, Runtime, SourceKind, Verifier
+    from ..components import Bundler, Converter, Format, Runtime, SourceKind, Verifier
     from ..manifest import check_identifier
 
-    base = {"source": SourceKind, "converter": Converter, "bundler": Bundler, "verifier": Verifier, "runtime": Runtime}[kind]
+    base = {"source": SourceKind, "converter": Converter, "bundler": Bundler, "verifier": Verifier, "runtime": Runtime,
+            "format": Format}[kind]
 
     def accept(items: list[Any], plugin: str) -> Callable[[], None]:
         staged: dict[str, "Component"] = {}
@@ -103,6 +106,12 @@ def component_acceptor(catalog: "Catalog", kind: str) -> Callable:
                     f"plugin '{plugin}' registered a {kind} named {item.name!r}, which is not a valid id",
                     fix="Use lowercase letters, digits, '.', '_' and '-'.",
                 ) from None
+            if kind == "format" and not re.fullmatch(r"\.[a-z0-9][a-z0-9._-]{0,30}", item.suffix or ""):
+                raise PluginError(
+                    f"plugin '{plugin}' registered the format '{item.name}' with the suffix {item.suffix!r}, which is "
+                    "no file name ending",
+                    fix="Give the Format a suffix such as '.gguf': a dot, then lowercase letters, digits, '.', '_' or '-'.",
+                )
             if item.name in staged:
                 raise DuplicateRegistrationError(kind, item.name, plugin, plugin)
             if item.name in catalog.components[kind]:

@@ -105,15 +105,6 @@ def _variant_problems(manifest: Manifest, model, spec, vpath: str) -> list[Manif
                     f"({', '.join(names) or 'none'}), so its checks could never run",
                     "name the downloaded file in outputs (or list it in files)",
                 ))
-    first = variant.outputs[0].path
-    if not first.endswith(f".{variant.format}"):
-        problems.append(
-            ManifestProblem(
-                f"{vpath}.outputs[0].path",
-                f"the main output '{first}' does not end in .{variant.format}, the variant's format",
-                f"rename it to end in .{variant.format}, or change format",
-            )
-        )
     return problems
 
 

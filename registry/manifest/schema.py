@@ -22,7 +22,6 @@ SCHEMA_VERSION = 1
 Backend = Literal["cpu", "gpu"]
 Platform = Literal["android", "ios", "web", "desktop"]
 """desktop: Linux, macOS and Windows through LiteRT-LM's CLI and C++/Python APIs."""
-ArtifactFormat = Literal["bin", "task", "tflite", "litertlm"]
 QuantizationName = Literal["int4", "int8", "fp16", "fp32"]
 QUANTIZATION_NAMES = ("int4", "int8", "fp16", "fp32")
 FileRole = Literal["weights", "tokenizer", "config", "adapter", "other"]
@@ -45,6 +44,8 @@ def check_identifier(value: str) -> str:
 
 
 Identifier = Annotated[str, AfterValidator(check_identifier)]
+ArtifactFormat = Identifier
+"""A registered format's name (`registry.api.Format`); the built-in ones are bin, task, tflite and litertlm."""
 
 
 def _safe_relative_path(value: str) -> str:
@@ -74,6 +75,8 @@ def _safe_relative_path(value: str) -> str:
 
 
 SafeRelativePath = Annotated[str, AfterValidator(_safe_relative_path)]
+"""A file name inside an artifact: relative, no '..', no control or look-alike characters; anything
+else is refused with the reason, as a path from a hub or a manifest is untrusted input."""
 
 
 def _sha256(value: str) -> str:
@@ -100,6 +103,7 @@ def _https_url(value: str) -> str:
 
 
 HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+"""An https URL without credentials in it; a source option of this type refuses anything else."""
 
 
 # --------------------------------------------------------------------------- base
@@ -238,7 +242,8 @@ class VariantSpec(StrictModel):
     ready_made: bool = Field(False, description="Downloaded as is (its own files), even when the model has a recipe: "
                              "one model may hold ready-made and buildable variants (`zoo pull` takes the first, `zoo build` the second).")
     quantization: QuantizationName | BitWidths = Field(description="int4, int8, fp16, fp32, or per-part bit widths.")
-    format: ArtifactFormat = Field(description="The main artifact's format: bin (MediaPipe), task, tflite, litertlm.")
+    format: ArtifactFormat = Field(description="The main artifact's format, a registered one (`zoo plugins` lists them): "
+                                   "bin (MediaPipe), task, tflite, litertlm, or a plugin's own.")
     platforms: list[Platform] | None = Field(None, description="Where it runs; web needs the gpu backend.")
     min_device_ram_mb: int | None = Field(None, gt=0, description="Smallest device RAM it is meant for.")
     inference: Inference | None = Field(None, description="Default generation options.")
@@ -318,27 +323,49 @@ class Variant(StrictModel):
     """The flattened, effective view of one variant: model fields with the variant's overrides."""
 
     id: str
+    """The variant's id, unique across all plugins, e.g. 'gemma-2b-it-gpu-int4'."""
     family: str
+    """The manifest's family name (one manifest, one family)."""
     model: str
+    """The model it is a variant of, e.g. 'gemma-2b-it'."""
     aliases: list[str]
+    """Other names that resolve to this variant."""
     model_aliases: list[str]
+    """Other names of its model."""
     description: str
+    """One sentence, the variant's own or its model's."""
     license: License
+    """The licence of the file it installs (the variant's own, else the model's)."""
     backend: Backend
+    """The runtime backend the artifact targets: cpu or gpu."""
     accelerator: str = "cpu"
+    """What the file is compiled for: the backend, web, or npu:<soc> for a per-chip file."""
     quantization: QuantizationName | BitWidths
+    """int4, int8, fp16, fp32, or per-part bit widths (`quantization_label` names either)."""
     format: ArtifactFormat
+    """The main artifact's format, whose suffix its first output ends in."""
     platforms: list[Platform]
+    """Where it runs: android, ios, web, desktop (the variant's, else the model's)."""
     min_device_ram_mb: int | None
+    """Smallest device RAM it is meant for, when the manifest says."""
     inference: Inference
+    """Default generation options (max_tokens, top_k, top_p, temperature, random_seed)."""
     source: Source
+    """Where its files come from: `kind` names a registered source, the other keys are that kind's options."""
     files: list[FileSpec]
+    """The files fetched: the artifact itself for a ready-made variant, a build's inputs otherwise."""
     recipe: Recipe | None
+    """How it is built (converter, params, RAM and disk); None for a ready-made variant."""
     bundle: BundleStep | None
+    """The bundlers run after conversion, with the tokens and prompt template they write in."""
     lora: LoraOptions | None
+    """Present when `--lora` is allowed for it (with the largest rank)."""
     outputs: list[OutputSpec]
+    """The files it produces, the main artifact first, each with the checks that must pass."""
     notes: list[str]
+    """Lines `zoo info` shows (caveats the manifest states)."""
     expect: dict[str, str | int | float | bool]
+    """Facts the checks verify, the model's merged with the variant's, e.g. model_type = 'GEMMA_2B'."""
     default_rank: int | None = None
     """Its place in the model's `defaults` (0: the model's default); None when not listed."""
     by_reference: Source | None = None
@@ -346,7 +373,9 @@ class Variant(StrictModel):
     reference: str | None = None
     """Set on a variant made for `zoo build MODEL:REFERENCE`: the reference, e.g. 'Qwen/Qwen3-0.6B@main'."""
     plugin: str
+    """The plugin that registered its manifest."""
     manifest_path: str
+    """Where that manifest was read from ('' for one registered as data)."""
 
     @property
     def prebuilt(self) -> bool:
