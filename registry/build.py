@@ -27,7 +27,7 @@ from .catalog import Catalog
 from .child import available_ram_bytes, machine_ram_bytes, run_job
 from .components import BuildOptions, BuildRequest, Job, LoraAdapter
 from .download import file_sha256
-from .errors import BuildError, ReadyMadeError, ZooError
+from .errors import BuildError, PluginError, ReadyMadeError, ZooError
 from .fetch import fetch_inputs, run_structural_checks
 from .reporting import QuietReporter, Reporter
 from .fsutil import write_atomically
@@ -283,7 +283,43 @@ def _plan(catalog: Catalog, variant: Variant, flags: BuildFlags, reporter: Repor
         for output in variant.outputs for check in catalog.build_checks_for(variant, output)
         if flags.run_checks and getattr(catalog.component("verifier", check), "runs_model", False)
     ]
+    _refuse_unreachable_format(catalog, variant, converter, bundlers)
     return _Plan(converter, adapter, merged, typed, notes, bundlers, runtime_checks)
+
+
+def _declared(component) -> tuple[str, ...]:
+    """The formats a converter or bundler says it writes (`produces`); empty when it says nothing."""
+    produces = component.produces
+    return (produces,) if isinstance(produces, str) and produces else tuple(produces or ())
+
+
+def _refuse_unreachable_format(catalog: Catalog, variant: Variant, converter, bundlers: list) -> None:
+    """A recipe whose converter and bundlers all declare what they write, none of it the variant's format,
+    cannot make its main artifact: refused before anything is fetched."""
+    steps = [converter] + bundlers
+    if any(not _declared(step) for step in steps):
+        return
+    if not any(variant.format in _declared(step) for step in steps):
+        names = ", ".join(f"the {step.kind} '{step.name}' writes {'/'.join(_declared(step))}" for step in steps)
+        raise BuildError(f"{variant.id} is a {variant.format} file, but its recipe makes none: {names}.",
+                         fix="Fix the manifest's format, recipe or bundle (`zoo plugins` shows what each component writes).")
+
+
+def _refuse_unexpected_outputs(catalog: Catalog, component, job: Job) -> None:
+    """What a component plans to write must be of a format it declares (`produces`): a plugin whose job
+    would write something else is refused, naming it, before the job runs."""
+    declared = _declared(component)
+    if not declared:
+        return
+    for name in job.outputs:
+        fmt = catalog.format_of(name)
+        if fmt not in declared:
+            plugin = catalog.components.get(component.kind, {}).get(component.name, "?")
+            raise PluginError(
+                f"The {component.kind} '{component.name}' (plugin {plugin}) planned to write {name}, "
+                f"{'a ' + fmt if fmt else 'no registered format'} file, but declares that it produces "
+                f"{', '.join(declared)} only; nothing was run.",
+                fix="This is a bug in that plugin: report it to its authors.")
 
 
 @dataclass
@@ -510,6 +546,7 @@ def _run_steps(store, catalog, variant, converter, bundlers, environments, input
     request = BuildRequest(variant, inputs_dir, work, options)
     steps: list[dict] = []
     job = converter.plan(request)
+    _refuse_unexpected_outputs(catalog, converter, job)
     converted = _run(job, environments, converter.toolchain, work, reporter, steps, timings, "convert")
     if converted.data:  # what the converter reports of its output (e.g. the metadata a bundle carries)
         steps[-1]["result"] = converted.data
@@ -518,6 +555,7 @@ def _run_steps(store, catalog, variant, converter, bundlers, environments, input
     output_specs += [OutputSpec(path=path, expect=expect) for path, expect in job.checks.items()]
     for bundler in bundlers:
         job = bundler.plan(request)
+        _refuse_unexpected_outputs(catalog, bundler, job)
         _run(job, environments, bundler.toolchain, work, reporter, steps, timings, "bundle")
         request.outputs.update(job.outputs)
     started = time.monotonic()
