@@ -4,7 +4,8 @@ It adds one family (family.toml) whose recipe names zoo's `litert-torch` convert
 package's own architecture module (architecture.py, beside the manifest), which the converter runs
 inside its toolchain. Everything else, the export settings LiteRT-LM can run, the .task and
 .litertlm bundles and the generation check, is zoo's; it adds one check of its own, which runs in a
-toolchain installed from the lock the package ships (vocabulary.py). It imports nothing from zoo but
+toolchain installed from the lock the package ships (vocabulary.py), and one file format, GGUF
+(gguf.py), which `zoo import` then takes and a variant may name. It imports nothing from zoo but
 registry.api.
 """
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from registry.api import hookimpl
 
+from zoo_tinystories.gguf import GgufFormat, GgufHeader
 from zoo_tinystories.vocabulary import TokenizerVocabulary
 
 HERE = Path(__file__).parent
@@ -23,5 +25,11 @@ def register_families(register):
 
 
 @hookimpl
+def register_formats(register):
+    register(GgufFormat())
+
+
+@hookimpl
 def register_verifiers(register):
     register(TokenizerVocabulary())
+    register(GgufHeader())
