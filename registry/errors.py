@@ -48,6 +48,7 @@ class ZooError(Exception):
     """
 
     exit_code: ExitCode = ExitCode.ERROR
+    """The code zoo exits with for this class of failure (the README's table); each subclass sets its own."""
 
     def __init__(self, message: str, *, fix: str | None = None):
         super().__init__(message)

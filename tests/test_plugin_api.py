@@ -413,3 +413,14 @@ def test_the_test_kit_example_in_the_docs_passes_against_the_scaffolded_package(
                          capture_output=True, text=True, cwd=tmp_path,
                          env=os.environ | {"PYTHONPATH": os.pathsep.join([str(site), str(REPO)])})
     assert ran.returncode == 0 and "passed" in ran.stdout, ran.stdout[-3000:] + ran.stderr[-2000:]
+
+
+def test_the_api_reference_documents_every_name_and_is_up_to_date():
+    """docs/api.md is generated from registry.api; an undocumented name, field or method fails here."""
+    from registry.api_reference import render, undocumented
+
+    assert undocumented() == []
+    committed = (REPO / "docs" / "api.md").read_text()
+    assert committed == render(), "docs/api.md is out of date: run `python -m registry.api_reference > docs/api.md`"
+    for name in ("Format", "Variant", "produces", "register_formats", "hookimpl"):
+        assert f"`{name}" in committed or f"`{name}`" in committed

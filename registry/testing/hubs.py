@@ -45,12 +45,15 @@ class Fault:
     corrupt: bool = False
     """Flip one bit in the body (of its last byte, or of the byte at `corrupt_at` in the file)."""
     corrupt_at: int | None = None
+    """The file offset whose byte `corrupt` flips; None flips the body's last byte."""
     no_length: bool = False
     """Send no Content-Length: the body ends when the server closes the connection."""
     pause_after: int | None = None
     """Send this many body bytes, then sleep `pause_seconds` before the rest (to kill a client mid-file)."""
     pause_seconds: float = 0.0
+    """How long to sleep at `pause_after`."""
     times: int = 1
+    """How many matching transfers the fault applies to (-1: every one)."""
 
 
 @dataclass

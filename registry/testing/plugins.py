@@ -24,6 +24,10 @@ def write_plugin_distribution(
     site: Path, distribution: str, module: str, *, manifest: str | None = None, source: str | None = None,
     version: str = "1.0", entry_point: str | None = None,
 ) -> Path:
+    """Write an installed-looking plugin distribution into `site` (a folder on sys.path): package `module`
+    (with `source` as its __init__.py, a family module by default, and `manifest` as family.toml) and
+    `distribution`'s dist-info with its `zoo` entry point, so tests load a third-party plugin as pip would
+    install it. Returns the package's folder."""
     package = site / module
     package.mkdir(parents=True, exist_ok=True)
     (package / "__init__.py").write_text(textwrap.dedent(source if source is not None else FAMILY_MODULE))

@@ -85,6 +85,8 @@ def plugin_catalog(zoo_home):
 
 
 def assert_conforms(catalog, name: str) -> None:
+    """Fail the test with every problem `zoo plugins check` finds in the plugin `name` (its manifests,
+    components, toolchain locks and references), one per line."""
     from registry.conformance import check_plugin
 
     problems = check_plugin(name, catalog)
