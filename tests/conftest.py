@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pytest
 
-pytest.register_assert_rewrite("registry.testing.pytest_plugin")  # test_hooks.py loads it as a plugin too
+pytest.register_assert_rewrite("registry.testing.pytest_plugin")
+from registry.api import TEST_KIT  # noqa: E402
 from registry.testing.pytest_plugin import isolated_environment  # noqa: E402
 
 from helpers import run_zoo, toolchain_python  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+pytest_plugins = [TEST_KIT]
+"""The suite dogfoods zoo's public test kit: hf_hub, kaggle_hub, plugin_catalog and zoo_cli come from it."""
 # Converter toolchains are big and slow to create: every test shares one stable directory
 # (CI sets ZOO_TOOLCHAINS to a cache kept between runs) instead of a per-test ZOO_HOME.
 os.environ.setdefault("ZOO_TOOLCHAINS", str(Path.home() / ".cache" / "zoo" / "toolchains"))
@@ -33,6 +36,22 @@ def isolated_zoo(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def zoo():
     return run_zoo
+
+
+@pytest.fixture
+def catalog():
+    """zoo's built-in catalog, loaded from the plugins (not a snapshot) in this test's home."""
+    from registry.catalog import Catalog
+
+    return Catalog.load()
+
+
+@pytest.fixture(scope="session")
+def litert_python():
+    """The litert-torch toolchain's interpreter, created from its lock on first use."""
+    from plugins.toolchains import LITERT_TORCH
+
+    return toolchain_python(LITERT_TORCH)
 
 
 @pytest.fixture(scope="session")

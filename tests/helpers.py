@@ -7,6 +7,7 @@ plugin and fuzz tests start from.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -46,6 +47,16 @@ def pure_wheel(directory: Path, name: str, version: str, requires: tuple[str, ..
         wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: zoo-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
         wheel.writestr(f"{info}/RECORD", "")
     return path
+
+
+def tflite_file(size: int, seed: int | str) -> bytes:
+    """A valid TFLite flatbuffer padded to `size` bytes with content that depends on `seed` (the same seed,
+    the same bytes), for hubs to serve."""
+    from registry.api import build_tflite
+
+    rng = hashlib.sha256(str(seed).encode()).digest()
+    body = build_tflite(tensor_names=["w"], subgraph_name=f"m{seed}")
+    return body + (rng * (size // 32 + 1))[: max(0, size - len(body))]
 
 
 def run_zoo(*args: str, env: dict[str, str] | None = None, check: bool = False, timeout: float = 120,

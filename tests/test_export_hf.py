@@ -17,17 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, run_zoo, toolchain_python
+from helpers import REPO, run_zoo
 
 SMALL = ["--param", "prefill_lengths=8", "--param", "cache_length=64"]
 ARCHITECTURES = ["llama", "qwen2", "qwen3", "gemma3_text", "phi3"]
-
-
-@pytest.fixture(scope="module")
-def litert_python():
-    from plugins import toolchains
-
-    return toolchain_python(toolchains.LITERT_TORCH)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ from registry import hookspecs
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 HOOKS = sorted(name for name, f in vars(hookspecs).items() if callable(f) and hasattr(f, "zoo_spec"))
-pytest_plugins = ["registry.testing.pytest_plugin"]
 
 
 def python_blocks(path: Path) -> list[str]:

@@ -19,7 +19,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from registry.catalog import Catalog
 from registry.testing.litertlm_builder import LLM_METADATA, SP_TOKENIZER, TFLITE_MODEL, build_litertlm, llm_metadata
 from registry.testing.tflite_builder import build_tflite, mediapipe_like_bin
 
@@ -53,11 +52,6 @@ SAMPLES = {
                                  (LLM_METADATA, llm_metadata(chat_template="{{ messages }}", max_num_tokens=64))]),
                  ["litertlm-bundle"], None),
 }
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return Catalog.load()
 
 
 def _run_checks(catalog, fmt: str, data: bytes, tmp: Path) -> list[str]:

@@ -13,20 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from helpers import HF_TOKEN, make_env
+from helpers import HF_TOKEN, make_env, tflite_file
 from registry.errors import ExitCode
-from registry.testing.hubs import Fault, HuggingFaceHub, KaggleHub
-from registry.testing.tflite_builder import build_tflite, mediapipe_like_bin
+from registry.testing.hubs import Fault, KaggleHub
+from registry.testing.tflite_builder import mediapipe_like_bin
 
 REPO = Path(__file__).resolve().parents[1]
 KAGGLE_TOKEN = "KGAT_TESTSECRET0123456789abcdef"
 
-
-
-def tflite_file(size: int, seed: int) -> bytes:
-    rng = hashlib.sha256(str(seed).encode()).digest()
-    body = build_tflite(tensor_names=["w"], subgraph_name=f"m{seed}")
-    return body + (rng * (size // 32 + 1))[: max(0, size - len(body))]
 
 
 @pytest.fixture
@@ -40,11 +34,10 @@ def files():
 
 
 @pytest.fixture
-def hubs(files):
-    with HuggingFaceHub() as hf, KaggleHub() as kaggle:
-        hf.add_repo("acme/tiny-lm", files)
-        hf.add_repo("acme/gated-lm", {"model.tflite": files["model.tflite"]}, gated=True, tokens={HF_TOKEN})
-        yield hf, kaggle
+def hubs(files, hf_hub, kaggle_hub):
+    hf_hub.add_repo("acme/tiny-lm", files)
+    hf_hub.add_repo("acme/gated-lm", {"model.tflite": files["model.tflite"]}, gated=True, tokens={HF_TOKEN})
+    return hf_hub, kaggle_hub
 
 
 @pytest.fixture

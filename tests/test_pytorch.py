@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run_zoo, toolchain_python
+from helpers import run_zoo
 from registry.errors import ExitCode
 from registry.testing.plugins import write_plugin_distribution
 
@@ -24,13 +24,6 @@ DEMO = REPO / "manifests" / "zoo-demo"
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "tokenizer.model")
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def litert_python():
-    from plugins.toolchains import LITERT_TORCH
-
-    return toolchain_python(LITERT_TORCH)
 
 
 def _copy_checkpoint(directory: Path) -> Path:

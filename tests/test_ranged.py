@@ -19,32 +19,25 @@ from pathlib import Path
 
 import pytest
 
-from helpers import make_env
+from helpers import make_env, tflite_file
 from registry.transfer import pieces as ranged
 from registry.download import download
 from registry.errors import ExitCode, NetworkError
-from registry.testing.hubs import Fault, HuggingFaceHub, KaggleHub
-from registry.testing.tflite_builder import build_tflite, mediapipe_like_bin
+from registry.testing.hubs import Fault, HuggingFaceHub
+from registry.testing.tflite_builder import mediapipe_like_bin
 
 PIECE = 256 << 10
 SIZE = 3_000_000
 
 
-def tflite_file(size: int) -> bytes:
-    body = build_tflite(tensor_names=["w"], subgraph_name="ranged")
-    seed = hashlib.sha256(b"ranged").digest()
-    return body + (seed * (size // 32 + 1))[: size - len(body)]
-
-
-MODEL = tflite_file(SIZE)
+MODEL = tflite_file(SIZE, "ranged")
 DIGEST = hashlib.sha256(MODEL).hexdigest()
 
 
 @pytest.fixture
-def hubs():
-    with HuggingFaceHub() as hf, KaggleHub() as kaggle:
-        hf.add_repo("acme/tiny-lm", {"model.tflite": MODEL, "tokenizer.json": b"{}", "config.json": b"{}"})
-        yield hf, kaggle
+def hubs(hf_hub, kaggle_hub):
+    hf_hub.add_repo("acme/tiny-lm", {"model.tflite": MODEL, "tokenizer.json": b"{}", "config.json": b"{}"})
+    return hf_hub, kaggle_hub
 
 
 @pytest.fixture
@@ -234,7 +227,7 @@ def test_pieces_of_a_file_replaced_midway_are_never_stitched_together(tmp_path, 
     kaggle.rate_per_connection = 512 << 10
     kaggle.storage_hashes = ()  # the validator alone must keep the two apart
     kaggle.honours_if_range = server_honours_if_range
-    old, new = tflite_file(SIZE), b"\x07" * SIZE
+    old, new = tflite_file(SIZE, "ranged"), b"\x07" * SIZE
     kaggle.add_model("acme/lm/tfLite/v", {"m.bin": old})
     url = f"{kaggle.endpoint}/download/acme%2Flm%2FtfLite%2Fv/1/m.bin"
     received = [0]

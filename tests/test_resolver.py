@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from registry.catalog import get_catalog
 from registry.errors import AmbiguousVariantError, UnknownVariantError, VariantMismatchError
 from registry.resolver import Filters, filter_rows, resolve
-
-
-@pytest.fixture
-def catalog():
-    return get_catalog()
 
 
 def test_exact_id_alias_and_model_with_options(catalog):
