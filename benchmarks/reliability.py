@@ -1,4 +1,4 @@
-"""Figures for zoo under faults and hostile input, in one table (the scenarios are tests/reliability_scenarios.py).
+"""Figures for zoo under faults and hostile input, in one table (the scenarios are tests/scenarios/, a module per class).
 
     python benchmarks/reliability.py
 
@@ -16,8 +16,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-import reliability_scenarios as scenarios  # noqa: E402
-import trust_round3_scenarios as round3  # noqa: E402
+from scenarios import hostile, transfers, trust  # noqa: E402
+from scenarios import trust_round3 as round3  # noqa: E402
 
 
 def fuzz_manifests(count: int = 2000, seed: int = 3) -> dict:
@@ -89,48 +89,48 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for source in ("huggingface", "kaggle"):
-            crash = scenarios.crash_resume(tmp / f"crash-{source}", points=20, source=source)
+            crash = transfers.crash_resume(tmp / f"crash-{source}", points=20, source=source)
             rows.append((f"crash-resume ({source}): SIGKILL at 20 random points",
                          f"{crash['completed_correctly']}/20 completed with correct digests",
                          f"re-downloaded {crash['bytes_refetched'] / 1e6:.1f} MB vs minimum {crash['bytes_minimum'] / 1e6:.1f} MB "
                          f"({crash['bytes_refetched'] / crash['bytes_minimum']:.3f}x)"))
-        flips = scenarios.corruption(tmp / "flips", flips=50)
+        flips = transfers.corruption(tmp / "flips", flips=50)
         rows.append(("corruption: 50 single-bit flips", f"{flips['caught']}/50 caught, {flips['named_the_file']}/50 named the file",
                      f"{flips['repair_fetched_only_the_bad_file']}/50 repairs fetched only the bad file"))
-        busy = scenarios.concurrency(tmp / "busy")
+        busy = transfers.concurrency(tmp / "busy")
         rows.append(("concurrency: 8 pulls + 2 gc loops", f"{busy['pulls_succeeded']}/8 pulls succeeded, verify {'ok' if busy['verify_ok'] else 'FAILED'}",
                      f"{busy['gc_runs']} gc runs, at most {busy['max_downloads_per_file']} download per file"))
         fuzz = fuzz_manifests()
         rows.append(("hostile manifests: 2000 mutations", f"{fuzz['tracebacks']} tracebacks",
                      f"{fuzz['rejected_with_clear_errors']} rejected with key and fix, {fuzz['accepted']} valid"))
-        for name, row in scenarios.hostile_servers(tmp / "hostile").items():
+        for name, row in hostile.hostile_servers(tmp / "hostile").items():
             rows.append((f"hostile server: {name}", "clear error, store empty" if row["failed_cleanly"] and row["store_empty"] else "FAILED",
                          f"{row['seconds']:.1f} s: {row['message'][:70]}"))
         try:
-            disk = scenarios.disk_full_pull(tmp / "disk")
+            disk = hostile.disk_full_pull(tmp / "disk")
             rows.append(("full disk during pull (5 MB tmpfs)", "clear error" if disk["failed_cleanly"] and disk["says_disk"] else "FAILED",
                          f"{disk['partial_files_left']} partial files left, {disk['entries']} entries"))
         except PermissionError as exc:
             rows.append(("full disk during pull", "not measured", f"cannot mount a small file system: {exc}"))
-        trust = scenarios.trust_classes(tmp / "trust")
-        for name, row in trust.items():
+        classes = trust.trust_classes(tmp / "trust")
+        for name, row in classes.items():
             if name.endswith(", unmended") and not row["why"]:
                 continue
             rows.append((f"trust: {name}", ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in row.items()), ""))
-        for name, row in scenarios.trust_plugins_and_text(tmp / "trust-text").items():
+        for name, row in trust.trust_plugins_and_text(tmp / "trust-text").items():
             rows.append((f"trust: {name}", ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in row.items()), ""))
-        confusion = scenarios.url_confusion(tmp / "urls")
+        confusion = trust.url_confusion(tmp / "urls")
         rows.append((f"trust: {confusion['forms']} redirect URL-confusion forms", f"{confusion['tokens_to_other_origin']} tokens to another origin",
                      f"{confusion['refused']} refused"))
         files = hostile_files()
         rows.append((f"trust: {files['mutations']} hostile .bin/.tflite/.task/.litertlm", f"{files['exceptions']} exceptions",
                      f"{files['with_findings']} with findings; bombs grew RSS by at most {max(files['bomb_growth_mb'].values()):.0f} MB"))
-        garbage = scenarios.garbage_hub(tmp / "garbage", cases=300)
+        garbage = hostile.garbage_hub(tmp / "garbage", cases=300)
         rows.append(("trust: 300 pulls from a hub answering garbage", f"{len(garbage['internal_errors'])} internal errors",
                      f"{garbage['stored_after_failure']} stored anything, {garbage['succeeded']} succeeded, {garbage['seconds']:.0f} s"))
         for name, row in round3.all_counts(tmp / "round3").items():
             rows.append((f"trust: {name}", ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in row.items()), ""))
-        leaks = scenarios.secrets(tmp / "secrets")
+        leaks = hostile.secrets(tmp / "secrets")
         rows.append(("secrets: HF and Kaggle tokens", f"{leaks['token_occurrences']} occurrences",
                      f"in {leaks['outputs_scanned']} outputs and {leaks['files_scanned']} files under ZOO_HOME"))
     width = max(len(r[0]) for r in rows)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reliability_scenarios as scenarios
+from scenarios import hostile, transfers, trust, world
 from helpers import FUZZ_MANIFEST
 from registry.errors import ManifestError, ZooError
 from registry.manifest import load_manifest, parse_manifest
@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 @pytest.mark.parametrize("source", ["huggingface", "kaggle"])
 def test_sigkill_at_20_random_points_always_resumes_to_correct_files(tmp_path, source):
-    figures = scenarios.crash_resume(tmp_path, points=20, source=source)
+    figures = transfers.crash_resume(tmp_path, points=20, source=source)
     assert figures["completed_correctly"] == 20, figures["rows"]
     for row in figures["rows"]:
         assert row["refetched"] <= row["minimum"] + (2 << 20), row  # at most the blocks in flight are fetched again
@@ -32,26 +32,26 @@ def test_sigkill_at_20_random_points_always_resumes_to_correct_files(tmp_path, s
 
 @pytest.mark.slow
 def test_50_bit_flips_are_all_caught_and_repaired_one_file_at_a_time(tmp_path):
-    figures = scenarios.corruption(tmp_path, flips=50)
+    figures = transfers.corruption(tmp_path, flips=50)
     assert figures == {"flips": 50, "caught": 50, "named_the_file": 50, "repair_fetched_only_the_bad_file": 50}
 
 
 @pytest.mark.slow
 def test_eight_pulls_and_two_gc_loops_at_once(tmp_path):
-    figures = scenarios.concurrency(tmp_path)
+    figures = transfers.concurrency(tmp_path)
     assert figures["pulls_succeeded"] == 8 and figures["verify_ok"], figures
     assert figures["max_downloads_per_file"] == 1, figures["downloads"]
 
 
 def test_hostile_servers_end_in_clear_errors_with_nothing_stored(tmp_path):
-    for name, row in scenarios.hostile_servers(tmp_path).items():
+    for name, row in hostile.hostile_servers(tmp_path).items():
         assert row["failed_cleanly"] and row["store_empty"], (name, row)
         assert row["seconds"] < 20, (name, row)  # ZOO_HTTP_TIMEOUT=2, ZOO_HTTP_RETRIES=2 in the scenario
 
 
 def test_a_full_disk_during_pull_is_a_clear_error_with_no_partial_files(tmp_path):
     try:
-        figures = scenarios.disk_full_pull(tmp_path)
+        figures = hostile.disk_full_pull(tmp_path)
     except PermissionError as exc:
         pytest.skip(f"cannot mount a small file system here: {exc}")
     assert figures["failed_cleanly"] and figures["says_disk"], figures
@@ -63,7 +63,7 @@ def test_a_full_disk_during_build_is_a_clear_error_with_nothing_left(tmp_path, z
 
     env, _ = install_pack_plugin(tmp_path)
     try:
-        with scenarios.small_filesystem(tmp_path / "tiny", 16) as tiny:
+        with hostile.small_filesystem(tmp_path / "tiny", 16) as tiny:
             home = tiny / "home"
             result = zoo("build", "bulky", env=env | {"ZOO_HOME": str(home)})
             assert result.returncode != 0 and "Traceback" not in result.stderr.split("Last output")[0]
@@ -199,7 +199,7 @@ torch.save({{"transformer.word_embeddings.weight": Evil()}}, "{checkpoint / 'pyt
 
 
 def test_tokens_never_appear_in_output_logs_or_records(tmp_path):
-    figures = scenarios.secrets(tmp_path)
+    figures = hostile.secrets(tmp_path)
     assert figures["token_occurrences"] == 0 and figures["files_scanned"] > 5, figures
 
 
@@ -207,7 +207,7 @@ def test_tokens_never_reach_a_builds_output_or_provenance(tmp_path, zoo):
     from helpers import install_pack_plugin
 
     env, _ = install_pack_plugin(tmp_path)
-    env |= {"HF_TOKEN": scenarios.HF_TOKEN, "KAGGLE_API_TOKEN": scenarios.KAGGLE_TOKEN}
+    env |= {"HF_TOKEN": world.HF_TOKEN, "KAGGLE_API_TOKEN": world.KAGGLE_TOKEN}
     texts = []
     for args in (["build", "packer", "--json"], ["build", "crasher"], ["info", "packer-cpu-int8", "--json"]):
         result = zoo(*args, env=env)
@@ -217,18 +217,18 @@ def test_tokens_never_reach_a_builds_output_or_provenance(tmp_path, zoo):
     files = [p for p in home.rglob("*") if p.is_file()]
     assert any(p.name == "provenance.json" for p in files)
     for data in texts + [p.read_bytes().decode("latin-1") for p in files]:
-        assert scenarios.HF_TOKEN not in data and scenarios.KAGGLE_TOKEN not in data
+        assert world.HF_TOKEN not in data and world.KAGGLE_TOKEN not in data
 
 
 def test_a_hub_answering_garbage_gives_clear_errors_and_stores_nothing(tmp_path):
     """300 pulls (Hugging Face and Kaggle) against a server answering every endpoint with randomized garbage."""
-    figures = scenarios.garbage_hub(tmp_path, cases=300)
+    figures = hostile.garbage_hub(tmp_path, cases=300)
     assert figures["internal_errors"] == [], figures["internal_errors"][:3]
     assert figures["cases"] == 300 and figures["succeeded"] == 0 and figures["stored_after_failure"] == 0
 
 
 def test_plugins_children_and_text_classes_of_issue_14_hold(tmp_path):
-    rows = scenarios.trust_plugins_and_text(tmp_path)
+    rows = trust.trust_plugins_and_text(tmp_path)
     assert rows["GPT-2 check, continuations with no token"]["passed"] == 0
     assert rows["credentials in a toolchain child's environment"]["reached_the_child"] == 0
     assert rows["escape sequences in server file names"]["raw_in_output"] == 0
@@ -237,7 +237,7 @@ def test_plugins_children_and_text_classes_of_issue_14_hold(tmp_path):
 
 
 def test_store_and_file_system_classes_of_issue_14_hold(tmp_path):
-    rows = scenarios.trust_classes(tmp_path, races=10)
+    rows = trust.trust_classes(tmp_path, races=10)
     assert rows["export link races"]["outside_writes"] == 0
     assert rows["path-like store queries"]["outside_touched"] == 0
     assert rows["path-like store queries"]["refused_clearly"] == rows["path-like store queries"]["attempts"]
@@ -249,7 +249,7 @@ def test_store_and_file_system_classes_of_issue_14_hold(tmp_path):
 
 def test_trust_round3_classes_counted_in_a_small_run(tmp_path):
     """benchmarks/reliability.py counts these over more runs; a few of each here."""
-    import trust_round3_scenarios as round3
+    from scenarios import trust_round3 as round3
 
     flips = round3.kaggle_bit_flips(tmp_path / "flips", flips=3)
     assert flips == {"flips": 3, "caught": 3, "pinned": 0, "stored": 0}

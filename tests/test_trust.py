@@ -19,7 +19,7 @@ from registry.download import download, same_origin
 from registry.errors import ExitCode, NetworkError
 
 from helpers import toolchain_python
-from reliability_scenarios import COMMUNITY_MANIFEST, LOCAL_MANIFEST  # the manifests of these tests and the figures
+from scenarios.trust import COMMUNITY_MANIFEST, LOCAL_MANIFEST  # the manifests of these tests and the figures
 
 # ---------------------------------------------------------------------------- 9. URL confusion on redirects
 

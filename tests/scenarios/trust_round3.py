@@ -15,11 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reliability_scenarios import world
 from registry.download import download
 from registry.testing.hubs import Blob, Fault, KaggleHub
+from scenarios.world import world
 
-TESTS = Path(__file__).parent
 
 
 def kaggle_bit_flips(root: Path, flips: int = 20, seed: int = 5) -> dict:
@@ -157,10 +156,11 @@ def skipped_path_signatures(root: Path, folders: tuple[str, ...] = (".git", ".gi
     """An artifact whose main file sits in a folder model-signing's default hashing skips, signed the default
     way (model-signing's own API): how often `zoo verify --signature` accepted bytes the signature never covered."""
     from helpers import toolchain_python
-    from reliability_scenarios import LOCAL_MANIFEST
+
     from registry import signing
     from registry.testing.plugins import write_plugin_distribution
     from registry.testing.tflite_builder import build_tflite
+    from scenarios.trust import LOCAL_MANIFEST
 
     accepted = 0
     for folder in folders:
