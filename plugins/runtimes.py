@@ -10,6 +10,7 @@ from registry.hookspecs import hookimpl
 from plugins import toolchains
 
 RUNNER = Path(__file__).parent / "runners" / "litertlm_generate.py"
+SERVER = Path(__file__).parent / "runners" / "litertlm_serve.py"
 
 
 def _engine_cache() -> Path:
@@ -28,6 +29,11 @@ class LiteRTLM(Runtime):
     toolchain = toolchains.LITERT_LM  # the engine alone, not the converter stack
     supports_chat = True
     supports_bench = True
+    supports_serve = True
+
+    def plan_serve(self, artifact, context):
+        request = {"artifact": str(artifact), "context": context, "cache_dir": str(_engine_cache())}
+        return Job(SERVER, request, f"serving {Path(artifact).name}")
 
     def plan_bench(self, artifact, runs, prefill_tokens, decode_tokens, context):
         request = {"mode": "bench", "artifact": str(artifact), "runs": runs, "prefill_tokens": prefill_tokens,

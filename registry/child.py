@@ -204,7 +204,7 @@ def run_job(
     line `next_turn` returns, and None closes the pipe. Other jobs read nothing (stdin is /dev/null).
     """
     started = time.monotonic()
-    process = _start(python, runner, request, work_dir, env, conversation=next_turn is not None)
+    process = start_job(python, runner, request, work_dir, env, conversation=next_turn is not None)
     output = _JobOutput(process, what, on_progress, on_text, next_turn)
     try:
         output.read()
@@ -224,7 +224,7 @@ def run_job(
     return JobResult(time.monotonic() - started, peak, output.result, list(output.log))
 
 
-def _start(python: Path, runner: Path, request: dict, work_dir: Path, env: dict[str, str] | None, *,
+def start_job(python: Path, runner: Path, request: dict, work_dir: Path, env: dict[str, str] | None, *,
            conversation: bool) -> subprocess.Popen:
     """The child, in its own session, with the request in a file beside its work."""
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -270,7 +270,7 @@ class _JobOutput:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             line = line.rstrip()
-            event = _event(line)
+            event = parse_event(line)
             if event is None:
                 self.log.append(line)
                 self.whole.write("stdout", line)
@@ -309,7 +309,7 @@ class _JobOutput:
         self.whole.close()
 
 
-def _event(line: str) -> dict | None:
+def parse_event(line: str) -> dict | None:
     """The JSON event a line carries, or None for a plain log line."""
     if not line.startswith("{"):
         return None

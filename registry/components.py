@@ -380,6 +380,8 @@ class Runtime(Component):
     """True when it implements `plan_page` (`zoo web ID`)."""
     supports_bench: ClassVar[bool] = False
     """True when it implements `plan_bench` (`zoo bench ID`)."""
+    supports_serve: ClassVar[bool] = False
+    """True when it implements `plan_serve` (`zoo serve`)."""
 
     def ready(self, environment: Any) -> None:
         """Before a job: raise a ZooError saying what to install when this machine cannot run it."""
@@ -398,6 +400,15 @@ class Runtime(Component):
         "load_seconds", "time_to_first_token_seconds", "prefill_tokens_per_second", "decode_tokens_per_second"},
         ...], "runtime_version": ...}."""
         raise NotImplementedError(f"runtime '{self.name}' has no benchmark")
+
+    def plan_serve(self, artifact: Path, context: int) -> Job:
+        """The job that loads the artifact once, emits a "ready" event (with `chat_template`: whether chat
+        requests can be answered), then answers requests read with zoo_runner.next_request() one at a time
+        until zoo closes its stdin. A request is {"id", "kind": "chat" (with "messages") or "completion"
+        (with "prompt"), "max_tokens", "temperature", "top_p", "top_k", "seed", "stop"}; its answer is
+        "text" events carrying its id, then "done" (finish_reason, completion_tokens, prompt_tokens) or
+        "failed" (message), after which the engine serves the next request."""
+        raise NotImplementedError(f"runtime '{self.name}' cannot serve")
 
     def plan_chat(self, artifact: Path, max_tokens: int, context: int, prompt: str | None = None) -> Job:
         """The job that holds a conversation through the artifact's own chat template: it asks for each

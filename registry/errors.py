@@ -70,6 +70,12 @@ class ManifestProblem:
         return f"{self.key_path or '(top level)'}: {self.problem}. Fix: {self.fix}."
 
 
+class UsageError(ZooError):
+    """An option combination zoo refuses as given (exit 2), e.g. listening beyond loopback without a key."""
+
+    exit_code = ExitCode.USAGE
+
+
 class ManifestError(ZooError):
     """A manifest that cannot be trusted; every problem names its key and its fix.
 

@@ -29,6 +29,7 @@ COMMANDS = {
     "toolchain": "zoo_cli.toolchain:toolchain_group",
     "run": "zoo_cli.run:run_command",
     "bench": "zoo_cli.bench:bench_command",
+    "serve": "zoo_cli.serve:serve_command",
     "web": "zoo_cli.web:web_command",
     "push": "zoo_cli.push:push_command",
     "sign": "zoo_cli.sign:sign_command",

@@ -6,7 +6,8 @@ child's PYTHONPATH, so any runner, a third-party plugin's included, can write
 
     from zoo_runner import emit, fail, progress, read_request, result
 
-and a runtime that holds a conversation (`zoo run --chat`) also `next_turn` and `text`.
+and a runtime that holds a conversation (`zoo run --chat`) also `next_turn` and `text`; one that
+serves requests (`zoo serve`) reads each with `next_request`.
 
 Events go to stdout, one JSON object per line (registry/child.py reads them). Standard library only,
 and stable: this is part of zoo's public plugin surface (registry/api.py).
@@ -15,7 +16,7 @@ and stable: this is part of zoo's public plugin surface (registry/api.py).
 import json
 import sys
 
-__all__ = ["emit", "fail", "next_turn", "progress", "read_request", "result", "text"]
+__all__ = ["emit", "fail", "next_request", "next_turn", "progress", "read_request", "result", "text"]
 
 
 def emit(event, **fields):
@@ -43,6 +44,13 @@ def next_turn():
     emit("turn")
     line = sys.stdin.readline()
     return line.rstrip("\n") if line else None
+
+
+def next_request():
+    """The next request zoo sends a serving runtime (a JSON object with its "id"), or None once zoo closes
+    the pipe; the runtime answers it with "text" events carrying that id, then "done" or "failed"."""
+    line = sys.stdin.readline()
+    return json.loads(line) if line else None
 
 
 def fail(message, fix):
