@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 from .. import __version__, settings
 from ..errors import DuplicateRegistrationError, PluginError
 from ..fsutil import write_cache
+from ..identifiers import IDENTIFIER
 
 if TYPE_CHECKING:
     from ..components import Component
@@ -85,7 +86,6 @@ def load_manifest_cached(path: Path) -> "Manifest":
 
 def component_acceptor(catalog: "Catalog", kind: str) -> Callable:
     from ..components import Bundler, Converter, Format, Runtime, SourceKind, Verifier
-    from ..manifest import check_identifier
 
     base = {"source": SourceKind, "converter": Converter, "bundler": Bundler, "verifier": Verifier, "runtime": Runtime,
             "format": Format}[kind]
@@ -99,13 +99,11 @@ def component_acceptor(catalog: "Catalog", kind: str) -> Callable:
                     f"registry.api.{base.__name__} instance",
                     fix=f"Register an instance of a {base.__name__} subclass.",
                 )
-            try:
-                check_identifier(item.name)
-            except ValueError:
+            if not isinstance(item.name, str) or not re.fullmatch(IDENTIFIER, item.name):
                 raise PluginError(
                     f"plugin '{plugin}' registered a {kind} named {item.name!r}, which is not a valid id",
                     fix="Use lowercase letters, digits, '.', '_' and '-'.",
-                ) from None
+                )
             if kind == "format" and not re.fullmatch(r"\.[a-z0-9][a-z0-9._-]{0,30}", item.suffix or ""):
                 raise PluginError(
                     f"plugin '{plugin}' registered the format '{item.name}' with the suffix {item.suffix!r}, which is "

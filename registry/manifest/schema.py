@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from ..identifiers import IDENTIFIER
 from ..text import is_hidden
 
 SCHEMA_VERSION = 1
@@ -33,7 +34,7 @@ Accelerator = Annotated[str, Field(pattern=r"^(cpu|gpu|web|npu:[a-z0-9][a-z0-9_.
 
 
 def check_identifier(value: str) -> str:
-    if not re.fullmatch(r"[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?", value):
+    if not re.fullmatch(IDENTIFIER, value):
         raise PydanticCustomError(
             "identifier",
             "'{value}' is not a valid id: use lowercase letters, digits, '.', '_' and '-', "
