@@ -1,9 +1,12 @@
-"""`zoo run` and `zoo bench` against calling LiteRT-LM directly, in one run, on the same stored file.
+"""`zoo run`, `zoo serve` and `zoo bench` against calling LiteRT-LM directly, in one run, on the same stored file.
 
-Target (issue 29): `zoo run ID --prompt TEXT` within 1.1x of a Python process that calls litert_lm
-itself (load the engine, prefill the prompt, decode) in the same litert-lm toolchain; what zoo adds
-(resolving the id, checking the store, starting its job) must stay small next to the model's own work.
-`zoo bench` is shown beside it: LiteRT-LM's own figures for the same file.
+Targets (issue 29), each within 1.1x of its direct counterpart in the same litert-lm toolchain:
+- `zoo run ID --prompt TEXT` against a Python process that calls litert_lm itself (load the engine,
+  prefill the prompt, decode): what zoo adds (resolving the id, checking the store, starting its job)
+  must stay small next to the model's own work;
+- a request to `zoo serve` (POST /v1/completions, the engine already loaded) against the same request
+  made to an engine loaded in the measuring process: what zoo adds is HTTP, JSON and one pipe.
+`zoo bench` is shown beside them: LiteRT-LM's own figures for the same file.
 
     python benchmarks/run.py [--runs 7] [--max-tokens 16] [--home DIR]
 
@@ -35,6 +38,44 @@ session = engine.create_session(apply_prompt_template=False, max_output_tokens=t
 session.run_prefill([prompt])
 print("".join(session.run_decode().texts))
 """
+
+
+LOADED = """
+import json, sys, time, litert_lm
+artifact, prompt, tokens, context, cache, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6])
+engine = litert_lm.Engine(artifact, backend=litert_lm.Backend.CPU(), max_num_tokens=context, cache_dir=cache)
+seconds = []
+for _ in range(runs + 1):  # the first one warms up
+    started = time.perf_counter()
+    session = engine.create_session(apply_prompt_template=False, max_output_tokens=tokens,
+                                    sampler_config=litert_lm.SamplerConfig(top_k=1, temperature=0.0))
+    session.run_prefill([prompt])
+    text = "".join(session.run_decode().texts)
+    session.close()
+    seconds.append(time.perf_counter() - started)
+print(json.dumps({"seconds": seconds[1:], "text": text}))
+"""
+
+
+def served(zoo: list[str], env: dict, entry_id: str, prompt: str, tokens: int, runs: int) -> tuple[list[float], str]:
+    """Per-request seconds of `zoo serve` (one warm-up request first) and the text it answered."""
+    import urllib.request
+
+    server = subprocess.Popen(zoo + ["serve", entry_id, "--port", "0"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = server.stdout.readline().strip() + "/completions"
+        body = json.dumps({"model": entry_id, "prompt": prompt, "max_tokens": tokens, "temperature": 0}).encode()
+        seconds, text = [], ""
+        for _ in range(runs + 1):
+            started = time.perf_counter()
+            with urllib.request.urlopen(urllib.request.Request(url, body, {"Content-Type": "application/json"})) as answer:
+                text = json.loads(answer.read())["choices"][0]["text"]
+            seconds.append(time.perf_counter() - started)
+        return seconds[1:], text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def timed(command: list[str], env: dict) -> tuple[float, str]:
@@ -84,6 +125,10 @@ def main() -> None:
             seconds, text = timed(command, env)
             rows[name].append(seconds)
             texts.add((name, text))
+    loaded = json.loads(subprocess.run([str(python), "-c", LOADED, str(path), args.prompt, str(args.max_tokens), str(context),
+                                        str(cache), str(args.runs)], env=env, capture_output=True, text=True,
+                                       check=True).stdout.strip().splitlines()[-1])
+    serve_seconds, serve_text = served(zoo, env, entry.id, args.prompt, args.max_tokens, args.runs)
     bench = json.loads(subprocess.run(zoo + ["bench", entry.id, "--runs", "3", "--json"], env=env, capture_output=True,
                                       text=True, check=True).stdout)[0]
 
@@ -93,6 +138,11 @@ def main() -> None:
     print(f"{'zoo run ' + entry.id:52} {mine:8.3f}  {mine / base:6.2f}x  <= 1.1x")
     print(f"runs (s): direct {' '.join(f'{s:.2f}' for s in sorted(rows['direct']))}; "
           f"zoo {' '.join(f'{s:.2f}' for s in sorted(rows['zoo']))}")
+    engine, server = statistics.median(loaded["seconds"]), statistics.median(serve_seconds)
+    print(f"{'one request to an engine loaded in-process':52} {engine:8.3f}")
+    print(f"{'one request to zoo serve (POST /v1/completions)':52} {server:8.3f}  {server / engine:6.2f}x  <= 1.1x")
+    if serve_text != loaded["text"]:
+        print(f"note: zoo serve answered {serve_text!r}, the loaded engine {loaded['text']!r}")
     metrics = bench["metrics"]
     print(f"zoo bench (LiteRT-LM's own, median of 3): load {metrics['load_seconds']['median']:.3f} s, first token "
           f"{metrics['time_to_first_token_seconds']['median'] * 1000:.1f} ms, prefill "

@@ -58,7 +58,37 @@ def sampler(litert_lm, asked):
 
 
 def answer(engine, litert_lm, asked):
+    """One request. A request that is neither streamed nor has stop strings is decoded in one call
+    (LiteRT-LM's synchronous decode, measured 10-25 ms faster for 32 tokens than its stream), its
+    tokens counted with the engine's tokenizer; the others stream piece by piece."""
     stops = [s for s in asked.get("stop") or [] if s]
+    whole = not asked.get("stream") and not stops
+    worker, pieces = start(engine, litert_lm, asked, whole)
+    try:
+        if whole:
+            text = next(iter(pieces))
+            if text:
+                emit("text", id=asked["id"], text=text)
+            count = len(engine.tokenize(text)) if text else 0
+            reason = "length" if count >= asked["max_tokens"] else "stop"
+        else:
+            count, reason = stream(asked["id"], pieces, stops, asked["max_tokens"], worker)
+        prompt_tokens = None
+        if asked["kind"] == "chat":
+            used = worker.token_count
+            prompt_tokens = max(0, used - count)
+            if reason == "stop" and used >= asked["context"]:
+                reason = "length"  # the context filled up, not a stop token
+        else:
+            prompt_tokens = len(engine.tokenize(asked["prompt"]))
+        emit("done", id=asked["id"], finish_reason=reason, completion_tokens=count, prompt_tokens=prompt_tokens)
+    finally:
+        worker.close()
+
+
+def start(engine, litert_lm, asked, whole):
+    """The conversation (chat: the earlier messages as history, the bundle's template) or session
+    (completion: the prompt as it is) answering the request, and its text: one piece, or a stream."""
     config = sampler(litert_lm, asked)
     if asked["kind"] == "chat":
         messages = asked["messages"]
@@ -66,24 +96,20 @@ def answer(engine, litert_lm, asked):
         history = [m for m in messages[:-1] if m["role"] != "system"]
         worker = engine.create_conversation(messages=history or None, system_message=system, sampler_config=config,
                                             max_output_tokens=asked["max_tokens"])
-        pieces = (("".join(c.text for c in m.contents if hasattr(c, "text")))
-                  for m in worker.send_message_async(messages[-1]["content"]))
-    else:
-        worker = engine.create_session(apply_prompt_template=False, sampler_config=config,
-                                       max_output_tokens=asked["max_tokens"])
-        worker.run_prefill([asked["prompt"]])
-        pieces = ("".join(r.texts) for r in worker.run_decode_async())
-    try:
-        count, reason = stream(asked["id"], pieces, stops, asked["max_tokens"], worker)
-        prompt_tokens = None
-        if asked["kind"] == "chat":
-            used = worker.token_count
-            prompt_tokens = max(0, used - count)
-            if reason == "stop" and used >= asked["context"]:
-                reason = "length"  # the context filled up, not a stop token
-        emit("done", id=asked["id"], finish_reason=reason, completion_tokens=count, prompt_tokens=prompt_tokens)
-    finally:
-        worker.close()
+        said = messages[-1]["content"]
+        if whole:
+            return worker, [message_text(worker.send_message(said))]
+        return worker, (message_text(m) for m in worker.send_message_async(said))
+    worker = engine.create_session(apply_prompt_template=False, sampler_config=config,
+                                   max_output_tokens=asked["max_tokens"])
+    worker.run_prefill([asked["prompt"]])
+    if whole:
+        return worker, ["".join(worker.run_decode().texts)]
+    return worker, ("".join(r.texts) for r in worker.run_decode_async())
+
+
+def message_text(message):
+    return "".join(c.text for c in message.contents if hasattr(c, "text"))
 
 
 def stream(request_id, pieces, stops, max_tokens, worker):
