@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 from registry.testing.plugins import write_plugin_distribution
@@ -303,3 +305,39 @@ def ends_soon(pid: int, seconds: float = 5.0) -> bool:
     os.kill(pid, signal.SIGKILL)
     return False
 
+
+class ZooServer:
+    """`zoo serve --port 0` in the background, its URL read from its first line; stop() checks no engine
+    outlives it."""
+
+    def __init__(self, env: dict, *args: str, ignore_sigint: bool = False) -> None:
+        def background():  # what a non-interactive shell does to a job it starts with `&`
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "zoo_cli", "serve", "--port", "0", *args], cwd=REPO, text=True,
+            env=dict(os.environ) | env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            preexec_fn=background if ignore_sigint else None)
+        self.url = self.process.stdout.readline().strip()
+        assert self.url.startswith("http://127.0.0.1:"), self.process.stderr.read()
+
+    def engines(self) -> list[int]:
+        """The engine processes this server started (its children running the LiteRT-LM runner)."""
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and "litertlm_serve.py" in (proc / "cmdline").read_text():
+                    stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                    if int(stat[1]) == self.process.pid:
+                        found.append(int(proc.name))
+            except OSError:
+                continue
+        return found
+
+    def stop(self, number=signal.SIGTERM) -> int:
+        engines = self.engines()
+        self.process.send_signal(number)
+        code = self.process.wait(timeout=30)
+        time.sleep(0.5)
+        assert not [pid for pid in engines if Path(f"/proc/{pid}").exists()], "an engine outlived zoo serve"
+        return code

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, run_zoo
+from helpers import REPO, ZooServer, run_zoo
 
 SMALL = ["--param", "prefill_lengths=8", "--param", "cache_length=64"]
 ARCHITECTURES = ["llama", "qwen2", "qwen3", "gemma3_text", "phi3"]
@@ -614,3 +614,24 @@ def test_a_real_litertlm_imported_from_disk_runs_in_the_runtime_toolchain_alone(
     assert "DECODE TOK/S" in table.stdout and row.split()[-1] == "2", table.stdout
     measured = json.loads((tmp_path / "home" / "benchmarks" / f"{record['id']}.json").read_text())
     assert measured["context"] == 1280 and measured["metrics"]["decode_tokens_per_second"]["median"] > 1
+
+
+@pytest.mark.slow
+def test_the_real_model_chats_through_zoo_serve_with_the_openai_client(smollm2, smollm2_int8):
+    """The real SmolLM2 build, served: its chat template renders the client's messages, and greedy
+    streaming answers the question the build's own chat check asked."""
+    from openai import OpenAI
+
+    server = ZooServer(smollm2[1], smollm2_int8["entry"])
+    try:
+        client = OpenAI(base_url=server.url, api_key="unused", max_retries=0)
+        stream = client.chat.completions.create(
+            model=smollm2_int8["entry"], stream=True, temperature=0, max_tokens=24,
+            messages=[{"role": "system", "content": "You are a helpful assistant."},
+                      {"role": "user", "content": "What is the capital of France?"}])
+        chunks = list(stream)
+        said = "".join(c.choices[0].delta.content or "" for c in chunks)
+        assert "Paris" in said and len(chunks) > 3
+        assert chunks[-1].choices[0].finish_reason in ("stop", "length")
+    finally:
+        assert server.stop() == 0

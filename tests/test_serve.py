@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
-import time
-from pathlib import Path
 
 import pytest
 
-from helpers import REPO, run_zoo
+from helpers import ZooServer, run_zoo
 
 pytestmark = pytest.mark.slow
 MODEL = "zoo-demo-cpu-int8"
@@ -28,43 +24,9 @@ def demo_home(tmp_path_factory):
     return env
 
 
-class Server:
-    def __init__(self, env: dict, *args: str, ignore_sigint: bool = False) -> None:
-        def background():  # what a non-interactive shell does to a job it starts with `&`
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "zoo_cli", "serve", "--port", "0", *args], cwd=REPO, text=True,
-            env=dict(os.environ) | env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            preexec_fn=background if ignore_sigint else None)
-        self.url = self.process.stdout.readline().strip()
-        assert self.url.startswith("http://127.0.0.1:"), self.process.stderr.read()
-
-    def engines(self) -> list[int]:
-        """The engine processes this server started (its children running the LiteRT-LM runner)."""
-        found = []
-        for proc in Path("/proc").iterdir():
-            try:
-                if proc.name.isdigit() and "litertlm_serve.py" in (proc / "cmdline").read_text():
-                    stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-                    if int(stat[1]) == self.process.pid:
-                        found.append(int(proc.name))
-            except OSError:
-                continue
-        return found
-
-    def stop(self, number=signal.SIGTERM) -> int:
-        engines = self.engines()
-        self.process.send_signal(number)
-        code = self.process.wait(timeout=30)
-        time.sleep(0.5)
-        assert not [pid for pid in engines if Path(f"/proc/{pid}").exists()], "an engine outlived zoo serve"
-        return code
-
-
 @pytest.fixture
 def server(demo_home):
-    running = Server(demo_home)
+    running = ZooServer(demo_home)
     yield running
     if running.process.poll() is None:
         running.stop()
@@ -181,7 +143,7 @@ def test_curl_streams_and_bad_requests_get_openai_errors(server, tmp_path):
 def test_an_api_key_is_required_once_set_and_needed_beyond_loopback(demo_home):
     refused = run_zoo("serve", "--host", "0.0.0.0", "--port", "0", env=demo_home)
     assert refused.returncode == 2 and "without an API key" in refused.stderr
-    keyed = Server(demo_home | {"ZOO_API_KEY": "sk-zoo-test-key"})
+    keyed = ZooServer(demo_home | {"ZOO_API_KEY": "sk-zoo-test-key"})
     try:
         assert curl(f"{keyed.url}/models")[0] == 401
         assert curl(f"{keyed.url}/models", "-H", "Authorization: Bearer wrong")[0] == 401
@@ -194,7 +156,7 @@ def test_an_api_key_is_required_once_set_and_needed_beyond_loopback(demo_home):
 
 @pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT])
 def test_it_stops_cleanly_on_sigterm_and_ctrl_c_leaving_no_process(demo_home, number):
-    running = Server(demo_home, ignore_sigint=True)  # Ctrl-C must stop it even when started in the background
+    running = ZooServer(demo_home, ignore_sigint=True)  # Ctrl-C must stop it even when started in the background
     status, _ = curl(f"{running.url}/completions", "-d", json.dumps({"model": MODEL, "prompt": PROMPT, "max_tokens": 4}))
     assert status == 200 and len(running.engines()) == 1
     assert running.stop(number) == 0
