@@ -189,7 +189,8 @@ class LiteRTLMBundle(Verifier):
     description = (
         "A .litertlm container, read with litert-lm-builder's schema: the LITERTLM magic, major version 1, a header "
         "inside the file, sections inside its body on 16 KiB blocks that do not overlap, a TFLiteModel section that is a TFLite "
-        "flatbuffer, a tokenizer, and an LlmMetadata section that decodes."
+        "flatbuffer, a tokenizer, and an LlmMetadata section that decodes; and what its model runs on (its "
+        "backend_constraint, and for an NPU file the chip it names) agrees with the variant's backend and accelerator."
     )
     formats = ("litertlm",)
     by_default = True
@@ -197,7 +198,10 @@ class LiteRTLMBundle(Verifier):
     def check(self, path, variant, output):
         from registry import litertlm
 
-        return litertlm.problems(path)
+        found = litertlm.problems(path)
+        if not found and variant is not None:
+            found = litertlm.accelerator_problems(path, variant.accelerator, variant.backend)
+        return found
 
 
 class LiteRTLMWeights(Verifier):

@@ -40,7 +40,7 @@ def import_file(catalog: "Catalog", given: Path, *, entry_id: str | None = None,
         try:
             entry_id = _entry_id(store, source, sha, entry_id)
             variant = _variant(entry_id, source.name, fmt, sha, size, _backend(partial, fmt),
-                               catalog.formats[fmt]["platforms"])
+                               catalog.formats[fmt]["platforms"], _accelerator(partial, fmt))
             problems = run_structural_checks(catalog, variant, variant.outputs[0], partial, pulled=True)
             if problems:
                 raise FormatCheckError(f"{source} is not a .{fmt} file zoo can use: " + "; ".join(problems)
@@ -48,7 +48,7 @@ def import_file(catalog: "Catalog", given: Path, *, entry_id: str | None = None,
                                        fix=f"Check that it is the file you meant; a .{fmt} that its runtime loads passes.")
             entry = Entry(id=entry_id, kind=IMPORT_KIND, files=[EntryFile(source.name, sha, size)], main=source.name,
                           source={"kind": "import", "path": str(source), "sha256": sha, "format": fmt,
-                                  "backend": variant.backend},
+                                  "backend": variant.backend, "accelerator": variant.accelerator},
                           created_at=time.time(), verified_at=time.time())
             with store.store_lock():
                 store.add_blob(partial, sha)
@@ -65,7 +65,8 @@ def variant_of(entry: Entry, catalog: "Catalog"):
     main = next(f for f in entry.files if f.path == entry.main)
     fmt = entry.source["format"]
     platforms = catalog.formats.get(fmt, {}).get("platforms") or ["android", "ios"]
-    return _variant(entry.id, main.path, fmt, main.sha256, main.size, entry.source.get("backend", "cpu"), platforms)
+    return _variant(entry.id, main.path, fmt, main.sha256, main.size, entry.source.get("backend", "cpu"), platforms,
+                    entry.source.get("accelerator"))
 
 
 def _format_of(catalog: "Catalog", source: Path) -> str:
@@ -104,7 +105,25 @@ def _backend(path: Path, fmt: str) -> str:
     return backend if backend in ("cpu", "gpu") else "cpu"
 
 
-def _variant(entry_id: str, name: str, fmt: str, sha: str, size: int, backend: str, platforms: list[str]):
+def _accelerator(path: Path, fmt: str) -> str | None:
+    """What a .litertlm that runs on an NPU only says it is compiled for (npu:<its chip>); None otherwise,
+    when the backend says it all."""
+    if fmt != "litertlm":
+        return None
+    from . import litertlm
+
+    try:
+        runs = litertlm.accelerators(path)
+    except (litertlm.NotLiteRTLM, OSError):
+        return None  # the structural checks say what is wrong with the file
+    if runs.backends != ("npu",):
+        return None
+    chip = "".join(c if c.isalnum() or c in "._-" else "-" for c in (runs.chip or "unknown").lower()).strip("-._")
+    return f"npu:{chip or 'unknown'}"
+
+
+def _variant(entry_id: str, name: str, fmt: str, sha: str, size: int, backend: str, platforms: list[str],
+             accelerator: str | None = None):
     """The imported file as a ready-made variant, validated like any manifest's, so its format's checks see
     what they see on a pull."""
     from .manifest import parse_manifest
@@ -115,7 +134,8 @@ def _variant(entry_id: str, name: str, fmt: str, sha: str, size: int, backend: s
             "name": entry_id, "description": f"{name}, imported", "platforms": list(platforms),
             "source": {"kind": "local"}, "license": {"name": "as its publisher licenses it"},
             "variants": [{"id": entry_id, "ready_made": True, "backend": backend, "quantization": "fp32", "format": fmt,
-                          "files": [{"path": name, "role": "weights", "sha256": sha, "size": size}]}],
+                          "files": [{"path": name, "role": "weights", "sha256": sha, "size": size}]}
+                         | ({"accelerator": accelerator} if accelerator else {})],
         }],
     }, f"<import of {name}>")
     return manifest.variants(plugin="", manifest_path="")[0]

@@ -38,6 +38,8 @@ class Section:
     begin: int
     end: int
     data_type: int
+    items: dict = field(default_factory=dict, hash=False, compare=False)
+    """The section's string metadata (model_type, backend_constraint, a chip name), bounded."""
 
     @property
     def kind(self) -> str:
@@ -90,20 +92,28 @@ def read(path: Path) -> LiteRTLMInfo:
             raise NotLiteRTLM(f"it lists {count} sections")
         for i in range(count):
             obj = sections.Objects(i)
-            info.sections.append(Section(obj.BeginOffset(), obj.EndOffset(), obj.DataType()))
+            items = _strings(schema, [obj.Items(j) for j in range(min(obj.ItemsLength(), MAX_SECTIONS))])
+            info.sections.append(Section(obj.BeginOffset(), obj.EndOffset(), obj.DataType(), items))
         system = root.SystemMetadata()
-        for i in range(min(system.EntriesLength(), MAX_SECTIONS) if system is not None else 0):
-            entry = system.Entries(i)
-            key, value = entry.Key(), entry.Value()
-            if key and value is not None and entry.ValueType() == schema.VData.StringValue:
-                text = schema.StringValue()
-                text.Init(value.Bytes, value.Pos)
-                info.system[key.decode("utf-8", "replace")[:200]] = (text.Value() or b"").decode("utf-8", "replace")[:200]
+        if system is not None:
+            info.system = _strings(schema, [system.Entries(i) for i in range(min(system.EntriesLength(), MAX_SECTIONS))])
     except NotLiteRTLM:
         raise
     except (struct.error, RecursionError, OverflowError, IndexError, ValueError, TypeError, AttributeError) as exc:
         raise NotLiteRTLM(f"its header is not a readable LiteRTLMMetaData flatbuffer ({type(exc).__name__})") from None
     return info
+
+
+def _strings(schema, entries) -> dict[str, str]:
+    """The string-valued key/value pairs among `entries`, keys and values cut at 200 characters."""
+    found = {}
+    for entry in entries:
+        key, value = entry.Key(), entry.Value()
+        if key and value is not None and entry.ValueType() == schema.VData.StringValue:
+            text = schema.StringValue()
+            text.Init(value.Bytes, value.Pos)
+            found[key.decode("utf-8", "replace")[:200]] = (text.Value() or b"").decode("utf-8", "replace")[:200]
+    return found
 
 
 def llm_metadata(path: Path, info: LiteRTLMInfo) -> dict:
@@ -207,6 +217,88 @@ def model_weights(path: Path) -> dict[str, int]:
                 raise NotLiteRTLM(f"its TFLiteModel section: {exc}") from None
             except (struct.error, RecursionError, OverflowError, IndexError) as exc:
                 raise NotLiteRTLM(f"its TFLiteModel section is a corrupt flatbuffer ({type(exc).__name__})") from None
+
+
+MAIN_MODEL_TYPES = ("tf_lite_prefill_decode", "tf_lite_prefill_decode_hw", "tf_lite_prefill", "tf_lite_decode",
+                    "tf_lite_artisan_text_decoder")
+"""The sections that generate text, as LiteRT-LM's model_info.cc classifies them."""
+CHIP_KEYS = ("soc_name", "soc_model", "target_soc", "soc", "chipset", "target_device")
+"""Keys that name the chip an NPU file is compiled for (model_info.cc's IsSocNameKey)."""
+BACKEND_TOKENS = {"cpu": "cpu", "cpu_artisan": "cpu", "gpu": "gpu", "gpu_artisan": "gpu", "npu": "npu",
+                  "google_tensor_artisan": "npu"}
+
+
+@dataclass(frozen=True)
+class Accelerators:
+    """What a .litertlm says its text model runs on: LiteRT-LM's own reading (schema/model_info/model_info.cc)
+    of the main model section's backend_constraint (none: cpu and gpu) and of the chip an NPU file names, in
+    its section or system metadata or in the model's LiteRtStamp (125 bytes of maker, then 125 of chip)."""
+
+    backends: tuple[str, ...]
+    chip: str | None
+
+
+def accelerators(path: Path) -> Accelerators:
+    """Raises NotLiteRTLM when the header or the model section cannot be read."""
+    info = read(path)
+    models = [s for s in info.sections if s.data_type == 3]
+    main = next((s for s in models if s.items.get("model_type") in MAIN_MODEL_TYPES), models[0] if models else None)
+    if main is None:
+        raise NotLiteRTLM("it holds no TFLiteModel section")
+    constraint = main.items.get("backend_constraint", "")
+    backends = tuple(dict.fromkeys(BACKEND_TOKENS[t] for t in (p.strip().lower() for p in constraint.split(","))
+                                   if t in BACKEND_TOKENS)) or ("cpu", "gpu")
+    chip = next((main.items[k] for k in CHIP_KEYS if main.items.get(k)), None)
+    chip = chip or next((info.system[k] for k in CHIP_KEYS if info.system.get(k)), None)
+    if chip is None and "npu" in backends:
+        chip = _stamped_chip(path, main, info)
+    return Accelerators(backends, chip)
+
+
+def _stamped_chip(path: Path, main: Section, info: LiteRTLMInfo) -> str | None:
+    """The chip in the model's LiteRtStamp metadata, when it has one."""
+    from . import tflite
+
+    if not info.header_end <= main.begin < main.end <= info.size:
+        raise NotLiteRTLM("its TFLiteModel section lies outside the file")
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm, memoryview(mm) as whole:
+        with whole[main.begin:main.end] as section:
+            try:
+                stamp = tflite.read_bytes(section).metadata.get("LiteRtStamp", b"")
+            except (tflite.NotTFLite, struct.error, RecursionError, OverflowError, IndexError) as exc:
+                raise NotLiteRTLM(f"its TFLiteModel section cannot be read ({type(exc).__name__})") from None
+    if len(stamp) < 250:
+        return None
+    return stamp[125:250].split(b"\0", 1)[0].decode("utf-8", "replace") or None
+
+
+def accelerator_problems(path: Path, accelerator: str, backend: str) -> list[str]:
+    """Where the file contradicts what its manifest says it is compiled for: an NPU file for another chip, a
+    file for another accelerator, a cpu or gpu variant whose model does not run there."""
+    try:
+        facts = accelerators(path)
+    except NotLiteRTLM as exc:
+        return [str(exc)]
+    runs_on = ", ".join(facts.backends)
+    if accelerator.startswith("npu"):
+        if "npu" not in facts.backends:
+            return [f"the manifest says it is compiled for {accelerator}, but its model runs on {runs_on}, no NPU"]
+        wanted = accelerator.partition(":")[2]
+        if wanted and facts.chip and not _same_chip(wanted, facts.chip):
+            return [f"it is compiled for the {facts.chip} chip, but the manifest says {accelerator}: it would not load "
+                    "on the devices this variant is for"]
+        return []
+    if backend not in facts.backends:
+        return [f"its model runs on {runs_on}" + (f" ({facts.chip})" if facts.chip else "")
+                + f", but the manifest says it is a {backend} file"]
+    return []
+
+
+def _same_chip(wanted: str, chip: str) -> bool:
+    """'qualcomm-sm8750' (a manifest's npu:<soc>) names the chip 'SM8750' (what the file says)."""
+    norm = "".join(c for c in chip.lower() if c.isalnum())
+    return norm == "".join(c for c in wanted.lower() if c.isalnum()) or norm in (
+        "".join(c for c in part if c.isalnum()) for part in wanted.lower().split("-"))
 
 
 QUANTIZED_TYPES = ("int8", "uint8", "int4", "int16")

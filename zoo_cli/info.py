@@ -144,7 +144,9 @@ def litertlm_metadata(path: Path) -> dict | None:
 
     try:
         info = litertlm.read(path)
-        return {"sections": [s.kind for s in info.sections]} | (litertlm.llm_metadata(path, info) or {})
+        runs = litertlm.accelerators(path)
+        return ({"sections": [s.kind for s in info.sections], "backends": list(runs.backends), "npu_chip": runs.chip}
+                | (litertlm.llm_metadata(path, info) or {}))
     except (litertlm.NotLiteRTLM, OSError):
         return None
 
@@ -230,6 +232,11 @@ def _litertlm_rows(path: Path) -> list[list[str]]:
     except (litertlm.NotLiteRTLM, OSError) as exc:
         return [["litertlm", f"unreadable: {exc}"]]
     rows = [["sections", ", ".join(s.kind for s in info.sections)]]
+    try:
+        runs = litertlm.accelerators(path)
+        rows.append(["runs on", ", ".join(runs.backends) + (f" (compiled for {runs.chip})" if runs.chip else "")])
+    except litertlm.NotLiteRTLM:
+        pass
     if meta:
         rows.append(["chat template", f"yes ({meta['chat_template']} characters)" if meta["chat_template"] else "none"])
         stops = ", ".join(f"id {' '.join(map(str, t))}" if isinstance(t, list) else repr(t) for t in meta["stop_tokens"])
