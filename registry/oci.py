@@ -4,7 +4,7 @@ registry's token and basic auth, blobs (exists, upload, where to download) and m
 Everything a registry says is untrusted: manifests and configs are read bounded and checked
 against their digests, and blob bytes go through zoo's downloader, which hashes them as they
 arrive (registry.download). Credentials come from ZOO_REGISTRY_USER / ZOO_REGISTRY_PASSWORD or
-the docker config file; they are sent to the registry (or its token service) over https only
+the docker config (its credential helpers too: registry/registry_credentials.py); they are sent to the registry (or its token service) over https only
 (plain http only for a loopback registry the user marked --insecure), never printed.
 """
 
@@ -23,6 +23,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from . import settings
 from .errors import AccessDeniedError, NetworkError, SourceNotFoundError, ZooError
+from .registry_credentials import Credentials, credentials_for
 
 MAX_MANIFEST = 4 << 20
 MAX_TOKEN_ANSWER = 64 << 10
@@ -69,20 +70,8 @@ class Reference:
         return f"{self.registry}/{self.repository}" + (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
 
 
-def credentials_for(registry: str) -> tuple[str, str] | None:
-    """(user, password) for `registry`: ZOO_REGISTRY_USER/PASSWORD, else the docker config's auths."""
-    user, password = os.environ.get("ZOO_REGISTRY_USER"), os.environ.get("ZOO_REGISTRY_PASSWORD")
-    if user and password:
-        return user, password
-    config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
-    try:
-        with open(config, "rb") as fh:
-            data = json.loads(fh.read(MAX_MANIFEST))
-        encoded = data["auths"][registry]["auth"]
-        user, _, password = base64.b64decode(encoded).decode().partition(":")
-    except (OSError, ValueError, KeyError, TypeError, RecursionError, UnicodeDecodeError, AttributeError):
-        return None
-    return (user, password) if user and password else None
+def _basic(credentials: Credentials) -> str:
+    return "Basic " + base64.b64encode(f"{credentials.user}:{credentials.password}".encode()).decode()
 
 
 def bounded_body(response, limit: int, what: str) -> bytes:
@@ -182,8 +171,7 @@ class Registry:
         if scheme == "basic":
             if not self.credentials:
                 raise self._denied("asks for a user name and password, and none were found")
-            user, password = self.credentials
-            self.authorization = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+            self.authorization = _basic(self.credentials)
             return
         if scheme != "bearer" or not params.get("realm"):
             raise self._denied("asks for credentials in a way zoo does not speak")
@@ -196,8 +184,7 @@ class Registry:
         query = {"scope": self.scope} | ({"service": params["service"]} if params.get("service") else {})
         headers = {}
         if self.credentials:
-            user, password = self.credentials
-            headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+            headers["Authorization"] = _basic(self.credentials)
         headers["Accept-Encoding"] = "identity"
         try:
             response = self.pool.request("GET", realm + ("&" if "?" in realm else "?") + urlencode(query), headers=headers,
@@ -223,9 +210,7 @@ class Registry:
     def _denied(self, why: str) -> AccessDeniedError:
         may = "may " + ("push to" if "push" in self.scope else "pull from") + " that repository"
         if self.credentials:  # rejected credentials are not missing ones
-            source = ("ZOO_REGISTRY_USER / ZOO_REGISTRY_PASSWORD" if os.environ.get("ZOO_REGISTRY_USER")
-                      else "the docker config's auths")
-            fix = (f"zoo sent the credentials from {source}: check that they are right and belong to an account that "
+            fix = (f"zoo sent the credentials from {self.credentials.source}: check that they are right and belong to an account that "
                    f"{may} (never printed here).")
         else:
             fix = (f"Set ZOO_REGISTRY_USER and ZOO_REGISTRY_PASSWORD (or `docker login` the registry), with an account that "

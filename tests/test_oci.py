@@ -468,3 +468,56 @@ def test_an_artifact_naming_a_file_and_a_folder_alike_is_refused_before_any_byte
     message = " ".join(result.stderr.split())
     assert result.returncode != 0 and "both as a file and as the folder of" in message and "internal error" not in message, message
     assert not list((Path(teammate["ZOO_HOME"]) / "store" / "blobs" / "sha256").glob("*"))
+
+
+def helper_script(directory: Path, name: str, registry: str, user: str, secret: str) -> Path:
+    """A `docker-credential-NAME` program as docker's helpers behave: the registry on stdin, JSON out,
+    exit 1 with docker's words for any other registry. It logs each registry it was asked about."""
+    directory.mkdir(parents=True, exist_ok=True)
+    script = directory / f"docker-credential-{name}"
+    script.write_text(f"""#!/bin/sh
+[ "$1" = get ] || exit 2
+read -r asked
+echo "$asked" >> "{directory}/asked.log"
+if [ "$asked" = "{registry}" ]; then
+  printf '{{"ServerURL": "%s", "Username": "{user}", "Secret": "{secret}"}}' "$asked"
+else
+  echo "credentials not found in native keychain"; exit 1
+fi
+""")
+    script.chmod(0o755)
+    return directory
+
+
+def test_credentials_come_from_docker_credential_helpers_and_scheme_keyed_auths(pushed_from, tmp_path, zoo):
+    """credHelpers and credsStore are asked as docker asks them; an auths key with a scheme and a path
+    matches its host; the secret never shows."""
+    import base64
+
+    secret = "helper-s3cret-9876"
+    with LocalRegistry(tmp_path / "registry", users={"ci": secret}) as registry:
+        target = f"{registry.address}/team/tiny-lm:fp32"
+        bin_dir = helper_script(tmp_path / "bin", "zootest", registry.address, "ci", secret)
+        path = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+        results = {}
+        for case, config in {
+            "credHelpers": {"credHelpers": {registry.address: "zootest"}},
+            "credsStore": {"credsStore": "zootest", "auths": {registry.address: {}}},
+            "auths with a scheme": {"auths": {f"http://{registry.address}/v2/": {
+                "auth": base64.b64encode(f"ci:{secret}".encode()).decode()}}},
+        }.items():
+            docker = tmp_path / f"docker-{len(results)}"
+            docker.mkdir()
+            (docker / "config.json").write_text(json.dumps(config))
+            env = pushed_from | path | {"DOCKER_CONFIG": str(docker)}
+            results[case] = zoo("push", "tiny-hf-cpu-fp32", target, "--insecure", env=env)
+        missing = tmp_path / "docker-missing"
+        missing.mkdir()
+        (missing / "config.json").write_text(json.dumps({"credHelpers": {registry.address: "nosuchhelper"}}))
+        absent = zoo("push", "tiny-hf-cpu-fp32", target, "--insecure", env=pushed_from | {"DOCKER_CONFIG": str(missing)})
+    for case, result in results.items():
+        assert result.returncode == 0, f"{case}: {result.stderr}"
+        assert secret not in result.stdout + result.stderr
+    assert registry.address in (bin_dir / "asked.log").read_text()
+    said = " ".join(absent.stderr.split())
+    assert absent.returncode == int(ExitCode.ACCESS_DENIED) and "docker-credential-nosuchhelper" in said
