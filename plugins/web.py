@@ -108,6 +108,7 @@ class MediaPipeWeb(Runtime):
     formats = ("bin",)
     toolchain = toolchains.WEB
     serves_page = True
+    supports_bench = True
     check_tokens = CHECK_PIECES
 
     def ready(self, environment) -> None:
@@ -117,6 +118,15 @@ class MediaPipeWeb(Runtime):
         # max_tokens counts streamed pieces (a few tokens each); the runtime's limit counts prompt and reply.
         return Job(RUNNER, _request(artifact, prompt, max_tokens, max(context, DEFAULT_MAX_TOKENS)),
                    f"generating with {Path(artifact).name} in Chromium")
+
+    def plan_bench(self, artifact, runs, prefill_tokens, decode_tokens, context):
+        """The model loaded and asked `runs` times in one browser. The prompt is `prefill_tokens` words (the
+        runtime reports how many tokens they are); the reply stops after `decode_tokens` streamed pieces,
+        which are a few tokens each on the GPU (the runtime counts the tokens)."""
+        prompt = " ".join(["zoo"] * prefill_tokens)
+        request = _request(artifact, prompt, decode_tokens, max(context, prefill_tokens + 4 * decode_tokens + 8),
+                           mode="bench", runs=runs)
+        return Job(RUNNER, request, f"benchmarking {Path(artifact).name} in Chromium")
 
     def plan_page(self, artifact, title, prompt, defaults, port=0):
         request = {"mode": "serve", "artifact": str(artifact), "title": title, "prompt": prompt, "defaults": defaults, "port": port}

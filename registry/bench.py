@@ -49,8 +49,8 @@ def bench(catalog, store, entry, *, runs: int = 5, prefill_tokens: int | None = 
     runtime = catalog.runtime_for(fmt)
     if runtime is None or not runtime.supports_bench:
         raise ZooError(f"No loaded runtime benchmarks .{fmt} files, so zoo cannot measure {entry.id}.",
-                       fix="`zoo bench` measures .litertlm and .task files with LiteRT-LM; `zoo run ID --prompt TEXT` "
-                       "runs the others.")
+                       fix="`zoo bench` measures .litertlm and .task files with LiteRT-LM and gpu .bin files in MediaPipe's "
+                       "Web runtime; `zoo run ID --prompt TEXT` runs the others.")
     context = artifact_context(store, entry, default=512)
     prefill = prefill_tokens or max(1, min(256, context // 2))
     decode = decode_tokens or max(1, min(128, context - prefill - 1))

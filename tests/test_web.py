@@ -302,3 +302,19 @@ await site.close();
     assert ran.returncode == 0, ran.stderr
     record = json.loads(ran.stdout.splitlines()[-1])
     assert record["count"] == 20_000 and record["kept"] == record["bound"] == 64 and record["longest"] <= 512
+
+
+@pytest.mark.slow
+def test_zoo_bench_measures_a_gpu_bin_in_the_web_runtime(built):
+    """The same table as for LiteRT-LM's files, from MediaPipe's Web runtime in Chromium (SwiftShader here:
+    one run, as each loads the 1.4 GB model again, about a minute)."""
+    env, result, _ = built
+    measured = run_zoo("bench", result["entry"], "--runs", "1", "--prefill", "4", "--decode", "1", "--json", env=env,
+                       timeout=900)
+    assert measured.returncode == 0, measured.stderr
+    [record] = json.loads(measured.stdout)
+    assert record["runtime"] == "mediapipe-web" and record["runtime_version"] == "0.10.29"
+    metrics = record["metrics"]
+    assert len(metrics["load_seconds"]["values"]) == 1 and metrics["load_seconds"]["median"] > 0
+    assert metrics["time_to_first_token_seconds"]["median"] > 0 and metrics["prefill_tokens_per_second"]["median"] > 0
+    assert "falcon-rw-1b-gpu-int8" in run_zoo("info", result["entry"], env=env, check=True).stdout

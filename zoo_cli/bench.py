@@ -29,8 +29,15 @@ def _entries(queries: tuple[str, ...], every_variant: bool):
         if not mine:
             raise NotInStoreError(f"No variant of {model} is in the store.",
                                   fix=f"Pull or build one first (`zoo info {model}` lists them).")
-        found += [e for e in mine if e.main.rsplit(".", 1)[-1] in ("litertlm", "task")]
+        found += [e for e in mine if _benchable(catalog, e)]
     return found
+
+
+def _benchable(catalog, entry) -> bool:
+    """Whether a loaded runtime benchmarks the entry's main file."""
+    fmt = catalog.format_of(entry.main)
+    runtime = catalog.runtime_for(fmt) if fmt else None
+    return runtime is not None and runtime.supports_bench
 
 
 @click.command("bench")

@@ -5,6 +5,7 @@
 //            generateResponse pending forever). With `reference`, the build's checkpoint is then asked
 //            for its own first greedy token (../web_reference.py, in its Python toolchain).
 //   "serve": serve the page for a person (`zoo web`), print its URL, run until stopped.
+//   "bench": load and generate `runs` times in one browser, for `zoo bench`: each run's timings.
 // It speaks zoo's runner protocol on stdout: one JSON object per line (progress, result, error).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -50,7 +51,9 @@ function deadline(seconds, what) {
   return { promise, cancel: () => clearTimeout(timer) };
 }
 
-async function check(request, site, runtime) {
+/** Run `work` with a page of the site loaded in headless Chromium, its WebGPU adapter known; a runtime
+ * failure (read from the page's console, since it can leave a promise pending forever) ends it as a Failure. */
+async function inBrowser(request, site, work) {
   let executable;
   try {
     executable = findBrowser();
@@ -86,24 +89,15 @@ async function check(request, site, runtime) {
         'Use a Chromium with WebGPU (113 or newer; without a GPU it needs SwiftShader, part of Chromium\'s own builds); '
         + '`zoo toolchain doctor web` shows what zoo found.');
     }
-    const settings = { maxTokens: request.max_tokens, topK: 1, temperature: 0, seed: 0, loraRanks: request.lora_ranks || [] };
-    progress(`loading ${path.basename(request.artifact)} in ${version} (WebGPU: ${adapter.vendor || '?'} ${adapter.architecture})`);
-    let limit = deadline(request.load_timeout_s, 'Loading the model');
-    const loadSeconds = await Promise.race([page.evaluate((s) => window.zoo.load(s), settings), limit.promise, failed]);
-    limit.cancel();
-    progress(`loaded in ${loadSeconds.toFixed(1)} s; generating ${request.pieces} piece${request.pieces === 1 ? '' : 's'}`);
-    limit = deadline(request.generate_timeout_s, 'Generating');
-    const generated = await Promise.race([
-      page.evaluate((prompt, pieces) => window.zoo.generate(prompt, { pieces }), request.prompt, request.pieces),
-      limit.promise, failed]);
-    limit.cancel();
-    if (!generated.pieces.length) throw new Error(`it loaded but generated nothing for ${JSON.stringify(request.prompt)}`);
-    const rate = generated.tokens_per_second ? `, ${generated.tokens_per_second.toFixed(2)} tokens/s` : '';
-    const summary = `MediaPipe Web ${runtime.version} in ${version} (WebGPU: ${adapter.vendor} ${adapter.architecture}): `
-      + `loaded in ${loadSeconds.toFixed(1)} s, ${generated.tokens} tokens in ${generated.seconds.toFixed(1)} s${rate}: `
-      + JSON.stringify(generated.text.slice(0, 60));
-    return { ...generated, summary, load_seconds: loadSeconds, runtime: '@mediapipe/tasks-genai', runtime_version: runtime.version,
-      browser: version, browser_path: executable, adapter, console_errors: consoleErrors.slice(-5), max_tokens: request.max_tokens };
+    const within = async (seconds, what, promise) => {
+      const limit = deadline(seconds, what);
+      try {
+        return await Promise.race([promise, limit.promise, failed]);
+      } finally {
+        limit.cancel();
+      }
+    };
+    return await work({ page, within, version, adapter, executable, consoleErrors });
   } catch (error) {
     if (error instanceof Failure) throw error;
     const message = String(error.message || error).split('\n')[0]; // the runtime's words, not the bundle's stack
@@ -117,6 +111,51 @@ async function check(request, site, runtime) {
     await browser.close().catch(() => {});
     fs.rmSync(profile, { recursive: true, force: true });
   }
+}
+
+function settingsOf(request) {
+  return { maxTokens: request.max_tokens, topK: 1, temperature: 0, seed: 0, loraRanks: request.lora_ranks || [] };
+}
+
+async function check(request, site, runtime) {
+  return inBrowser(request, site, async ({ page, within, version, adapter, executable, consoleErrors }) => {
+    progress(`loading ${path.basename(request.artifact)} in ${version} (WebGPU: ${adapter.vendor || '?'} ${adapter.architecture})`);
+    const loadSeconds = await within(request.load_timeout_s, 'Loading the model',
+      page.evaluate((s) => window.zoo.load(s), settingsOf(request)));
+    progress(`loaded in ${loadSeconds.toFixed(1)} s; generating ${request.pieces} piece${request.pieces === 1 ? '' : 's'}`);
+    const generated = await within(request.generate_timeout_s, 'Generating',
+      page.evaluate((prompt, pieces) => window.zoo.generate(prompt, { pieces }), request.prompt, request.pieces));
+    if (!generated.pieces.length) throw new Error(`it loaded but generated nothing for ${JSON.stringify(request.prompt)}`);
+    const rate = generated.tokens_per_second ? `, ${generated.tokens_per_second.toFixed(2)} tokens/s` : '';
+    const summary = `MediaPipe Web ${runtime.version} in ${version} (WebGPU: ${adapter.vendor} ${adapter.architecture}): `
+      + `loaded in ${loadSeconds.toFixed(1)} s, ${generated.tokens} tokens in ${generated.seconds.toFixed(1)} s${rate}: `
+      + JSON.stringify(generated.text.slice(0, 60));
+    return { ...generated, summary, load_seconds: loadSeconds, runtime: '@mediapipe/tasks-genai', runtime_version: runtime.version,
+      browser: version, browser_path: executable, adapter, console_errors: consoleErrors.slice(-5), max_tokens: request.max_tokens };
+  });
+}
+
+/** `zoo bench`: the model loaded and asked `runs` times in one browser; each run's load time, time to the
+ * first streamed piece, and prefill and decode speed (the runtime's own token counts). */
+async function bench(request, site, runtime) {
+  return inBrowser(request, site, async ({ page, within, version, adapter }) => {
+    const runs = [];
+    for (let number = 1; number <= request.runs; number += 1) {
+      progress(`run ${number} of ${request.runs}`);
+      const load = await within(request.load_timeout_s, 'Loading the model',
+        page.evaluate((s) => window.zoo.load(s), settingsOf(request)));
+      const got = await within(request.generate_timeout_s, 'Generating',
+        page.evaluate((prompt, pieces) => window.zoo.generate(prompt, { pieces }), request.prompt, request.pieces));
+      if (!got.pieces.length) throw new Error(`it loaded but generated nothing for the benchmark's prompt`);
+      const first = got.first_piece_seconds;
+      const decoding = got.seconds - first;
+      runs.push({ load_seconds: load, time_to_first_token_seconds: first, prefill_tokens: got.prompt_tokens,
+        prefill_tokens_per_second: got.prompt_tokens && first > 0 ? got.prompt_tokens / first : null,
+        decode_tokens: got.tokens,
+        decode_tokens_per_second: got.tokens > 1 && decoding > 0 ? (got.tokens - 1) / decoding : null });
+    }
+    return { runs, runtime_version: runtime.version, browser: version, adapter };
+  });
 }
 
 /** The checkpoint's own view of the generated text (runners/web_reference.py, in its Python toolchain). */
@@ -145,22 +184,28 @@ async function main() {
     await new Promise(() => {}); // until zoo stops the job (Ctrl-C)
   }
   try {
-    const result = await check(request, site, runtime);
-    if (request.reference) {
-      progress('asking the checkpoint for its own first token (information)');
-      result.reference = await reference(request.reference, request.prompt, result.text);
-      if (result.reference.first_token !== undefined) {
-        result.summary += `; the checkpoint's own first token ${JSON.stringify(result.reference.first_token_text)} `
-          + (result.reference.first_token_matches ? 'comes first here too' : 'does not come first here');
-      }
-    } else if (request.reference_skipped) {
-      result.reference = { skipped: request.reference_skipped };
-    }
-    emit({ event: 'result', data: { ...result, requests: site.requests.count } });
+    if (request.mode === 'bench') emit({ event: 'result', data: await bench(request, site, runtime) });
+    else await checked(request, site, runtime);
   } finally {
     await site.close();
   }
   process.exit(0); // the browser's pipes must not keep node alive
+}
+
+/** The check, and what the build's checkpoint says of its first token when the request asks. */
+async function checked(request, site, runtime) {
+  const result = await check(request, site, runtime);
+  if (request.reference) {
+    progress('asking the checkpoint for its own first token (information)');
+    result.reference = await reference(request.reference, request.prompt, result.text);
+    if (result.reference.first_token !== undefined) {
+      result.summary += `; the checkpoint's own first token ${JSON.stringify(result.reference.first_token_text)} `
+        + (result.reference.first_token_matches ? 'comes first here too' : 'does not come first here');
+    }
+  } else if (request.reference_skipped) {
+    result.reference = { skipped: request.reference_skipped };
+  }
+  emit({ event: 'result', data: { ...result, requests: site.requests.count } });
 }
 
 main().catch((error) => {
