@@ -222,7 +222,8 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
     if plan.adapter is not None:
         lora = {"file": plan.adapter.path.name, "sha256": lora_files.digest(plan.adapter), "rank": plan.adapter.rank,
                 "config": plan.adapter.config is not None}
-    key_params = dict(plan.merged) | ({} if options.run_checks else {"(no run check)": True})
+    epoch = settings.get().source_date_epoch
+    key_params = dict(plan.merged) | ({} if options.run_checks else {"(no run check)": True}) | {"(source date)": epoch}
     key = build_key(variant, inputs.files, environments, lora, key_params)
     entry_id = _entry_id(variant, options.from_dir, inputs.derived_from, inputs.files, lora)
     store = default_store()
@@ -238,7 +239,8 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
         try:
             outputs, output_specs, steps, checks = _run_steps(
                 store, catalog, variant, plan.converter, plan.bundlers, environments, inputs.directory, work,
-                plan.options, reporter, timings, options.run_checks)
+                plan.options, reporter, timings, options.run_checks,
+                reproducible={"SOURCE_DATE_EPOCH": str(epoch), "ZOO_BUILD_KEY": key})
             provenance = _provenance(variant, entry_id, key, plan, inputs, options, lora, environments, steps, checks,
                                      timings)
             entry = _install(store, variant, entry_id, key, outputs, output_specs, provenance, started)
@@ -523,14 +525,19 @@ def _lora_variants(catalog: Catalog, variant: Variant) -> list[tuple[str, str]]:
     return out
 
 
-def _run(job: Job, environments: dict, toolchain, work: Path, reporter: Reporter, steps: list, timings: dict, phase: str):
-    """Run one job in its toolchain; a component without one runs it with zoo's own interpreter."""
+def _run(job: Job, environments: dict, toolchain, work: Path, reporter: Reporter, steps: list, timings: dict, phase: str,
+         reproducible: dict[str, str] | None = None):
+    """Run one job in its toolchain; a component without one runs it with zoo's own interpreter.
+
+    `reproducible` (SOURCE_DATE_EPOCH and ZOO_BUILD_KEY) tells a runner which time and identity to write
+    into what it makes instead of now and a random one, so the same build gives the same bytes."""
     environment = environments[toolchain.name] if toolchain is not None else None
     python = environment.interpreter if environment is not None else Path(sys.executable)
     where = f"the {toolchain.name} toolchain" if toolchain is not None else "zoo's environment"
     reporter.message(f"{job.what} in {where} ...")
+    variables = (environment.variables() if environment is not None else {}) | (reproducible or {})
     result = run_job(python, job.runner, job.request, work, what=job.what, ram_gb=job.ram_gb, on_progress=reporter.message,
-                     env=environment.variables() if environment is not None else None)
+                     env=variables)
     steps.append({"what": job.what, "toolchain": toolchain.name if toolchain is not None else None,
                   "seconds": round(result.seconds, 3), "peak_rss_bytes": result.peak_rss_bytes})
     timings[phase] = timings.get(phase, 0.0) + result.seconds
@@ -538,7 +545,7 @@ def _run(job: Job, environments: dict, toolchain, work: Path, reporter: Reporter
 
 
 def _run_steps(store, catalog, variant, converter, bundlers, environments, inputs_dir, work, options: BuildOptions,
-               reporter, timings, run_checks: bool = True):
+               reporter, timings, run_checks: bool = True, reproducible: dict[str, str] | None = None):
     output_specs = list(variant.outputs)
     if options.lora is not None:
         prepared = converter.prepare_lora(variant, options.lora.path, options.lora.rank, work / "lora")
@@ -547,7 +554,7 @@ def _run_steps(store, catalog, variant, converter, bundlers, environments, input
     steps: list[dict] = []
     job = converter.plan(request)
     _refuse_unexpected_outputs(catalog, converter, job)
-    converted = _run(job, environments, converter.toolchain, work, reporter, steps, timings, "convert")
+    converted = _run(job, environments, converter.toolchain, work, reporter, steps, timings, "convert", reproducible)
     if converted.data:  # what the converter reports of its output (e.g. the metadata a bundle carries)
         steps[-1]["result"] = converted.data
     request.outputs.update(job.outputs)
@@ -556,7 +563,7 @@ def _run_steps(store, catalog, variant, converter, bundlers, environments, input
     for bundler in bundlers:
         job = bundler.plan(request)
         _refuse_unexpected_outputs(catalog, bundler, job)
-        _run(job, environments, bundler.toolchain, work, reporter, steps, timings, "bundle")
+        _run(job, environments, bundler.toolchain, work, reporter, steps, timings, "bundle", reproducible)
         request.outputs.update(job.outputs)
     started = time.monotonic()
     checks: list[dict] = []

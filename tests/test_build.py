@@ -9,11 +9,12 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from helpers import ends_soon, install_pack_plugin, pure_wheel, start_hanging_build
+from helpers import ends_soon, install_pack_plugin, pure_wheel, run_zoo, start_hanging_build
 from registry import safetensors_file
 from registry.errors import BuildError, ExitCode
 from registry.testing.tflite_builder import mediapipe_like_bin
@@ -579,3 +580,25 @@ def test_a_bug_in_a_plugins_own_code_names_the_plugin(pack_env, zoo):
     assert "The plugin 'zoo_pack_test' (package zoo-pack-test) failed in its own code (KeyError: 'missing key')" in message, message
     assert "internal error" not in message
     assert_nothing_stored()
+
+
+@pytest.mark.slow
+def test_two_builds_of_the_demo_in_separate_homes_are_byte_identical(tmp_path):
+    """Reproducible builds: the .litertlm header's uuid and creation time, and the .task's zip entry times,
+    come from the build (its key, SOURCE_DATE_EPOCH) instead of a random uuid and the clock."""
+    import zipfile
+
+    digests = []
+    for name in ("a", "b"):
+        built = json.loads(run_zoo("build", "zoo-demo", "--json", env={"ZOO_HOME": str(tmp_path / name)}, check=True,
+                                   timeout=600).stdout)
+        folder = Path(built["path"]).parent
+        digests.append({f: hashlib.sha256((folder / f).read_bytes()).hexdigest()
+                        for f in ("zoo-demo-cpu-int8.task", "zoo-demo-cpu-int8.litertlm")})
+        time.sleep(1.1)  # a second apart: a clock in the bytes would show
+    assert digests[0] == digests[1]
+    later = json.loads(run_zoo("build", "zoo-demo", "--json", "--rebuild", check=True, timeout=600,
+                               env={"ZOO_HOME": str(tmp_path / "c"), "SOURCE_DATE_EPOCH": "1700000000"}).stdout)
+    stamped = Path(later["path"]).parent / "zoo-demo-cpu-int8.task"
+    assert hashlib.sha256(stamped.read_bytes()).hexdigest() != digests[0]["zoo-demo-cpu-int8.task"]
+    assert {i.date_time for i in zipfile.ZipFile(stamped).infolist()} == {(2023, 11, 14, 22, 13, 20)}

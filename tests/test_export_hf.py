@@ -83,7 +83,7 @@ def test_each_verified_architecture_builds_and_generates_what_transformers_gener
 
 
 @pytest.mark.slow
-def test_a_float32_build_must_match_token_for_token_and_a_rebuild_is_a_cache_hit(checkpoints, zoo):
+def test_a_float32_build_must_match_token_for_token_and_a_rebuild_is_a_cache_hit(checkpoints, zoo, tmp_path):
     checkpoint = checkpoints("qwen2")
     built = build(zoo, checkpoint, "--quant", "fp32")
     details = generation(built)
@@ -91,6 +91,10 @@ def test_a_float32_build_must_match_token_for_token_and_a_rebuild_is_a_cache_hit
     assert built["provenance"]["options"] == {"prefill_lengths": [8], "cache_length": 64}
     again = build(zoo, checkpoint, "--quant", "fp32")
     assert again["cache_hit"] is True and again["seconds"] < 5
+    # reproducible: the same build in another home (another time, another uuid before) gives the same bytes
+    elsewhere = build(zoo, checkpoint, "--quant", "fp32", env={"ZOO_HOME": str(tmp_path / "elsewhere")})
+    assert elsewhere["cache_hit"] is False
+    assert Path(elsewhere["path"]).read_bytes() == Path(built["path"]).read_bytes()
     bare = zoo("run", "hf-cpu-fp32", "--chat", "--prompt", "hello", timeout=300)  # this tokenizer has no chat template
     assert bare.returncode != 0 and "carries no chat template" in " ".join(bare.stderr.split()), bare.stderr
 

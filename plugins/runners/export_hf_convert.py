@@ -11,6 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
+from protocol import reproducible_litertlm
 from zoo_runner import fail, progress, read_request, result
 
 
@@ -129,6 +130,7 @@ def main():
 
     start_token_only_where_tokenization_adds_it()
     chat_template_litert_lm_can_render()
+    reproducible_litertlm()  # the build's uuid and time in the header, not a random one and now
 
     sampler = sampler_defaults(request["checkpoint"])
     started = time.monotonic()

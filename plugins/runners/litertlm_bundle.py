@@ -4,7 +4,7 @@ import json
 import sys
 from pathlib import Path
 
-from protocol import require_tokens_in_vocabulary
+from protocol import reproducible_litertlm, require_tokens_in_vocabulary
 from zoo_runner import emit, fail
 
 
@@ -13,6 +13,8 @@ def main():
     require_tokens_in_vocabulary(request["tokenizer"], [request["start_token"], *request["stop_tokens"]])
     emit("progress", message="writing the .litertlm bundle")
     from litert_torch.generative.utilities import litertlm_builder
+
+    reproducible_litertlm()  # the build's uuid and time in the header, not a random one and now
 
     workdir = Path(request["output"]).parent / "litertlm-work"
     workdir.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ import json
 import sys
 from pathlib import Path
 
-from protocol import require_tokens_in_vocabulary
+from protocol import reproducible_zip_times, require_tokens_in_vocabulary
 from zoo_runner import emit, fail
 
 
@@ -13,6 +13,8 @@ def main():
     require_tokens_in_vocabulary(request["tokenizer"], [request["start_token"], *request["stop_tokens"]])
     emit("progress", message="writing the .task bundle")
     from mediapipe.tasks.python.genai import bundler
+
+    reproducible_zip_times()  # the .task's zip entries carry the build time, not now
 
     config = bundler.BundleConfig(
         tflite_model=request["model"],
