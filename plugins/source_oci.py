@@ -29,6 +29,11 @@ MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 WEIGHT_TYPE = "application/vnd.cncf.model.weight.v1.raw"
 DOC_TYPE = "application/vnd.cncf.model.doc.v1.raw"
 TITLE = "org.opencontainers.image.title"
+FILEPATH = "org.cncf.model.filepath"
+"""ModelPack's layer annotation for the file's path; zoo writes it beside OCI's title, and reads either."""
+DESCRIPTION = "dev.zoo.description"
+"""The manifest annotation holding what zoo knows of the variant (JSON): ModelPack's config schema allows
+no property of zoo's own, so the config holds only what the spec defines."""
 MAX_LAYERS = 256
 SIGNATURE_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 EMPTY_TYPE = "application/vnd.oci.empty.v1+json"
@@ -65,7 +70,8 @@ def _layers(manifest: dict) -> dict[str, dict]:
         raise ZooError(f"The artifact has {len(layers)} layers; zoo takes at most {MAX_LAYERS}.", fix="Check the reference.")
     found = {}
     for layer in layers:
-        title = (layer.get("annotations") or {}).get(TITLE) if isinstance(layer, dict) else None
+        annotations = (layer.get("annotations") or {}) if isinstance(layer, dict) else {}
+        title = annotations.get(FILEPATH) or annotations.get(TITLE) if isinstance(annotations, dict) else None
         digest, size = (layer.get("digest"), layer.get("size")) if isinstance(layer, dict) else (None, None)
         if not (isinstance(title, str) and isinstance(digest, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
                 and type(size) is int and size >= 0):
@@ -113,6 +119,8 @@ class OciSource(SourceKind):
         return FetchPlan(transfers, {"reference": source.reference, "manifest_digest": digest}, signature=signature)
 
     def remote_variant(self, url: str, *, insecure: bool = False):
+        """The variant an artifact at `url` is: as `zoo push` described it, or, for a ModelPack artifact another
+        tool pushed, as its files and config say (its main file the first in a format zoo can check)."""
         from registry.manifest import Variant
         from registry.oci import Reference, Registry
 
@@ -123,16 +131,14 @@ class OciSource(SourceKind):
         if config.get("mediaType") != CONFIG_TYPE or not isinstance(config.get("digest"), str):
             raise ZooError(f"{reference} is not a ModelPack artifact (its config is {str(config.get('mediaType'))[:80]}).",
                            fix="Pull artifacts that `zoo push` (or another ModelPack tool) wrote.")
-        try:
-            described = json.loads(registry.get_small_blob(config["digest"]))["zoo"]
-            main = described["main"]
-            row = dict(described["variant"])
-        except (ValueError, KeyError, TypeError, RecursionError):
-            raise ZooError(f"{reference} carries no zoo description in its config, so zoo cannot tell its format.",
-                           fix="Pull artifacts that `zoo push` wrote.") from None
         layers = _layers(manifest)
+        described = _zoo_description(reference, registry, manifest, config)
+        if described is not None:
+            main, row = described
+        else:
+            main, row = _foreign_variant(reference, registry, config, layers)
         if not isinstance(main, str) or main not in layers:
-            raise ZooError(f"{reference}'s config names a main file the artifact does not hold.", fix="Push it again.")
+            raise ZooError(f"{reference}'s description names a main file the artifact does not hold.", fix="Push it again.")
         pinned = f"{reference.registry}/{reference.repository}@{digest}"  # every later step fetches exactly this
         row.update(
             source={"kind": "oci", "reference": pinned, "insecure": insecure},
@@ -169,15 +175,12 @@ class OciSource(SourceKind):
                 registry.upload_blob(digest, path=directory / f.path)
                 uploaded += 1
             media = DOC_TYPE if f.path == "provenance.json" else WEIGHT_TYPE
-            layers.append({"mediaType": media, "digest": digest, "size": f.size, "annotations": {TITLE: f.path}})
+            layers.append({"mediaType": media, "digest": digest, "size": f.size,
+                           "annotations": {TITLE: f.path, FILEPATH: f.path}})
         row = dict(variant or {})
         row["id"] = entry.id
-        config = json.dumps({
-            "descriptor": {"name": entry.id, "family": row.get("family")},
-            "config": {"format": row.get("format"), "quantization": row.get("quantization_label") or row.get("quantization")},
-            "modelfs": {"type": "layers", "diffIds": [layer["digest"] for layer in layers]},
-            "zoo": {"entry": entry.id, "main": entry.main, "variant": {k: v for k, v in row.items() if k not in _LOCAL_KEYS}},
-        }, sort_keys=True).encode()
+        config = json.dumps(_modelpack_config(entry.id, row, layers), sort_keys=True).encode()
+        description = {"entry": entry.id, "main": entry.main, "variant": {k: v for k, v in row.items() if k not in _LOCAL_KEYS}}
         config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
         if not registry.has_blob(config_digest):
             registry.upload_blob(config_digest, data=config)
@@ -185,12 +188,91 @@ class OciSource(SourceKind):
             "schemaVersion": 2, "mediaType": MANIFEST_TYPE, "artifactType": ARTIFACT_TYPE,
             "config": {"mediaType": CONFIG_TYPE, "digest": config_digest, "size": len(config)},
             "layers": layers,
-            "annotations": {"org.opencontainers.image.title": entry.id},
+            "annotations": {TITLE: entry.id, DESCRIPTION: json.dumps(description, sort_keys=True)},
         }, sort_keys=True).encode()
         digest = registry.put_manifest(reference.ref, manifest, MANIFEST_TYPE)
         signed = _attach_signature(registry, entry.id, digest, len(manifest))
         return {"signed": signed, "reference": str(reference), "digest": digest, "uploaded": uploaded, "already_there": skipped,
                 "pull": f"zoo pull oci://{reference.registry}/{reference.repository}@{digest}"}
+
+
+MAX_DESCRIPTION = 256 << 10
+
+
+def _zoo_description(reference, registry, manifest: dict, config: dict) -> tuple[str, dict] | None:
+    """(main file, variant row) as `zoo push` described them: in the manifest's annotation, or (pushed by
+    an older zoo) in the config's "zoo" key; None for an artifact zoo did not push."""
+    text = (manifest.get("annotations") or {}).get(DESCRIPTION) if isinstance(manifest.get("annotations"), dict) else None
+    try:
+        if isinstance(text, str):
+            if len(text) > MAX_DESCRIPTION:
+                raise ValueError("too long")
+            described = json.loads(text)
+        else:
+            described = json.loads(registry.get_small_blob(config["digest"])).get("zoo")
+            if described is None:
+                return None
+        return described["main"], dict(described["variant"])
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        raise ZooError(f"{reference} carries a zoo description zoo cannot read.", fix="Push it again with this zoo.") from None
+
+
+QUANTIZATION_WORDS = {"int4": "int4", "q4": "int4", "int8": "int8", "q8": "int8", "fp16": "fp16", "float16": "fp16",
+                      "bf16": "fp16", "fp32": "fp32", "float32": "fp32"}
+
+
+def _foreign_variant(reference, registry, config: dict, layers: dict) -> tuple[str, dict]:
+    """A ModelPack artifact another tool pushed: its main file is the first whose format (by its name) a
+    loaded plugin checks; the rest come along, and the variant's notes name those nothing checks."""
+    from registry.catalog import get_catalog
+    from registry.references import checkpoint_slug
+
+    catalog = get_catalog()
+    formats = {title: catalog.format_of(title) for title in layers}
+    checked = [title for title, fmt in formats.items() if fmt and catalog.default_checks.get(fmt)]
+    if not checked:
+        known = ", ".join(sorted(f["suffix"] for name, f in catalog.formats.items() if catalog.default_checks.get(name)))
+        raise ZooError(f"{reference} is a ModelPack artifact, but none of its files ({', '.join(sorted(layers))[:300]}) is "
+                       f"in a format zoo can check ({known}).", fix="Pull it with a tool for its format, or push a model "
+                       "file zoo can check.")
+    try:
+        spec = json.loads(registry.get_small_blob(config["digest"]))
+        descriptor, settings = spec.get("descriptor") or {}, spec.get("config") or {}
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        descriptor, settings = {}, {}
+    main, fmt = checked[0], formats[checked[0]]
+    named = descriptor.get("name") if isinstance(descriptor.get("name"), str) else reference.repository.rsplit("/", 1)[-1]
+    variant_id = checkpoint_slug(named, layers[main]["digest"].removeprefix("sha256:"))
+    stated = str(settings.get("quantization") or settings.get("precision") or "").lower()
+    quantization = next((q for word, q in QUANTIZATION_WORDS.items() if word in stated), None)
+    unchecked = sorted(title for title in layers if title not in checked)
+    licenses = descriptor.get("licenses") if isinstance(descriptor.get("licenses"), list) else []
+    notes = [f"Pulled from a ModelPack artifact zoo did not push: {reference}."]
+    notes += [f"Not checked (no loaded plugin checks their format): {', '.join(unchecked)}."] if unchecked else []
+    notes += [] if quantization else ["Its quantization is not stated; zoo lists it as fp32."]
+    return main, {
+        "id": variant_id, "family": "oci", "model": variant_id, "aliases": [], "model_aliases": [],
+        "description": str(descriptor.get("description") or f"{named}, a ModelPack artifact from {reference.registry}")[:300],
+        "license": {"name": str(licenses[0])[:200] if licenses else "as its publisher licenses it"},
+        "backend": "cpu", "quantization": quantization or "fp32", "format": fmt,
+        "platforms": list(catalog.formats[fmt]["platforms"]), "min_device_ram_mb": None, "inference": {},
+        "notes": notes, "expect": {},
+    }
+
+
+
+def _modelpack_config(entry_id: str, row: dict, layers: list[dict]) -> dict:
+    """The config blob as ModelPack's config schema (schema/config-schema.json) allows it: descriptor, config
+    and modelfs, with string values only where it has them."""
+    descriptor = {"name": entry_id} | ({"family": row["family"]} if isinstance(row.get("family"), str) else {})
+    license_name = (row.get("license") or {}).get("spdx") or (row.get("license") or {}).get("name")
+    if isinstance(license_name, str):
+        descriptor["licenses"] = [license_name]
+    quantization = row.get("quantization_label") or row.get("quantization")
+    config = {key: value for key, value in (("format", row.get("format")), ("quantization", quantization))
+              if isinstance(value, str)}
+    return {"descriptor": descriptor, "config": config,
+            "modelfs": {"type": "layers", "diffIds": [layer["digest"] for layer in layers]}}
 
 
 def _attach_signature(registry, entry_id: str, digest: str, size: int) -> bool:

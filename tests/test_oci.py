@@ -95,11 +95,18 @@ def test_a_registry_that_redirects_its_blobs_is_followed(pushed_from, tmp_path, 
     (fetched with redirects "on" but retries off, so never followed) instead of following it (issue 27)."""
     from registry.testing.oci_registry import RedirectingFront
 
+    from registry.api import build_litertlm
+
     with LocalRegistry(tmp_path / "registry") as registry, RedirectingFront(registry.address) as front:
         zoo("push", "tiny-hf-cpu-fp32", f"{registry.address}/team/tiny-lm:fp32", "--insecure", env=pushed_from, check=True)
         teammate = home(tmp_path, "home-redirected", pushed_from)
         pulled = zoo("pull", f"oci://{front.address}/team/tiny-lm:fp32", "--insecure", env=teammate)
+        # an artifact zoo did not push is described by its config blob, which comes by the redirect too
+        oras_push(registry, "others/tiny:v1", {"tiny.litertlm": build_litertlm()}, tmp_path / "foreign",
+                  {"descriptor": {"name": "tiny"}, "config": {}, "modelfs": {"type": "layers", "diffIds": ["x"]}})
+        foreign = zoo("pull", f"oci://{front.address}/others/tiny:v1", "--insecure", env=teammate)
     assert pulled.returncode == 0, pulled.stderr
+    assert foreign.returncode == 0, foreign.stderr
     assert any(request.startswith("GET") for request in front.blob_requests)  # the config came by the redirect
 
 
@@ -521,3 +528,76 @@ def test_credentials_come_from_docker_credential_helpers_and_scheme_keyed_auths(
     assert registry.address in (bin_dir / "asked.log").read_text()
     said = " ".join(absent.stderr.split())
     assert absent.returncode == int(ExitCode.ACCESS_DENIED) and "docker-credential-nosuchhelper" in said
+
+
+def registry_json(registry, path: str, accept: str = "application/vnd.oci.image.manifest.v1+json") -> dict:
+    import urllib.request
+
+    request = urllib.request.Request(f"http://{registry.address}/v2/{path}", headers={"Accept": accept})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+def test_the_pushed_config_passes_modelpacks_own_config_schema(pushed_from, tmp_path, zoo):
+    """The spec's schema/config-schema.json (vendored with its licence in tests/data/modelpack) allows no
+    property of zoo's own: zoo's description travels in a manifest annotation; layers carry the spec's
+    org.cncf.model.filepath."""
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parent / "data" / "modelpack" / "config-schema.json").read_text())
+    with LocalRegistry(tmp_path / "registry") as registry:
+        zoo("push", "tiny-hf-cpu-fp32", f"{registry.address}/team/tiny-lm:fp32", "--insecure", env=pushed_from, check=True)
+        manifest = registry_json(registry, "team/tiny-lm/manifests/fp32")
+        config = registry_json(registry, f"team/tiny-lm/blobs/{manifest['config']['digest']}", accept="*/*")
+        pulled = zoo("pull", f"oci://{registry.address}/team/tiny-lm:fp32", "--insecure", "--json",
+                     env=home(tmp_path, "home-teammate", pushed_from))
+    jsonschema.validate(config, schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    assert manifest["artifactType"] == "application/vnd.cncf.model.manifest.v1+json"
+    assert all(layer["annotations"]["org.cncf.model.filepath"] == layer["annotations"]["org.opencontainers.image.title"]
+               for layer in manifest["layers"])
+    assert json.loads(manifest["annotations"]["dev.zoo.description"])["main"] == "model.tflite"
+    assert pulled.returncode == 0 and json.loads(pulled.stdout)[0]["id"] == "tiny-hf-cpu-fp32", pulled.stderr
+
+
+def oras_push(registry, target: str, files: dict[str, bytes], directory: Path, config: dict) -> None:
+    """A ModelPack artifact pushed by another tool: the ORAS Python SDK, as a team's pipeline would."""
+    import oras.client
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "config.json").write_text(json.dumps(config))
+    paths, annotations = [], {}
+    for name, data in files.items():
+        (directory / name).write_bytes(data)
+        media = "application/vnd.cncf.model.doc.v1.raw" if name.endswith(".md") else "application/vnd.cncf.model.weight.v1.raw"
+        paths.append(f"{name}:{media}")
+        annotations[name] = {"org.cncf.model.filepath": name}
+    (directory / "annotations.json").write_text(json.dumps(annotations))
+    client = oras.client.OrasClient(hostname=registry.address, insecure=True)
+    cwd = os.getcwd()
+    os.chdir(directory)  # oras names each layer after the path it is given
+    try:
+        client.push(f"{registry.address}/{target}", files=paths, annotation_file="annotations.json",
+                    manifest_config="config.json:application/vnd.cncf.model.config.v1+json")
+    finally:
+        os.chdir(cwd)
+
+
+def test_a_modelpack_artifact_another_tool_pushed_pulls_with_what_zoo_cannot_check_named(tmp_path, zoo):
+    from registry.api import build_litertlm
+
+    config = {"descriptor": {"name": "Tiny-LM", "licenses": ["Apache-2.0"]}, "config": {"format": "litertlm",
+              "quantization": "int8"}, "modelfs": {"type": "layers", "diffIds": ["sha256:" + "0" * 64]}}
+    model = build_litertlm()
+    with LocalRegistry(tmp_path / "registry") as registry:
+        oras_push(registry, "others/tiny-lm:v1", {"tiny.litertlm": model, "README.md": b"# Tiny\n"}, tmp_path / "good", config)
+        oras_push(registry, "others/junk:v1", {"junk.litertlm": b"LITERTLM" + b"\0" * 100}, tmp_path / "junk", config)
+        env = {"ZOO_HOME": str(tmp_path / "home")}
+        pulled = zoo("pull", f"oci://{registry.address}/others/tiny-lm:v1", "--insecure", "--json", env=env)
+        junk = zoo("pull", f"oci://{registry.address}/others/junk:v1", "--insecure", env=env)
+    assert pulled.returncode == 0, pulled.stderr
+    [row] = json.loads(pulled.stdout)
+    assert row["id"].startswith("tiny-lm-") and {f["path"] for f in row["files"]} == {"tiny.litertlm", "README.md"}
+    assert "Not checked (no loaded plugin checks their format): README.md" in " ".join(pulled.stderr.split())
+    assert zoo("verify", row["id"], env=env).returncode == 0
+    assert junk.returncode == int(ExitCode.INTEGRITY) and "litertlm-bundle" in " ".join(junk.stderr.split())
+    assert "junk" not in zoo("ls", env=env).stdout

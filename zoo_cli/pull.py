@@ -10,7 +10,7 @@ from zoo_cli.common import filter_options, human_size, json_option, load_catalog
 from zoo_cli.terminal import terminal
 
 
-def _remote_variant(catalog, url: str, insecure: bool, local_id: str | None, replace: bool):
+def _remote_variant(catalog, url: str, insecure: bool, local_id: str | None, replace: bool, quiet: bool = False):
     """What a URL holds, described by the source plugin whose scheme it is (oci://...)."""
     from registry.errors import ZooError
 
@@ -23,6 +23,9 @@ def _remote_variant(catalog, url: str, insecure: bool, local_id: str | None, rep
     from registry.fetch import claim_remote_id
 
     variant = kinds[0].remote_variant(url, insecure=insecure)
+    if not quiet:
+        for note in variant.notes:  # what the source could not vouch for (a foreign artifact's unchecked files)
+            terminal.message(note)
     return claim_remote_id(variant, url, local_id=local_id, replace=replace)
 
 
@@ -68,7 +71,8 @@ def pull_command(queries, locked, repair, update, run_check_, public_key, insecu
     from zoo_cli.progress import reporter
 
     catalog = load_catalog()
-    variants, defaults = _variants_to_pull(catalog, queries, insecure, local_id, replace, quiet or as_json, filters)
+    variants, defaults = _variants_to_pull(catalog, queries, insecure, local_id, replace, quiet or as_json, filters,
+                                           notes=not quiet)
     results = []
     with reporter(quiet, bars=not as_json) as progress:
         for variant in variants:
@@ -82,8 +86,10 @@ def pull_command(queries, locked, repair, update, run_check_, public_key, insecu
     _show_results(results, defaults, as_json)
 
 
-def _variants_to_pull(catalog, queries, insecure, local_id, replace, quiet: bool, filters) -> tuple[list, dict]:
-    """The variant each query names (a URL becomes a variant of its own), and what was chosen by default."""
+def _variants_to_pull(catalog, queries, insecure, local_id, replace, quiet: bool, filters, *,
+                      notes: bool = True) -> tuple[list, dict]:
+    """The variant each query names (a URL becomes a variant of its own), and what was chosen by default;
+    a URL's notes (what its source could not vouch for) go to stderr unless -q."""
     from registry.resolver import resolve
 
     if local_id is not None and [("://" in q) for q in queries] != [True]:
@@ -95,7 +101,7 @@ def _variants_to_pull(catalog, queries, insecure, local_id, replace, quiet: bool
     variants, defaults = [], {}
     for query in queries:
         if "://" in query:
-            variants.append(_remote_variant(catalog, query, insecure, local_id, replace))
+            variants.append(_remote_variant(catalog, query, insecure, local_id, replace, quiet=not notes))
             continue
         _refuse_reference(catalog, query)
         row = resolve(catalog, query, make_filters(**filters), purpose="pull")
