@@ -106,10 +106,8 @@ def _backend(path: Path, fmt: str) -> str:
 
 
 def _accelerator(path: Path, fmt: str) -> str | None:
-    """What a .litertlm that runs on an NPU only says it is compiled for (npu:<its chip>); None otherwise,
-    when the backend says it all."""
-    if fmt != "litertlm":
-        return None
+    """What a .litertlm that runs on an NPU only says it is compiled for (npu:<its chip>); None otherwise
+    (any other file, LITERTLM magic or not, ends at its first 32 bytes), when the backend says it all."""
     from . import litertlm
 
     try:
