@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock
 
@@ -27,12 +28,15 @@ from .catalog import Catalog
 from .child import available_ram_bytes, machine_ram_bytes, run_job
 from .components import BuildOptions, BuildRequest, Job, LoraAdapter
 from .download import file_sha256
-from .errors import BuildError, PluginError, ReadyMadeError, ZooError
+from .errors import BuildError, NeedsBuildError, PluginError, ReadyMadeError, ZooError
 from .fetch import fetch_inputs, run_structural_checks
 from .reporting import QuietReporter, Reporter
 from .fsutil import write_atomically
 from .manifest import OutputSpec, Variant
 from .store import Entry, EntryFile, default_store
+
+if TYPE_CHECKING:
+    from .build_cache import BuildCache
 
 PROVENANCE = "provenance.json"
 
@@ -52,6 +56,11 @@ class BuildFlags:
     """Run the checks that run the model (`--no-run-check` skips them; provenance says so)."""
     params: dict = field(default_factory=dict)
     """--param KEY=VALUE as given (text): options the converter declares, over the recipe's params."""
+    cache: "BuildCache | None" = None
+    """The team's build cache (`--cache`, ZOO_BUILD_CACHE), asked before anything converts."""
+    cache_only: bool = False
+    """Take the build from the store or the cache, or raise NeedsBuildError: what `zoo pull` of a variant that
+    is built asks."""
 
 
 @dataclass
@@ -175,7 +184,7 @@ def build_key(variant: Variant, inputs: list[dict], environments: dict, lora: di
         "zoo": __version__,
         "variant": recipe,
         "inputs": sorted((f["path"], f["sha256"]) for f in inputs),
-        "toolchains": {name: env.lock_digest for name, env in sorted(environments.items())},
+        "toolchains": {name: env if isinstance(env, str) else env.lock_digest for name, env in sorted(environments.items())},
         "lora": lora,
         "params": params or {},
     }
@@ -214,16 +223,18 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
     started = time.monotonic()
     plan = _plan(catalog, variant, options, reporter)
     timings: dict[str, float] = {}
-    step = time.monotonic()
-    inputs = _gather_inputs(catalog, variant, plan, options, reporter)
-    timings["fetch"] = time.monotonic() - step
-    environments = _ready_toolchains(plan, reporter)
     lora = None
     if plan.adapter is not None:
         lora = {"file": plan.adapter.path.name, "sha256": lora_files.digest(plan.adapter), "rank": plan.adapter.rank,
                 "config": plan.adapter.config is not None}
     epoch = settings.get().source_date_epoch
     key_params = dict(plan.merged) | ({} if options.run_checks else {"(no run check)": True}) | {"(source date)": epoch}
+    inputs, shared = _inputs_or_shared_build(catalog, variant, plan, options, lora, key_params, reporter, timings)
+    if shared is not None:
+        entry, provenance = shared
+        return BuildResult(variant.id, entry, default_store().artifact_dir(entry.id) / entry.main, True,
+                           time.monotonic() - started, provenance)
+    environments = _ready_toolchains(plan, reporter)
     key = build_key(variant, inputs.files, environments, lora, key_params)
     entry_id = _entry_id(variant, options.from_dir, inputs.derived_from, inputs.files, lora)
     store = default_store()
@@ -248,6 +259,74 @@ def build(catalog: Catalog, variant: Variant, options: BuildFlags | None = None,
             shutil.rmtree(work, ignore_errors=True)
     return BuildResult(variant.id, entry, store.artifact_dir(entry_id) / entry.main, False, time.monotonic() - started,
                        provenance)
+
+
+def _inputs_or_shared_build(catalog: Catalog, variant: Variant, plan: "_Plan", flags: BuildFlags, lora: dict | None,
+                            key_params: dict, reporter: Reporter, timings: dict) -> tuple["_Inputs | None", tuple | None]:
+    """The build's inputs, or the same build already made (this store or the team's cache). When the manifest
+    or zoo.lock pins every input, the cache is asked before any input is fetched."""
+    pinned = _pinned_inputs(variant, flags) if flags.cache is not None else None
+    if pinned is not None:
+        shared = _from_build_cache(catalog, variant, plan, _Inputs(Path(), pinned, {}, None), flags, lora, key_params,
+                                   reporter)
+        if shared is not None or flags.cache_only:
+            return None, shared or _needs_build(variant, flags)
+    step = time.monotonic()
+    inputs = _gather_inputs(catalog, variant, plan, flags, reporter)
+    timings["fetch"] = time.monotonic() - step
+    same = pinned is not None and {(f["path"], f["sha256"]) for f in pinned} == {(f["path"], f["sha256"]) for f in inputs.files}
+    if flags.cache is not None and not same:  # the key the fetched inputs give was not asked yet
+        shared = _from_build_cache(catalog, variant, plan, inputs, flags, lora, key_params, reporter)
+        if shared is not None:
+            return inputs, shared
+    if flags.cache_only:
+        _needs_build(variant, flags)
+    return inputs, None
+
+
+def _pinned_inputs(variant: Variant, flags: BuildFlags) -> list[dict] | None:
+    """The inputs' digests as the manifest or zoo.lock pins them, when it pins every one (not a --from build)."""
+    from .fetch import expected_digests, inputs_entry_id
+
+    if flags.from_dir is not None or variant.recipe is None:
+        return None
+    expected = expected_digests(variant, lock_key=inputs_entry_id(variant))
+    if not expected or any(not sha for sha, _, _ in expected.values()):
+        return None
+    return [{"path": path, "sha256": sha} for path, (sha, _, _) in expected.items()]
+
+
+def _needs_build(variant: Variant, flags: BuildFlags):
+    raise NeedsBuildError(f"{variant.id} is not published ready-made, and the build cache "
+                          f"{flags.cache.url if flags.cache else ''} has no build of it with these inputs.",
+                          fix=f"Run `zoo build {variant.model} --backend {variant.backend} --quant "
+                          f"{variant.quantization_label}`; with the cache set, the build is shared for the next one.")
+
+
+def _from_build_cache(catalog: Catalog, variant: Variant, plan: "_Plan", inputs: "_Inputs", flags: BuildFlags,
+                      lora: dict | None, key_params: dict, reporter: Reporter) -> tuple[Entry, dict] | None:
+    """The same build from this store or the team's cache, found by the key the committed toolchain locks
+    give, before any toolchain is made; None to build here (a miss, or a cache entry refused)."""
+    from . import build_cache
+
+    if flags.cache is None or flags.rebuild:
+        return None
+    locks = build_cache.planned_locks([plan.converter] + plan.bundlers + plan.runtime_checks)
+    if locks is None:
+        reporter.message("a toolchain of this build has no committed lock here, so the build cache is not asked")
+        return None
+    key = build_key(variant, inputs.files, locks, lora, key_params)
+    entry_id = _entry_id(variant, flags.from_dir, inputs.derived_from, inputs.files, lora)
+    store = default_store()
+    with store.lock(f"variant-{entry_id}"):
+        existing = store.entry(entry_id)
+        if existing is not None and existing.source.get("build_key") == key and _cached_build(store, existing, reporter):
+            return existing, _read_provenance(store, existing)
+    try:
+        return build_cache.lookup(catalog, flags.cache, key, entry_id, reporter)
+    except ZooError as exc:
+        reporter.message(f"the build cache's entry was refused ({exc.message}); building here instead")
+        return None
 
 
 @dataclass

@@ -83,6 +83,9 @@ class Settings:
     kagglehub >= 0.4 ignores KAGGLE_API_ENDPOINT, so zoo offers its own switch."""
     registry_ca: Path | None = None
     """ZOO_REGISTRY_CA: a PEM certificate (or CA) to trust for OCI registries, e.g. a team's self-signed one."""
+    build_cache: str | None = None
+    """ZOO_BUILD_CACHE: the team's build cache, oci://REGISTRY/REPOSITORY, asked by every `zoo build` (and by
+    `zoo pull` of a variant that must be built) before anything converts."""
     source_date_epoch: int = 315532800
     """SOURCE_DATE_EPOCH (reproducible-builds.org): the time a build writes into its artifacts (a .litertlm's
     creation_timestamp, a .task's zip entries), so the same inputs give the same bytes; default 1980-01-01, the
@@ -128,6 +131,7 @@ def get() -> Settings:
         registry_ca=Path(os.environ["ZOO_REGISTRY_CA"]).expanduser() if os.environ.get("ZOO_REGISTRY_CA") else None,
         toolchains_dir=Path(os.environ["ZOO_TOOLCHAINS"]).expanduser() if os.environ.get("ZOO_TOOLCHAINS")
         else (Path(home).expanduser() if home else _default_home()) / "toolchains",
+        build_cache=os.environ.get("ZOO_BUILD_CACHE") or None,
         source_date_epoch=max(315532800, _count("SOURCE_DATE_EPOCH", 315532800)),
     )
 

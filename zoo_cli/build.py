@@ -27,15 +27,23 @@ from zoo_cli.terminal import terminal
               help="Skip the checks that run the model (structural checks still run; provenance records the skip).")
 @click.option("--sign", "key", type=click.Path(path_type=Path, dir_okay=False),
               help="Sign the built artifact with this private key (PEM); `zoo push` attaches the signature.")
+@click.option("--cache", "cache_url", metavar="oci://REGISTRY/REPO",
+              help="The team's build cache (default: ZOO_BUILD_CACHE): a build found there under its key is pulled "
+              "instead of converted; one made here is pushed there.")
+@click.option("--insecure", is_flag=True, help="For --cache: plain http, for a registry on this machine only.")
+@click.option("--require-signature", "signed_by", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              metavar="KEY", help="For --cache: take only a cached build signed by this public key (PEM).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 @json_option
-def build_command(query, from_dir, lora, lora_rank, param_pairs, force, rebuild, no_run_check, key, quiet, as_json,
-                  **filters) -> None:
+def build_command(query, from_dir, lora, lora_rank, param_pairs, force, rebuild, no_run_check, key, cache_url, insecure,
+                  signed_by, quiet, as_json, **filters) -> None:
     """Build a variant with its converter, in its toolchain, and install it verified.
 
     MODEL:REFERENCE builds a repo you name with a model's recipe, e.g. `zoo build hf:Qwen/Qwen3-0.6B@main`
     (`zoo info MODEL` says whether it takes one)."""
+    from registry import settings
     from registry.build import BuildFlags, build
+    from registry.build_cache import BuildCache, share
     from registry.params import parse_pairs
     from registry.references import for_reference, split
     from registry.resolver import resolve
@@ -48,16 +56,20 @@ def build_command(query, from_dir, lora, lora_rank, param_pairs, force, rebuild,
     if named:
         variant = for_reference(catalog, variant, named[1])
     default = say_default(row, quiet or as_json)
+    cache_url = cache_url or settings.get().build_cache
+    cache = BuildCache.parse(cache_url, insecure=insecure, signed_by=signed_by) if cache_url else None
     options = BuildFlags(from_dir=from_dir, lora=lora, lora_rank=lora_rank, force=force, rebuild=rebuild,
-                         run_checks=not no_run_check,
-                         params=parse_pairs(list(param_pairs)))
+                         run_checks=not no_run_check, params=parse_pairs(list(param_pairs)), cache=cache)
     with PlainReporter(quiet) as reporter:
         result = build(catalog, variant, options, reporter)
+        from registry.store import default_store
+
         if key is not None:
             from registry.signing import sign
-            from registry.store import default_store
 
             sign(default_store(), result.entry, key, reporter.message)
+        if cache is not None and not result.cache_hit:  # after signing, so the signature travels with it
+            share(catalog, cache, default_store(), result.entry, result.provenance["build_key"], reporter)
     if as_json:
         terminal.json({
             "id": result.variant_id,

@@ -125,7 +125,7 @@ def local_artifacts(variant_id: str) -> list[dict]:
         if entry.id != variant_id and entry.source.get("variant") != variant_id:
             continue
         item = {"entry": entry.id, "kind": entry.kind, "path": str(store.artifact_dir(entry.id) / entry.main),
-                "size": entry.size, "files": [f.__dict__ for f in entry.files]}
+                "size": entry.size, "files": [f.__dict__ for f in entry.files], "origin": origin(entry.source)}
         record = store.artifact_dir(entry.id) / "provenance.json"
         if record.is_file():
             item["provenance"] = json.loads(record.read_text())
@@ -166,6 +166,18 @@ def _float32_size(row: dict, entry_id: str) -> int | None:
     return None
 
 
+def origin(source: dict) -> str | None:
+    """Where a stored artifact came from when not from the catalog's own source: a registry (its digest)
+    or the team's build cache; the provenance it was built with travels in its provenance.json."""
+    kind = source.get("kind")
+    if kind == "cache":
+        return (f"the build cache {source.get('cache')} (build key {str(source.get('build_key'))[:12]}, "
+                f"manifest {str(source.get('manifest_digest'))[:19]})")
+    if kind == "oci":
+        return f"{source.get('reference')} (manifest {str(source.get('manifest_digest'))[:19]})"
+    return None
+
+
 def _local_rows(local: list[dict], row: dict) -> list[list[str]]:
     rows = []
     for item in local:
@@ -175,6 +187,8 @@ def _local_rows(local: list[dict], row: dict) -> list[list[str]]:
         if item["entry"] != row["id"]:  # a build from a checkpoint or adapter of the user's, under an id of its own
             rows.append(["entry", item["entry"]])
         rows.append(["local", f"{item['path']} ({item['kind']}, {main} bytes{versus})"])
+        if item.get("origin"):
+            rows.append(["came from", item["origin"]])
         if item["path"].endswith(".litertlm"):
             rows += _litertlm_rows(Path(item["path"]))
         rows += _bench_rows(item["entry"])

@@ -67,6 +67,7 @@ def pull_command(queries, locked, repair, update, run_check_, public_key, insecu
 
     A QUERY may also be a URL a source plugin reads, e.g. oci://REGISTRY/REPO:TAG for an artifact
     `zoo push` shared."""
+    from registry import settings
     from registry.fetch import pull
     from zoo_cli.progress import reporter
 
@@ -76,8 +77,11 @@ def pull_command(queries, locked, repair, update, run_check_, public_key, insecu
     results = []
     with reporter(quiet, bars=not as_json) as progress:
         for variant in variants:
-            result = pull(catalog, variant, locked=locked, repair=repair, update=update, reporter=progress,
-                          signed_by=public_key)
+            if not variant.prebuilt and settings.get().build_cache:  # a variant that is built: the team's cache may have it
+                result = _from_build_cache(catalog, variant, insecure, public_key, progress)
+            else:
+                result = pull(catalog, variant, locked=locked, repair=repair, update=update, reporter=progress,
+                              signed_by=public_key)
             results.append(result)
             if run_check_:
                 _run_check(catalog, result, progress, quiet=quiet or as_json)
@@ -151,3 +155,16 @@ def _show_results(results: list, defaults: dict, as_json: bool) -> None:
     else:
         for r in results:
             terminal.line(str(r.path))
+
+
+def _from_build_cache(catalog, variant, insecure: bool, signed_by, progress):
+    """A variant that is built, pulled from the team's build cache (ZOO_BUILD_CACHE) under its build key;
+    NeedsBuildError when the cache has no build of it."""
+    from registry import settings
+    from registry.build import BuildFlags, build
+    from registry.build_cache import BuildCache
+    from registry.fetch import PullResult
+
+    cache = BuildCache.parse(settings.get().build_cache, insecure=insecure, signed_by=signed_by)
+    built = build(catalog, variant, BuildFlags(cache=cache, cache_only=True), progress)
+    return PullResult(built.variant_id, built.entry, built.path, seconds=built.seconds)
