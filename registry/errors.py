@@ -70,6 +70,12 @@ class ManifestProblem:
         return f"{self.key_path or '(top level)'}: {self.problem}. Fix: {self.fix}."
 
 
+class NotReproducibleError(ZooError):
+    """A rebuild from scratch gave other bytes than the stored build (`zoo build --reproduce`)."""
+
+    exit_code = ExitCode.INTEGRITY
+
+
 class UsageError(ZooError):
     """An option combination zoo refuses as given (exit 2), e.g. listening beyond loopback without a key."""
 

@@ -602,3 +602,15 @@ def test_two_builds_of_the_demo_in_separate_homes_are_byte_identical(tmp_path):
     stamped = Path(later["path"]).parent / "zoo-demo-cpu-int8.task"
     assert hashlib.sha256(stamped.read_bytes()).hexdigest() != digests[0]["zoo-demo-cpu-int8.task"]
     assert {i.date_time for i in zipfile.ZipFile(stamped).infolist()} == {(2023, 11, 14, 22, 13, 20)}
+
+
+@pytest.mark.slow
+def test_zoo_build_reproduce_says_the_rebuild_is_byte_identical(tmp_path):
+    env = {"ZOO_HOME": str(tmp_path / "home")}
+    first = json.loads(run_zoo("build", "zoo-demo", "--json", env=env, check=True, timeout=600).stdout)
+    checked = run_zoo("build", "zoo-demo", "--reproduce", "--json", env=env, timeout=600)
+    assert checked.returncode == 0, checked.stderr
+    answer = json.loads(checked.stdout)
+    assert answer["identical"] is True and answer["differ"] == [] and len(answer["files"]) == 2
+    stored = {f["path"]: f["sha256"] for f in first["files"] if f["path"] != "provenance.json"}
+    assert answer["files"] == stored

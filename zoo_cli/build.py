@@ -33,10 +33,12 @@ from zoo_cli.terminal import terminal
 @click.option("--insecure", is_flag=True, help="For --cache: plain http, for a registry on this machine only.")
 @click.option("--require-signature", "signed_by", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               metavar="KEY", help="For --cache: take only a cached build signed by this public key (PEM).")
+@click.option("--reproduce", is_flag=True, help="Build again from scratch and say whether the bytes equal the stored "
+              "(or cached) build's; the stored build is kept either way.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 @json_option
 def build_command(query, from_dir, lora, lora_rank, param_pairs, force, rebuild, no_run_check, key, cache_url, insecure,
-                  signed_by, quiet, as_json, **filters) -> None:
+                  signed_by, reproduce, quiet, as_json, **filters) -> None:
     """Build a variant with its converter, in its toolchain, and install it verified.
 
     MODEL:REFERENCE builds a repo you name with a model's recipe, e.g. `zoo build hf:Qwen/Qwen3-0.6B@main`
@@ -60,6 +62,9 @@ def build_command(query, from_dir, lora, lora_rank, param_pairs, force, rebuild,
     cache = BuildCache.parse(cache_url, insecure=insecure, signed_by=signed_by) if cache_url else None
     options = BuildFlags(from_dir=from_dir, lora=lora, lora_rank=lora_rank, force=force, rebuild=rebuild,
                          run_checks=not no_run_check, params=parse_pairs(list(param_pairs)), cache=cache)
+    if reproduce:
+        _reproduce(catalog, variant, options, quiet, as_json)
+        return
     with PlainReporter(quiet) as reporter:
         result = build(catalog, variant, options, reporter)
         from registry.store import default_store
@@ -91,3 +96,34 @@ def build_command(query, from_dir, lora, lora_rank, param_pairs, force, rebuild,
             if summary:  # what a check that ran the model says it saw
                 terminal.message(f"  {check['check']}: {summary}")
     terminal.line(str(result.path))
+
+
+def _reproduce(catalog, variant, options, quiet: bool, as_json: bool) -> None:
+    """The stored build (built here, pulled from the cache, or made now when there is none), then the same
+    build again from scratch: equal bytes, or the files that differ (exit 6). The stored build is put back."""
+    import dataclasses
+
+    from registry.build import build
+    from registry.errors import NotReproducibleError
+    from registry.store import default_store
+    from zoo_cli.progress import PlainReporter
+
+    with PlainReporter(quiet) as reporter:
+        stored = build(catalog, variant, options, reporter)
+        again = build(catalog, variant, dataclasses.replace(options, rebuild=True, cache=None), reporter)
+    before = {f.path: f.sha256 for f in stored.entry.files if f.path != "provenance.json"}
+    after = {f.path: f.sha256 for f in again.entry.files if f.path != "provenance.json"}
+    differ = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+    store = default_store()
+    with store.store_lock():
+        store.install(stored.entry)  # the build it was compared with stays the stored one
+    if as_json:
+        terminal.json({"id": stored.entry.id, "identical": not differ, "differ": differ, "files": before})
+    if differ:
+        raise NotReproducibleError(f"Rebuilt from scratch, {stored.entry.id} differs from the stored build in "
+                                   f"{', '.join(differ)}; the stored build is kept.",
+                                   fix="This converter or bundler is not reproducible for these inputs: report it "
+                                   "with the command, and compare the two builds' provenance.json.")
+    if not as_json:
+        terminal.message(f"{stored.entry.id}: rebuilt from scratch, byte-identical to the stored build "
+                         f"({', '.join(f'{path} sha256 {sha[:12]}' for path, sha in sorted(before.items()))}).")
