@@ -599,5 +599,7 @@ def test_a_modelpack_artifact_another_tool_pushed_pulls_with_what_zoo_cannot_che
     assert row["id"].startswith("tiny-lm-") and {f["path"] for f in row["files"]} == {"tiny.litertlm", "README.md"}
     assert "Not checked (no loaded plugin checks their format): README.md" in " ".join(pulled.stderr.split())
     assert zoo("verify", row["id"], env=env).returncode == 0
+    described = " ".join(zoo("info", row["id"], env=env).stdout.split())
+    assert f"came from {registry.address}/others/tiny-lm@sha256:" in described and "format litertlm" in described
     assert junk.returncode == int(ExitCode.INTEGRITY) and "litertlm-bundle" in " ".join(junk.stderr.split())
     assert "junk" not in zoo("ls", env=env).stdout

@@ -296,19 +296,21 @@ def _stored_build(catalog, query: str):
     return entry if entry is not None and catalog.variant_id_of(entry) is not None else None
 
 
-def _imported(query: str, as_json: bool) -> bool:
-    """Show an artifact `zoo import` kept (no manifest describes it: what the file says, and where it came
-    from); False when `query` names none. A path to a file suggests importing it."""
+def _uncatalogued(query: str, as_json: bool) -> bool:
+    """Show a stored artifact no manifest describes (one `zoo import` kept, or a registry's artifact zoo did
+    not push): what the file says, and where it came from; False when `query` names none. A path to a
+    file suggests importing it."""
     from registry.errors import NotInStoreError
     from registry.imports import IMPORT_KIND
     from registry.store import default_store
 
-    if query not in load_catalog().names and names_a_file(query):
+    catalog = load_catalog()
+    if query not in catalog.names and names_a_file(query):
         raise NotInStoreError(f"{query} is a file, not a variant or a stored artifact.",
                               fix=f"Import it first: `zoo import {query}`, then `zoo info` the id it prints.")
     store = default_store()
     entry = store.entry(query)
-    if entry is None or entry.kind != IMPORT_KIND:
+    if entry is None or catalog.variant_id_of(entry) is not None:
         return False
     path = store.artifact_dir(entry.id) / entry.main
     if as_json:
@@ -319,9 +321,13 @@ def _imported(query: str, as_json: bool) -> bool:
                        "litertlm": litertlm_metadata(path) if entry.main.endswith(".litertlm") else None,
                        "bench": latest(entry.id)})
         return True
-    rows = [["id", entry.id], ["kind", "imported with `zoo import`"], ["format", entry.source.get("format", "-")],
-            ["imported from", f"{entry.source.get('path')} (sha256 {str(entry.source.get('sha256'))[:12]})"],
-            ["local", f"{path} ({entry.size} bytes)"]]
+    if entry.kind == IMPORT_KIND:
+        rows = [["id", entry.id], ["kind", "imported with `zoo import`"], ["format", entry.source.get("format", "-")],
+                ["imported from", f"{entry.source.get('path')} (sha256 {str(entry.source.get('sha256'))[:12]})"]]
+    else:
+        rows = [["id", entry.id], ["kind", entry.kind], ["format", catalog.format_of(entry.main) or "-"],
+                ["came from", origin(entry.source) or str(entry.source.get("kind", "-"))]]
+    rows.append(["local", f"{path} ({entry.size} bytes)"])
     if entry.main.endswith(".litertlm"):
         rows += _litertlm_rows(path)
     rows += _bench_rows(entry.id)
@@ -339,7 +345,7 @@ def info_command(query: str, as_json: bool, **filters) -> None:
 
     catalog = load_catalog()
     built = _stored_build(catalog, query)
-    if built is None and _imported(query, as_json):
+    if built is None and _uncatalogued(query, as_json):
         return
     found = [catalog.rows[catalog.variant_id_of(built)]] if built else candidates(catalog, query, make_filters(**filters))
     found = sorted(found, key=lambda r: r["id"])
