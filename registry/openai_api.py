@@ -191,6 +191,14 @@ class ApiHandler(BaseHTTPRequestHandler):
             self._send_json(error.status, error.body())
         except (BrokenPipeError, ConnectionResetError):
             status = 499  # the client went away
+        except Exception as exc:  # noqa: BLE001 - a bug here must still answer, not drop the connection
+            status = 500
+            self.close_connection = True
+            try:
+                self._send_json(500, ApiError(500, f"zoo serve failed on this request ({type(exc).__name__}); the "
+                                              "server goes on. Please report it.", "server_error").body())
+            except OSError:
+                pass
         self._report(status, time.monotonic() - started)
 
     def _authorize(self) -> None:
