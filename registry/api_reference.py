@@ -133,7 +133,7 @@ def undocumented() -> list[str]:
 
 
 def _doc_of(api, name: str, value: object) -> str:
-    if isinstance(value, (type, )) or inspect.isfunction(value):
+    if isinstance(value, type) or inspect.isfunction(value):
         return inspect.getdoc(value) or ""
     if name == "hookimpl":
         return "The marker for a plugin's hook implementations: `@hookimpl def register_converters(register): ...`."

@@ -402,9 +402,8 @@ class Runtime(Component):
         raise NotImplementedError(f"runtime '{self.name}' has no benchmark")
 
     def plan_serve(self, artifact: Path, context: int) -> Job:
-        """The job that loads the artifact once, emits a "ready" event (with `chat_template`: whether chat
-        requests can be answered), then answers requests read with zoo_runner.next_request() one at a time
-        until zoo closes its stdin. A request is {"id", "kind": "chat" (with "messages") or "completion"
+        """The job that loads the artifact once, emits a "ready" event, then answers requests read with
+        zoo_runner.next_request() one at a time until zoo closes its stdin. A request is {"id", "kind": "chat" (with "messages") or "completion"
         (with "prompt"), "max_tokens", "temperature", "top_p", "top_k", "seed", "stop"}; its answer is
         "text" events carrying its id, then "done" (finish_reason, completion_tokens, prompt_tokens) or
         "failed" (message), after which the engine serves the next request."""

@@ -72,7 +72,6 @@ class Engine:
         self.counter = threading.Lock()
         self.events: queue.Queue = queue.Queue()
         self.process = None
-        self.chat_template = False
         self.last_used = time.monotonic()
         self.work = Path(tempfile.mkdtemp(prefix="zoo-serve-"))
 
@@ -92,7 +91,6 @@ class Engine:
             self.stop()
             raise EngineFailed(f"{self.servable.id} could not be loaded: {event.get('message', 'the engine ended')}."
                                + self.log.where(), fix=event.get("fix") or "Run `zoo verify --run ID` to see why.")
-        self.chat_template = bool(event.get("chat_template"))
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -214,11 +212,6 @@ class EnginePool:
                 engine = self.engines[model] = Engine(servable, python, variables, self.max_waiting, self.launcher)
             engine.reserve()  # under the pool's lock, so no eviction takes an engine someone waits for
         yield from engine.answer(request)
-
-    def chat_template(self, model: str) -> bool | None:
-        """Whether the loaded engine of `model` answers chat requests; None before it is loaded."""
-        engine = self.engines.get(model)
-        return engine.chat_template if engine is not None and engine.alive() else None
 
     def _make_room(self, needed: int) -> None:
         idle = sorted((e for e in self.engines.values() if e.idle()), key=lambda e: e.last_used)

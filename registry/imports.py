@@ -40,7 +40,7 @@ def import_file(catalog: "Catalog", given: Path, *, entry_id: str | None = None,
         try:
             entry_id = _entry_id(store, source, sha, entry_id)
             variant = _variant(entry_id, source.name, fmt, sha, size, _backend(partial, fmt),
-                               catalog.formats[fmt]["platforms"], _accelerator(partial, fmt))
+                               catalog.formats[fmt]["platforms"], _accelerator(partial))
             problems = run_structural_checks(catalog, variant, variant.outputs[0], partial, pulled=True)
             if problems:
                 raise FormatCheckError(f"{source} is not a .{fmt} file zoo can use: " + "; ".join(problems)
@@ -105,7 +105,7 @@ def _backend(path: Path, fmt: str) -> str:
     return backend if backend in ("cpu", "gpu") else "cpu"
 
 
-def _accelerator(path: Path, fmt: str) -> str | None:
+def _accelerator(path: Path) -> str | None:
     """What a .litertlm that runs on an NPU only says it is compiled for (npu:<its chip>); None otherwise
     (any other file, LITERTLM magic or not, ends at its first 32 bytes), when the backend says it all."""
     from . import litertlm

@@ -26,7 +26,7 @@ def main():
         fail(f"LiteRT-LM could not load {artifact.name}: {type(exc).__name__}: {str(exc)[:300]}",
              "The artifact is not loadable by LiteRT-LM: `zoo verify --run ID` says more.")
     template = has_chat_template(artifact)
-    emit("ready", chat_template=template, context=request["context"])
+    emit("ready")
     while (asked := next_request()) is not None:
         if asked["kind"] == "chat" and not template:
             emit("failed", id=asked["id"], invalid=True,
