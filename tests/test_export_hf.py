@@ -97,6 +97,20 @@ def test_a_float32_build_must_match_token_for_token_and_a_rebuild_is_a_cache_hit
     assert Path(elsewhere["path"]).read_bytes() == Path(built["path"]).read_bytes()
     bare = zoo("run", "hf-cpu-fp32", "--chat", "--prompt", "hello", timeout=300)  # this tokenizer has no chat template
     assert bare.returncode != 0 and "carries no chat template" in " ".join(bare.stderr.split()), bare.stderr
+    served = ZooServer({"ZOO_HOME": os.environ["ZOO_HOME"]}, built["entry"])
+    try:  # zoo serve refuses a chat it cannot render as the client's error, and still completes text
+        import urllib.error
+        import urllib.request
+
+        body = json.dumps({"model": built["entry"], "messages": [{"role": "user", "content": "hello"}]}).encode()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(f"{served.url}/chat/completions", body), timeout=120)
+        assert refused.value.code == 400 and "no chat template" in json.loads(refused.value.read())["error"]["message"]
+        body = json.dumps({"model": built["entry"], "prompt": "hello", "max_tokens": 4}).encode()
+        with urllib.request.urlopen(urllib.request.Request(f"{served.url}/completions", body), timeout=120) as answer:
+            assert json.loads(answer.read())["choices"][0]["finish_reason"] in ("stop", "length")
+    finally:
+        assert served.stop() == 0
 
 
 def check_directly(litert_python, artifact: Path, checkpoint: Path, tmp_path: Path, exact: bool = True,
