@@ -28,12 +28,13 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
-
-from filelock import FileLock, Timeout
+from typing import TYPE_CHECKING, Iterator
 
 from . import __version__, settings
 from .fsutil import write_atomically
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 ENTRY_FORMAT = 1
 # What may name an entry: a variant id (manifest rule) or `<model>.inputs`. No '/', no leading '.':
@@ -121,6 +122,13 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def file_lock(path: Path, **options) -> FileLock:
+    """A lock on `path`; filelock is imported only by the commands that lock (`zoo run` reads the store without it)."""
+    from filelock import FileLock
+
+    return FileLock(str(path), **options)
+
+
 class Lease:
     """The blobs one running pull has verified into (or found in) the store before its entry exists.
 
@@ -134,7 +142,7 @@ class Lease:
         self.file = store.leases / f"{name}.json"
         self.digests: set[str] = set()
         self.added: set[str] = set()  # the blobs its owner put into the store, to take out again on failure
-        self._owner = FileLock(str(store.leases / f"{name}.lock"), thread_local=False)
+        self._owner = file_lock(store.leases / f"{name}.lock", thread_local=False)
 
     def __enter__(self) -> Lease:
         self._owner.acquire()
@@ -176,7 +184,7 @@ class Store:
     # ------------------------------------------------------------------ locks
 
     def lock(self, name: str, timeout: float = -1) -> FileLock:
-        return FileLock(str(self.locks / f"{name}.lock"), timeout=timeout)
+        return file_lock(self.locks / f"{name}.lock", timeout=timeout)
 
     def store_lock(self) -> FileLock:
         return self.lock("store")
@@ -380,7 +388,9 @@ class Store:
         for file in self.leases.glob("*.json"):
             if besides is not None and file == besides.file:
                 continue
-            owner = FileLock(str(file.with_suffix(".lock")), thread_local=False)
+            from filelock import Timeout
+
+            owner = file_lock(file.with_suffix(".lock"), thread_local=False)
             try:
                 owner.acquire(timeout=0)
             except Timeout:  # its owner is alive

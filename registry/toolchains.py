@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from filelock import FileLock
-
 from . import settings, toolchain_locks
 from .components import Toolchain
 from .errors import ToolchainError
@@ -183,6 +181,8 @@ def ensure(spec: Toolchain, on_line: Callable[[str], None] | None = None) -> Env
 
 
 def create(spec: Toolchain, on_line: Callable[[str], None] | None = None) -> Environment:
+    from filelock import FileLock  # only when creating: `zoo run` finds its toolchain without it
+
     target = location(spec)
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):

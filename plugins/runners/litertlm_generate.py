@@ -150,12 +150,14 @@ def bench(request):
 
 
 def runtime_version():
-    from importlib.metadata import PackageNotFoundError, version
+    """The installed litert-lm-api's version, read from its dist-info folder's name: importlib.metadata
+    scans every installed distribution, 30 ms of a 0.6 s `zoo run`."""
+    import litert_lm
 
-    try:
-        return version("litert-lm-api")
-    except PackageNotFoundError:
-        return None
+    site_packages = Path(litert_lm.__file__).resolve().parents[1]
+    for found in site_packages.glob("litert_lm_api-*.dist-info"):
+        return found.name[len("litert_lm_api-"):-len(".dist-info")]
+    return None
 
 
 def main():
