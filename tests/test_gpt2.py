@@ -47,6 +47,12 @@ def test_all_three_quantizations_build_and_run_in_the_interpreter(preset, tmp_pa
             assert details["generated"] == details["reference"]  # the Keras model's own greedy output
         sizes[quant] = details["size_bytes"]
     assert sizes["int8"] < sizes["fp16"] < sizes["fp32"]
+    # reproducible: a second conversion in a new process writes the same bytes (the Flex ops' NodeDef
+    # attribute maps came out in a per-process order before)
+    again = zoo("build", "gpt2", "--quant", "fp32", "--from", str(preset), "--param", "max_length=32", "--reproduce",
+                "--json", timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["identical"] is True
     info = zoo("info", "gpt2-cpu-int8", check=True).stdout
     assert f"{sizes['int8'] / sizes['fp32']:.2f}x the float32 build's size" in info
     ran = json.loads(zoo("run", "gpt2-cpu-fp32", "--prompt", "the zoo", "--json", check=True, timeout=300).stdout)

@@ -8,6 +8,7 @@ generate_preprocess -> the model's generate function -> detokenize (special toke
 a string prompt with max_length fixed, and a tf.Module holding the model and its variables passed to
 from_concrete_functions (the guide's call drops the weights). Converter settings are the guide's:
 TFLITE_BUILTINS + SELECT_TF_OPS, the TF-Text ops UnsortedSegmentJoin and UpperBound as custom ops.
+The model's Flex ops are written in one canonical byte order (protocol.reproducible_flex_ops).
 """
 
 import json
@@ -15,6 +16,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+from protocol import reproducible_flex_ops
 from zoo_runner import emit, fail
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -75,7 +78,7 @@ def main():
     if request["quantization"] == "fp16":
         converter.target_spec.supported_types = [tf.float16]
     emit("progress", message=f"converting to TFLite ({request['quantization']})")
-    Path(request["output"]).write_bytes(converter.convert())
+    Path(request["output"]).write_bytes(reproducible_flex_ops(converter.convert()))
     emit("result", data={"seconds": round(time.monotonic() - started, 2)})
 
 

@@ -2,11 +2,15 @@
 
 Usage: python mediapipe_convert.py REQUEST.json, where the request holds ConversionConfig's
 keyword arguments under "config". Events go to stdout as JSON lines (see registry/child.py).
+A cpu model's weights are then put in buffer order (protocol.canonical_buffer_order): MediaPipe's cpu
+writer places them in an order that changes from run to run.
 """
 
 import json
 import sys
 import time
+
+from protocol import canonical_buffer_order
 from zoo_runner import emit
 
 
@@ -66,6 +70,9 @@ def main():
         emit("error", message=f"{type(exc).__name__}: {exc}",
              fix="Check that the checkpoint matches the model type and that every file is present.")
         sys.exit(3)
+    if config["backend"] == "cpu":  # the gpu writer's order is already the same from run to run
+        emit("progress", message="placing the weights in buffer order, for a reproducible file")
+        canonical_buffer_order(config["output_tflite_file"])
     emit("result", data={"seconds": round(time.monotonic() - started, 2)})
 
 
