@@ -102,10 +102,17 @@ def lookup(catalog, cache: BuildCache, key: str, entry_id: str, reporter):
     return entry, provenance
 
 
-def share(catalog, cache: BuildCache, store, entry, key: str, reporter) -> str | None:
-    """Push a build made here under its key; the registry refusing it is said, never fatal."""
+def share(catalog, cache: BuildCache, store, entry, key: str, reporter, *, signed: bool) -> str | None:
+    """Push a build made here under its key; the registry refusing it is said, never fatal.
+
+    A home that takes only signed entries (`--require-signature`) shares only a build it signed: an
+    unsigned push would replace the team's signed entry with one that such homes refuse."""
     if entry.source.get("kind") == "cache":
         return None  # it came from the cache
+    if cache.signed_by is not None and not signed:
+        reporter.message("not shared with the build cache: this home takes only signed entries (--require-signature) "
+                         "and this build is unsigned; add --sign KEY to share it")
+        return None
     row = catalog.rows.get(catalog.variant_id_of(entry))
     try:
         written = _oci_source(catalog).publish(store.artifact_dir(entry.id), entry, cache.reference(key), variant=row,

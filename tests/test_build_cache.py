@@ -28,6 +28,14 @@ def digests(built: dict) -> dict[str, str]:
             if f["path"] != "provenance.json"}
 
 
+def keypair(stem: Path) -> tuple[Path, Path]:
+    """An ECDSA P-256 private key and its public key (PEM), as `zoo sign` and `--require-signature` take them."""
+    key, public = stem.with_suffix(".pem"), stem.with_suffix(".pub.pem")
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key)], check=True)
+    subprocess.run(["openssl", "ec", "-in", str(key), "-pubout", "-out", str(public)], check=True, capture_output=True)
+    return key, public
+
+
 def test_a_build_made_once_is_pulled_by_the_next_home_without_a_toolchain(tmp_path):
     with LocalRegistry(tmp_path / "registry") as registry:
         cache = {"ZOO_BUILD_CACHE": f"oci://{registry.address}/team/zoo-cache"}
@@ -53,6 +61,20 @@ def test_a_build_made_once_is_pulled_by_the_next_home_without_a_toolchain(tmp_pa
         changed = build(cache | {"ZOO_HOME": str(tmp_path / "c")}, "--param", "kv_cache_max_len=32", "--no-run-check")
         assert changed["cache_hit"] is False
 
+        key, public = keypair(tmp_path / "team")
+        unsigned = build(cache | {"ZOO_HOME": str(tmp_path / "e")}, "--require-signature", str(public), "--sign", str(key))
+        assert unsigned["cache_hit"] is False and "signature" in unsigned["stderr"]
+        # that home built it here, signed it and shared it: now a signed entry answers the same key
+        signed = build(cache | {"ZOO_HOME": str(tmp_path / "h"), "ZOO_TOOLCHAINS": str(empty)},
+                       "--require-signature", str(public))
+        assert signed["cache_hit"] is True and digests(signed) == digests(first), signed["stderr"]
+        _, other = keypair(tmp_path / "other")
+        stranger = build(cache | {"ZOO_HOME": str(tmp_path / "i")}, "--require-signature", str(other))
+        assert stranger["cache_hit"] is False  # signed, but not by the key this home trusts
+        assert "not shared with the build cache" in stranger["stderr"]  # and its unsigned build leaves the entry be
+        again = build(cache | {"ZOO_HOME": str(tmp_path / "j")}, "--require-signature", str(public))
+        assert again["cache_hit"] is True
+
         blobs = {p.parent.name: p for p in (registry.storage / "docker" / "registry" / "v2" / "blobs").rglob("data")}
         task = next(f for f in first["files"] if f["path"].endswith(".task"))
         tampered = blobs[task["sha256"]]
@@ -62,10 +84,3 @@ def test_a_build_made_once_is_pulled_by_the_next_home_without_a_toolchain(tmp_pa
         rebuilt = build(cache | {"ZOO_HOME": str(tmp_path / "d")})
         assert rebuilt["cache_hit"] is False and "build cache's entry was refused" in " ".join(rebuilt["stderr"].split())
         assert digests(rebuilt) == digests(first)  # built here, reproducibly, to the same bytes
-
-        key = tmp_path / "team.pem"
-        public = tmp_path / "team.pub.pem"
-        subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key)], check=True)
-        subprocess.run(["openssl", "ec", "-in", str(key), "-pubout", "-out", str(public)], check=True, capture_output=True)
-        unsigned = build(cache | {"ZOO_HOME": str(tmp_path / "e")}, "--require-signature", str(public))
-        assert unsigned["cache_hit"] is False and "signature" in unsigned["stderr"]

@@ -74,7 +74,8 @@ def build_command(query, from_dir, lora, lora_rank, param_pairs, force, rebuild,
 
             sign(default_store(), result.entry, key, reporter.message)
         if cache is not None and not result.cache_hit:  # after signing, so the signature travels with it
-            share(catalog, cache, default_store(), result.entry, result.provenance["build_key"], reporter)
+            share(catalog, cache, default_store(), result.entry, result.provenance["build_key"], reporter,
+                  signed=key is not None)
     if as_json:
         terminal.json({
             "id": result.variant_id,
