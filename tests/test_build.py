@@ -333,6 +333,65 @@ print(json.dumps({{"before": before, "after": after}}))
     assert after[0] == "PHI_2" and after[5] == "/o.bin"
 
 
+def external_weights_model(contents: list[bytes], order: list[int], align: int = 64) -> bytes:
+    """A TFLite Model whose buffers live after its flatbuffer (as in MediaPipe's .bin), placed in `order`."""
+    import flatbuffers
+
+    def flatbuffer(offsets: list[int]) -> bytes:
+        b = flatbuffers.Builder(0)
+        tables = []
+        for offset, data in zip(offsets, contents):
+            b.StartObject(3)
+            b.PrependUint64Slot(1, offset, 0)  # Buffer.offset
+            b.PrependUint64Slot(2, len(data), 0)  # Buffer.size
+            tables.append(b.EndObject())
+        b.StartVector(4, len(tables), 4)
+        for table in reversed(tables):
+            b.PrependUOffsetTRelative(table)
+        buffers = b.EndVector()
+        b.StartObject(8)
+        b.PrependUint32Slot(0, 3, 0)
+        b.PrependUOffsetTRelativeSlot(4, buffers, 0)  # Model.buffers
+        b.Finish(b.EndObject(), file_identifier=b"TFL3")
+        return bytes(b.Output())
+
+    head = len(flatbuffer([1 << 40] * len(contents)))  # fixed-size fields: the length does not depend on the values
+    positions, cursor = [0] * len(contents), head
+    for index in order:
+        cursor = -(-cursor // align) * align
+        positions[index], cursor = cursor, cursor + len(contents[index])
+    data = bytearray(cursor)
+    data[:head] = flatbuffer(positions)
+    for position, content in zip(positions, contents):
+        data[position:position + len(content)] = content
+    return bytes(data)
+
+
+def test_weights_placed_in_any_order_are_rewritten_in_buffer_order(tmp_path, monkeypatch):
+    """MediaPipe's cpu writer places the same buffers in a per-run order; the runner's rewrite makes one file of them."""
+    monkeypatch.syspath_prepend(str(REPO / "registry" / "runner"))
+    monkeypatch.syspath_prepend(str(REPO / "plugins" / "runners"))
+    from protocol import _tflite_buffers, canonical_buffer_order
+
+    contents = [os.urandom(n) for n in (100, 7, 64, 300, 1)]
+    first, second = tmp_path / "first.bin", tmp_path / "second.bin"
+    first.write_bytes(external_weights_model(contents, [3, 0, 4, 1, 2]))
+    second.write_bytes(external_weights_model(contents, [1, 2, 0, 4, 3]))
+    assert first.read_bytes() != second.read_bytes()
+    assert canonical_buffer_order(first) and canonical_buffer_order(second)
+    assert first.read_bytes() == second.read_bytes()
+    data = first.read_bytes()
+    placed = _tflite_buffers(data)
+    assert [data[offset:offset + size] for _, offset, size in placed] == contents  # every buffer's bytes, by index
+    assert [offset for _, offset, _ in placed] == sorted(offset for _, offset, _ in placed)
+    assert all(offset % 64 == 0 for _, offset, _ in placed)
+
+    trailing = tmp_path / "trailing.bin"  # bytes after the last buffer: not a layout this knows, left alone
+    trailing.write_bytes(external_weights_model(contents, [3, 0, 4, 1, 2]) + b"tail")
+    before = trailing.read_bytes()
+    assert canonical_buffer_order(trailing) is False and trailing.read_bytes() == before
+
+
 @pytest.mark.slow
 def test_real_falcon_conversion_builds_verifies_and_caches(falcon_checkpoint, zoo):
     """The cpu build; the gpu one, which MediaPipe's Web runtime also runs, is in test_web.py."""

@@ -122,8 +122,8 @@ def canonical_buffer_order(path):
     conversions of one checkpoint differed in nearly every byte. The flatbuffer says where each
     buffer is (Buffer.offset, Buffer.size); here each buffer goes, in index order, to the next
     position aligned as the converter aligns them, and only those offset fields change. A file this
-    does not recognize (a buffer outside the file, overlapping buffers, bytes after the last one) is
-    left as the converter wrote it.
+    does not recognize (overlapping buffers, bytes after the last one, an offset field among the
+    weights) is left as the converter wrote it.
     """
     import mmap
     import os
@@ -138,6 +138,8 @@ def canonical_buffer_order(path):
         start = min(offset for _, offset, _ in external)
         regions = sorted((offset, offset + size) for _, offset, size in external)
         if any(a[1] > b[0] for a, b in zip(regions, regions[1:])) or regions[-1][1] != len(data):
+            return False
+        if any(field is None or field + 8 > start for field, _, _ in external):  # a field among the weights
             return False
         shared = 0
         for _, offset, _ in external:
