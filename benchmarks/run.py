@@ -95,7 +95,8 @@ def main() -> None:
 
     home = args.home or Path(tempfile.mkdtemp(prefix="zoo-bench-run-"))
     env = os.environ | {"ZOO_HOME": str(home)}
-    zoo = [sys.executable, "-m", "zoo_cli"]
+    console = Path(sys.executable).parent / "zoo"  # the command as users type it (no runpy, as `-m` adds)
+    zoo = [str(console)] if console.exists() else [sys.executable, "-m", "zoo_cli"]
     if args.home is None:
         subprocess.run(zoo + ["build", args.query, "-q"], env=env | {"ZOO_OFFLINE": "1"}, check=True)
     path = Path(subprocess.run(zoo + ["path", args.query], env=env, capture_output=True, text=True, check=True).stdout.strip())

@@ -23,7 +23,6 @@ The lock file's sha256 names the environment and enters every build key.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import platform
@@ -171,6 +170,8 @@ _SOURCE_SCOPES = {"global": 0, "install": 1, ":env:": 2}
 def pip_sources(python: Path) -> tuple[list[str], dict[str, str]]:
     """The user's pip configuration (files and PIP_* variables) as uv's arguments and environment:
     indexes, find-links, no-index, trusted hosts, the CA bundle and a proxy."""
+    import ast  # here, not at the top: `zoo run` finds its toolchain without it
+
     listed = subprocess.run([str(python), "-m", "pip", "config", "list"], capture_output=True, text=True).stdout
     values: dict[str, str] = {}
     ranks: dict[str, int] = {}

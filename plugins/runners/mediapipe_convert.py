@@ -7,6 +7,7 @@ writer places them in an order that changes from run to run.
 """
 
 import json
+import shutil
 import sys
 import time
 
@@ -72,6 +73,7 @@ def main():
         sys.exit(3)
     if config["backend"] == "cpu":  # the gpu writer's order is already the same from run to run
         emit("progress", message="placing the weights in buffer order, for a reproducible file")
+        shutil.rmtree(config["output_dir"], ignore_errors=True)  # the per-tensor bins: room for the rewrite's copy
         canonical_buffer_order(config["output_tflite_file"])
     emit("result", data={"seconds": round(time.monotonic() - started, 2)})
 
