@@ -62,8 +62,8 @@ def test_a_build_made_once_is_pulled_by_the_next_home_without_a_toolchain(tmp_pa
         assert changed["cache_hit"] is False
 
         key, public = keypair(tmp_path / "team")
-        unsigned = build(cache | {"ZOO_HOME": str(tmp_path / "e")}, "--require-signature", str(public), "--sign", str(key))
-        assert unsigned["cache_hit"] is False and "signature" in unsigned["stderr"]
+        refusing = build(cache | {"ZOO_HOME": str(tmp_path / "e")}, "--require-signature", str(public), "--sign", str(key))
+        assert refusing["cache_hit"] is False and "signature" in refusing["stderr"]  # the entry there is unsigned
         # that home built it here, signed it and shared it: now a signed entry answers the same key
         signed = build(cache | {"ZOO_HOME": str(tmp_path / "h"), "ZOO_TOOLCHAINS": str(empty)},
                        "--require-signature", str(public))
