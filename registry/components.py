@@ -403,10 +403,11 @@ class Runtime(Component):
 
     def plan_serve(self, artifact: Path, context: int) -> Job:
         """The job that loads the artifact once, emits a "ready" event, then answers requests read with
-        zoo_runner.next_request() one at a time until zoo closes its stdin. A request is {"id", "kind": "chat" (with "messages") or "completion"
-        (with "prompt"), "max_tokens", "temperature", "top_p", "top_k", "seed", "stop"}; its answer is
-        "text" events carrying its id, then "done" (finish_reason, completion_tokens, prompt_tokens) or
-        "failed" (message), after which the engine serves the next request."""
+        zoo_runner.next_request() one at a time until zoo closes its stdin. A request is {"id", "kind":
+        "chat" (with "messages") or "completion" (with "prompt"), "max_tokens", "temperature", "top_p",
+        "top_k", "seed", "stop"}; its answer is "text" events carrying its id, then "done" (finish_reason,
+        completion_tokens, prompt_tokens) or "failed" (message), after which the engine serves the next
+        request."""
         raise NotImplementedError(f"runtime '{self.name}' cannot serve")
 
     def plan_chat(self, artifact: Path, max_tokens: int, context: int, prompt: str | None = None) -> Job:

@@ -384,12 +384,12 @@ class Store:
 
     def leased(self, *, besides: Lease | None = None) -> set[str]:
         """Digests held by the leases of live processes. Hold the store lock; dead owners' leases are dropped."""
+        from filelock import Timeout
+
         held: set[str] = set()
         for file in self.leases.glob("*.json"):
             if besides is not None and file == besides.file:
                 continue
-            from filelock import Timeout
-
             owner = file_lock(file.with_suffix(".lock"), thread_local=False)
             try:
                 owner.acquire(timeout=0)
