@@ -12,7 +12,6 @@ or a hook that raises marks that plugin failed (named, with its error) and the r
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import importlib
 import json
@@ -21,9 +20,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import pluggy
-
-from . import __version__, hookspecs, settings
+from . import __version__, settings
 from .fsutil import write_cache
 
 ENTRY_POINT_GROUP = "zoo"
@@ -158,6 +155,8 @@ def _explain_validation(exc: Exception) -> str:
     import inspect
     import re
 
+    from . import hookspecs
+
     text = str(exc)
     hook = re.search(r"for hook '(\w+)'", text)
     spec = getattr(hookspecs, hook.group(1), None) if hook else None
@@ -170,9 +169,16 @@ def _explain_validation(exc: Exception) -> str:
 
 
 class PluginHost:
-    """A pluggy manager plus the record of every plugin it tried to load."""
+    """A pluggy manager plus the record of every plugin it tried to load.
+
+    pluggy and the hook specs are imported only here: a command served from the catalog snapshot
+    (`zoo list`, `zoo run`) never loads a plugin, so it never needs them."""
 
     def __init__(self) -> None:
+        import pluggy
+
+        from . import hookspecs
+
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.records: dict[str, PluginRecord] = {}
@@ -221,6 +227,8 @@ class PluginHost:
         try:
             self.pm.register(plugin, name=name)
         except Exception as exc:  # pluggy.PluginValidationError, ValueError for a name taken
+            import pluggy
+
             explained = _explain_validation(exc) if isinstance(exc, pluggy.PluginValidationError) else _describe(exc)
             record.status, record.error = "failed", explained
             return record
@@ -228,6 +236,10 @@ class PluginHost:
         unknown = [caller.name for caller in callers if not caller.has_spec()]
         if unknown:
             self.pm.unregister(name=name)
+            import difflib
+
+            from . import hookspecs
+
             known = [n for n in dir(hookspecs) if n.startswith("register_")]
             hints = []
             for bad in unknown:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import stat
 import shutil
 import time
@@ -138,7 +137,7 @@ class Lease:
     """
 
     def __init__(self, store: Store):
-        name = f"{os.getpid()}-{secrets.token_hex(4)}"
+        name = f"{os.getpid()}-{os.urandom(4).hex()}"
         self.file = store.leases / f"{name}.json"
         self.digests: set[str] = set()
         self.added: set[str] = set()  # the blobs its owner put into the store, to take out again on failure
