@@ -172,7 +172,7 @@ class PluginHost:
     """A pluggy manager plus the record of every plugin it tried to load.
 
     pluggy and the hook specs are imported only here: a command served from the catalog snapshot
-    (`zoo list`, `zoo run`) never loads a plugin, so it never needs them."""
+    alone (`zoo list`, `zoo --help`) loads no plugin, so it never needs them."""
 
     def __init__(self) -> None:
         import pluggy
