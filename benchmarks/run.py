@@ -103,7 +103,7 @@ def stored_artifact(zoo: list[str], env: dict, args: argparse.Namespace) -> Path
         from registry.testing.real_model import GGUF_SHA256, smollm2_gguf
 
         query = f"hf-cpu-int8.smollm2-135m-instruct.q4_1-{GGUF_SHA256[:8]}"  # what `zoo build hf --from` names it
-        if subprocess.run(zoo + ["path", query], env=env, capture_output=True).returncode != 0:
+        if subprocess.run(zoo + ["path", query], env=env, capture_output=True, check=False).returncode != 0:
             subprocess.run(zoo + ["build", "hf", "--from", str(smollm2_gguf()), "-q"], env=env, check=True)
     else:
         query = args.query
@@ -146,7 +146,7 @@ def alternate(commands: dict[str, list[str]], env: dict, runs: int) -> tuple[dic
     return rows, texts
 
 
-def report(entry_id: str, rows: dict, texts: set, loaded: dict, served: tuple[list[float], str], bench: dict) -> None:
+def report(entry_id: str, rows: dict, texts: set, loaded: dict, answered: tuple[list[float], str], bench: dict) -> None:
     base, mine = statistics.median(rows["direct"]), statistics.median(rows["zoo"])
     print(f"{'measure':56} {'seconds':>8}  {'zoo vs':>7}  {'adds':>7}  target")
     print(f"{'litert_lm called directly (same toolchain, same file)':56} {base:8.3f}")
@@ -154,12 +154,12 @@ def report(entry_id: str, rows: dict, texts: set, loaded: dict, served: tuple[li
           "<= 1.1x on a real model")
     print(f"runs (s): direct {' '.join(f'{s:.2f}' for s in sorted(rows['direct']))}; "
           f"zoo {' '.join(f'{s:.2f}' for s in sorted(rows['zoo']))}")
-    engine, server = statistics.median(loaded["seconds"]), statistics.median(served[0])
+    engine, server = statistics.median(loaded["seconds"]), statistics.median(answered[0])
     print(f"{'one request to an engine loaded in-process':56} {engine:8.3f}")
     print(f"{'one request to zoo serve (POST /v1/completions)':56} {server:8.3f}  {server / engine:6.2f}x  "
           f"{(server - engine) * 1000:4.0f} ms  <= 1.1x on a real model")
-    if served[1] != loaded["text"]:
-        print(f"note: zoo serve answered {served[1]!r}, the loaded engine {loaded['text']!r}")
+    if answered[1] != loaded["text"]:
+        print(f"note: zoo serve answered {answered[1]!r}, the loaded engine {loaded['text']!r}")
     metrics = bench["metrics"]
     print(f"zoo bench (LiteRT-LM's own, median of 3): load {metrics['load_seconds']['median']:.3f} s, first token "
           f"{metrics['time_to_first_token_seconds']['median'] * 1000:.1f} ms, prefill "
