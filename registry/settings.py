@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from .home import zoo_home
+
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -40,13 +42,6 @@ def _count(name: str, default: int, *, most: int | None = None) -> int:
 
         raise ZooError(f"{name} is '{text}', which is not a whole number of 1 or more.", fix=f"Set {name} to one, or unset it.")
     return min(int(text), most) if most else int(text)
-
-
-def _default_home() -> Path:
-    # platformdirs is imported only here, so a ZOO_HOME set by the user costs nothing.
-    from platformdirs import user_data_path
-
-    return user_data_path("zoo", appauthor=False)
 
 
 @dataclass(frozen=True)
@@ -112,10 +107,10 @@ def debug() -> bool:
 
 @lru_cache(maxsize=1)
 def get() -> Settings:
-    home = os.environ.get("ZOO_HOME")
+    home = Path(zoo_home())
     allow = os.environ.get("ZOO_LOAD_PLUGINS")
     return Settings(
-        home=Path(home).expanduser() if home else _default_home(),
+        home=home,
         offline=_flag("ZOO_OFFLINE") or _flag("HF_HUB_OFFLINE"),
         debug=debug(),
         load_plugins=None if allow is None else tuple(p.strip() for p in allow.split(",") if p.strip()),
@@ -130,7 +125,7 @@ def get() -> Settings:
         kaggle_endpoint=os.environ.get("ZOO_KAGGLE_ENDPOINT") or None,
         registry_ca=Path(os.environ["ZOO_REGISTRY_CA"]).expanduser() if os.environ.get("ZOO_REGISTRY_CA") else None,
         toolchains_dir=Path(os.environ["ZOO_TOOLCHAINS"]).expanduser() if os.environ.get("ZOO_TOOLCHAINS")
-        else (Path(home).expanduser() if home else _default_home()) / "toolchains",
+        else home / "toolchains",
         build_cache=os.environ.get("ZOO_BUILD_CACHE") or None,
         source_date_epoch=max(315532800, _count("SOURCE_DATE_EPOCH", 315532800)),
     )
