@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from registry.errors import ExitCode
-from zoo_cli import main
+from zoo_cli.root import main
 
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("tensorflow", "torch", "jax", "mediapipe", "keras", "litert_torch", "keras_hub", "tensorflow_text")
@@ -141,7 +141,7 @@ def test_every_command_the_readme_shows_exists_with_its_options():
     from registry.catalog import get_catalog
     from registry.references import for_reference, split
     from registry.resolver import Filters, candidates, resolve
-    from zoo_cli import cli
+    from zoo_cli.root import cli
 
     catalog = get_catalog()
     readme = (REPO / "README.md").read_text()

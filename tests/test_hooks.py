@@ -206,7 +206,7 @@ def test_the_manifest_reference_is_generated_from_the_models():
 def test_a_scaffolded_plugin_passes_its_own_tests(tmp_path):
     import subprocess
 
-    from zoo_cli import main
+    from zoo_cli.root import main
 
     assert main(["plugin", "new", "acme-lm", "--dir", str(tmp_path)]) == 0
     project = tmp_path / "zoo-acme-lm"

@@ -31,7 +31,7 @@ def test_the_example_plugin_imports_only_the_public_api():
 
 
 def test_the_scaffold_writes_a_plugin_that_imports_only_the_public_api(tmp_path):
-    from zoo_cli import main
+    from zoo_cli.root import main
 
     assert main(["plugin", "new", "acme-api", "--dir", str(tmp_path)]) == 0
     files = sorted((tmp_path / "zoo-acme-api").rglob("*.py"))
@@ -400,7 +400,7 @@ def test_the_test_kit_example_in_the_docs_passes_against_the_scaffolded_package(
     import re
     import subprocess
 
-    from zoo_cli import main
+    from zoo_cli.root import main
 
     assert main(["plugin", "new", "acme", "--dir", str(tmp_path)]) == 0
     package, site = tmp_path / "zoo-acme", tmp_path / "site"

@@ -520,7 +520,7 @@ def test_progress_bars_on_a_terminal_and_none_when_quiet(env, hubs, monkeypatch)
     from rich.console import Console
 
     from registry import catalog, settings
-    from zoo_cli import main
+    from zoo_cli.root import main
     from zoo_cli.terminal import terminal
 
     serve_gemma(hubs[1], mediapipe_like_bin("GEMMA_2B", "gpu", padding=3_000_000))

@@ -208,7 +208,7 @@ endpoint = f"http://127.0.0.1:{server.server_address[1]}"
 os.environ.update({"HF_ENDPOINT": endpoint, "ZOO_KAGGLE_ENDPOINT": endpoint, "ZOO_HTTP_TIMEOUT": "1", "ZOO_HTTP_RETRIES": "1",
                    "HF_HUB_ETAG_TIMEOUT": "1", "HF_HUB_DOWNLOAD_TIMEOUT": "1"})
 from registry import settings
-from zoo_cli import main
+from zoo_cli.root import main
 home = Path(os.environ["ZOO_HOME"])
 report = {"cases": 0, "internal_errors": [], "succeeded": 0, "stored_after_failure": 0, "exit_codes": {}}
 for case in range(start, start + cases):

@@ -2,7 +2,7 @@
 
 import click
 
-from zoo_cli import LazyGroup
+from zoo_cli.root import LazyGroup
 
 
 @click.group(
