@@ -28,6 +28,7 @@ class LiteRTLM(Runtime):
     formats = ("litertlm", "task")
     toolchain = toolchains.LITERT_LM  # the engine alone, not the converter stack
     supports_chat = True
+    starts_early = True  # litertlm_generate.py imports litert_lm, then reads its request
     supports_bench = True
     supports_serve = True
 

@@ -25,10 +25,13 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .child_environment import child_environment
 from .errors import BuildError
+
+if TYPE_CHECKING:
+    from .warm_start import EarlyChild
 
 
 @dataclass
@@ -167,14 +170,16 @@ def run_job(
     env: dict[str, str] | None = None,
     on_text: Callable[[str], None] | None = None,
     next_turn: Callable[[], str | None] | None = None,
+    early: EarlyChild | None = None,
 ) -> JobResult:
-    """Run `runner` with `request` under `python`; raise BuildError on any failure.
+    """Run `runner` with `request` under `python`; raise BuildError on any failure. `early` is that
+    runner already running, started early by `zoo run` (registry/warm_start.py), to hand the request to.
 
     A conversation (`next_turn`) gets a pipe for stdin: each "turn" event is answered with the next
     line `next_turn` returns, and None closes the pipe. Other jobs read nothing (stdin is /dev/null).
     """
     started = time.monotonic()
-    process = start_job(python, runner, request, work_dir, env, conversation=next_turn is not None)
+    process = start_job(python, runner, request, work_dir, env, conversation=next_turn is not None, early=early)
     output = _JobOutput(process, what, on_progress, on_text, next_turn)
     try:
         output.read()
@@ -195,9 +200,12 @@ def run_job(
 
 
 def start_job(python: Path, runner: Path, request: dict, work_dir: Path, env: dict[str, str] | None, *,
-              conversation: bool) -> subprocess.Popen:
-    """The child, in its own session, with the request in a file beside its work."""
+              conversation: bool, early: EarlyChild | None = None) -> subprocess.Popen | EarlyChild:
+    """The child, in its own session, with the request in a file beside its work (or on the stdin
+    of the one started early)."""
     work_dir.mkdir(parents=True, exist_ok=True)
+    if early is not None:
+        return early.hand(request, work_dir, conversation=conversation)
     request_file = work_dir / f"{runner.stem}.request.json"
     request_file.write_text(json.dumps(request))
     child_env = child_environment()

@@ -374,6 +374,10 @@ class Runtime(Component):
 
     supports_chat: ClassVar[bool] = False
     """True when it implements `plan_chat` (`zoo run --chat`)."""
+    starts_early: ClassVar[bool] = False
+    """True when the runners of its `plan` and `plan_chat` jobs import their runtime first and then read
+    the request with `zoo_runner.read_request()`: `zoo run` may then start the runner its last run used
+    before it has parsed its arguments, and hand it the request on stdin (registry/warm_start.py)."""
     check_tokens: ClassVar[int] = 8
     """What `zoo verify --run` asks it to generate (`max_tokens` of `plan`): enough to prove decoding."""
     serves_page: ClassVar[bool] = False

@@ -25,7 +25,7 @@ def run_command(query: str, prompt: str | None, chat: bool, max_tokens: int, run
     import tempfile
     from pathlib import Path
 
-    from registry import toolchains
+    from registry import toolchains, warm_start
     from registry.child import run_job
     from registry.errors import ZooError
     from registry.run_check import artifact_context
@@ -64,9 +64,12 @@ def run_command(query: str, prompt: str | None, chat: bool, max_tokens: int, run
         _chat(runtime, python, variables, directory / name, prompt, max_tokens, context, as_json, entry.id)
         return
     job = runtime.plan(directory / name, prompt, max_tokens, context)
+    early = warm_start.take(python, job.runner, variables)
     with tempfile.TemporaryDirectory(prefix="zoo-run-") as work:
         result = run_job(python, job.runner, job.request, Path(work), what=job.what, env=variables,
-                         on_progress=None if as_json else terminal.message)
+                         on_progress=None if as_json else terminal.message, early=early)
+    if runtime.starts_early:
+        warm_start.remember(python, job.runner, variables)
     text = result.data.get("text", "")
     if as_json:
         terminal.json({"id": entry.id, "artifact": name, "prompt": prompt, "text": text})
@@ -81,6 +84,7 @@ def _chat(runtime, python, variables, artifact, prompt, max_tokens, context, as_
     import tempfile
     from pathlib import Path
 
+    from registry import warm_start
     from registry.child import run_job
 
     interactive = sys.stdin.isatty() and prompt is None
@@ -103,7 +107,11 @@ def _chat(runtime, python, variables, artifact, prompt, max_tokens, context, as_
             terminal.stream(chunk)
 
     job = runtime.plan_chat(artifact, max_tokens, context, prompt)
+    early = warm_start.take(python, job.runner, variables)
     with tempfile.TemporaryDirectory(prefix="zoo-chat-") as work:
-        run_job(python, job.runner, job.request, Path(work), what=job.what, env=variables, on_text=on_text, next_turn=next_turn)
+        run_job(python, job.runner, job.request, Path(work), what=job.what, env=variables, on_text=on_text,
+                next_turn=next_turn, early=early)
+    if runtime.starts_early:
+        warm_start.remember(python, job.runner, variables)
     if as_json:
         terminal.json({"id": entry_id, "artifact": artifact.name, "turns": [t for t in turns if "reply" in t]})

@@ -10,19 +10,17 @@ The engine's Python API returns text, so texts are compared. Its CLI exits 0 eve
 which is why zoo never runs the CLI.
 """
 
-import json
 import os
 import sys
 from pathlib import Path
 
-from zoo_runner import emit, fail, next_turn, text
+import litert_lm  # before the request: `zoo run` starts this runner early, to import while zoo parses
+from zoo_runner import emit, fail, next_turn, read_request, text
 
 
 def engine_text(artifact, prompt, max_tokens, context, cache_dir=None):
     """`cache_dir` takes the engine's compiled-weights cache (*.xnnpack_cache), which it otherwise
     writes beside the artifact: inside zoo's store, where only verified files belong."""
-    import litert_lm
-
     try:
         if cache_dir:
             Path(cache_dir).mkdir(parents=True, exist_ok=True)  # the engine refuses a folder that does not exist
@@ -76,8 +74,6 @@ def chat(request):
     writes for top_k = 1. Without defaults, greedy (top_k 1). A .litertlm without a chat template is
     refused: the conversation would send the bare text, which is what `zoo run --prompt` does.
     """
-    import litert_lm
-
     artifact = Path(request["artifact"])
     sampler = {}
     if artifact.suffix == ".litertlm":
@@ -128,8 +124,6 @@ def chat(request):
 def bench(request):
     """LiteRT-LM's own benchmark (its C API: engine settings with benchmarking on), run `runs` times:
     load, time to first token, prefill and decode speed, as the runtime measures them."""
-    import litert_lm
-
     Path(request["cache_dir"]).mkdir(parents=True, exist_ok=True)
     measured = []
     for number in range(request["runs"]):
@@ -153,8 +147,6 @@ def bench(request):
 def runtime_version():
     """The installed litert-lm-api's version, read from its dist-info folder's name: importlib.metadata
     scans every installed distribution, 30 ms of a 0.6 s `zoo run`."""
-    import litert_lm
-
     site_packages = Path(litert_lm.__file__).resolve().parents[1]
     for found in site_packages.glob("litert_lm_api-*.dist-info"):
         return found.name[len("litert_lm_api-"):-len(".dist-info")]
@@ -162,7 +154,7 @@ def runtime_version():
 
 
 def main():
-    request = json.loads(Path(sys.argv[1]).read_text())
+    request = read_request()
     if request["mode"] == "chat":
         chat(request)
         return

@@ -14,6 +14,7 @@ and stable: this is part of zoo's public plugin surface (registry/api.py).
 """
 
 import json
+import os
 import sys
 
 __all__ = ["emit", "fail", "next_request", "next_turn", "progress", "read_request", "result", "text"]
@@ -60,6 +61,36 @@ def fail(message, fix):
 
 
 def read_request():
-    """The step's JSON request (the Job's `request`), from the file zoo passes as the first argument."""
-    with open(sys.argv[1], encoding="utf-8") as fh:
-        return json.load(fh)
+    """The step's JSON request (the Job's `request`), from the file zoo passes as the first argument.
+
+    A runtime that starts early (Runtime.starts_early) is started by `zoo run` as `runner - ZOO_PID`
+    before zoo knows the request: it imports what it needs first, then calls this, which reads the
+    request from the first line zoo writes to stdin and moves into the work folder that line names.
+    An early runner zoo ends unused reads no line, and exits here.
+    """
+    if sys.argv[1] != "-":
+        with open(sys.argv[1], encoding="utf-8") as fh:
+            return json.load(fh)
+    line = sys.stdin.readline()
+    if not line:
+        sys.exit(0)
+    message = json.loads(line)
+    os.chdir(message["work_dir"])
+    return message["request"]
+
+
+def _end_with_zoo():
+    """An early runner (`runner - ZOO_PID`) ends when the zoo that started it dies in any way: it was
+    started without the death signal registry/child.py gives every other child, so it asks the kernel
+    for it itself (PR_SET_PDEATHSIG), and leaves at once when zoo is gone already."""
+    if sys.argv[1:2] != ["-"] or len(sys.argv) < 3 or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != int(sys.argv[2]):
+        os._exit(1)
+
+
+_end_with_zoo()
