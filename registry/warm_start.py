@@ -193,7 +193,7 @@ def _spawn(python: str, runner: str, env: dict[str, str]) -> EarlyChild:
             file_actions=[(os.POSIX_SPAWN_DUP2, stdin_read, 0), (os.POSIX_SPAWN_DUP2, stdout_write, 1),
                           (os.POSIX_SPAWN_DUP2, stderr_write, 2)],
         )
-    except OSError:
+    except Exception:  # OSError, or NotImplementedError where posix_spawn cannot setsid
         for fd in (stdin_write, stdout_read, stderr_read):
             os.close(fd)
         raise
