@@ -152,6 +152,7 @@ def remember(python: os.PathLike[str], runner: os.PathLike[str], variables: dict
 
 
 def _hint_path() -> str:
+    """In settings.cache_dir (ZOO_HOME/cache), found without loading registry.settings."""
     return os.path.join(zoo_home(), "cache", "warm-start")
 
 

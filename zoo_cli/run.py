@@ -22,11 +22,7 @@ def run_command(query: str, prompt: str | None, chat: bool, max_tokens: int, run
     Prints the continuation alone, for every runtime: a tokenizer that decodes only the new tokens
     drops the space that joined them to the prompt, so prompt + text read "once uponvery".
     """
-    import tempfile
-    from pathlib import Path
-
-    from registry import toolchains, warm_start
-    from registry.child import run_job
+    from registry import toolchains
     from registry.errors import ZooError
     from registry.run_check import artifact_context
     from zoo_cli.common import load_catalog
@@ -64,12 +60,7 @@ def run_command(query: str, prompt: str | None, chat: bool, max_tokens: int, run
         _chat(runtime, python, variables, directory / name, prompt, max_tokens, context, as_json, entry.id)
         return
     job = runtime.plan(directory / name, prompt, max_tokens, context)
-    early = warm_start.take(python, job.runner, variables)
-    with tempfile.TemporaryDirectory(prefix="zoo-run-") as work:
-        result = run_job(python, job.runner, job.request, Path(work), what=job.what, env=variables,
-                         on_progress=None if as_json else terminal.message, early=early)
-    if runtime.starts_early:
-        warm_start.remember(python, job.runner, variables)
+    result = _run_job(runtime, python, variables, job, "zoo-run-", on_progress=None if as_json else terminal.message)
     text = result.data.get("text", "")
     if as_json:
         terminal.json({"id": entry.id, "artifact": name, "prompt": prompt, "text": text})
@@ -81,11 +72,6 @@ def _chat(runtime, python, variables, artifact, prompt, max_tokens, context, as_
     """One conversation in one child: zoo reads each message from its input (a "> " cue on a terminal)
     and prints each reply as it comes; --json prints the turns at the end instead."""
     import sys
-    import tempfile
-    from pathlib import Path
-
-    from registry import warm_start
-    from registry.child import run_job
 
     interactive = sys.stdin.isatty() and prompt is None
     turns: list[dict] = []
@@ -107,11 +93,25 @@ def _chat(runtime, python, variables, artifact, prompt, max_tokens, context, as_
             terminal.stream(chunk)
 
     job = runtime.plan_chat(artifact, max_tokens, context, prompt)
-    early = warm_start.take(python, job.runner, variables)
-    with tempfile.TemporaryDirectory(prefix="zoo-chat-") as work:
-        run_job(python, job.runner, job.request, Path(work), what=job.what, env=variables, on_text=on_text,
-                next_turn=next_turn, early=early)
-    if runtime.starts_early:
-        warm_start.remember(python, job.runner, variables)
+    _run_job(runtime, python, variables, job, "zoo-chat-", on_text=on_text, next_turn=next_turn)
     if as_json:
         terminal.json({"id": entry_id, "artifact": artifact.name, "turns": [t for t in turns if "reply" in t]})
+
+
+def _run_job(runtime, python, variables, job, prefix: str, **callbacks):
+    """The job in its child, in a work folder of its own: handed to the runner this zoo started
+    early when that is the one the job needs, and remembered for the next run when the runtime
+    starts early (registry/warm_start.py)."""
+    import tempfile
+    from pathlib import Path
+
+    from registry import warm_start
+    from registry.child import run_job
+
+    early = warm_start.take(python, job.runner, variables)
+    with tempfile.TemporaryDirectory(prefix=prefix) as work:
+        result = run_job(python, job.runner, job.request, Path(work), what=job.what, env=variables, early=early,
+                         **callbacks)
+    if runtime.starts_early:
+        warm_start.remember(python, job.runner, variables)
+    return result
